@@ -1,0 +1,1 @@
+"""Analysis: parso tree -> facts about tensors, grad, views and saved tensors -> rule findings."""

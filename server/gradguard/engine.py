@@ -1,0 +1,186 @@
+"""The engine: source text in, diagnostics (with their fixes) out; fixes applied to text.
+
+This is the whole interface the faces use:
+
+    check(source, path, settings)            -> CheckResult (diagnostics or a problem)
+    check_source(source, path, settings)     -> list[Diagnostic]
+    fix_source(source, path, settings, ...)  -> (new source, number of fixes applied)
+    apply_fixes(source, fixes)               -> new source
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from . import noqa
+from .config import Settings
+from .model import CheckResult, Diagnostic, FileProblem, Fix
+from .text import apply_edits, split_lines
+
+log = logging.getLogger(__name__)
+
+MAX_FIX_PASSES = 8
+
+
+def _parses(source: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop every fix whose result would not parse (only judged when the input parses)."""
+    if not any(d.fixes for d in diagnostics) or not _parses(source):
+        return diagnostics
+    out = []
+    for diag in diagnostics:
+        kept = []
+        for fix in diag.fixes:
+            try:
+                ok = _parses(apply_edits(source, fix.edits))
+            except ValueError:
+                ok = False
+            if ok:
+                kept.append(fix)
+        if len(kept) != len(diag.fixes):
+            if kept and not any(f.preferred for f in kept):
+                kept[0] = replace(kept[0], preferred=True)
+            diag = replace(diag, fixes=tuple(kept))
+        out.append(diag)
+    return out
+
+
+def _raw_diagnostics(source: str, settings: Settings) -> list[Diagnostic]:
+    from .analysis.driver import analyze
+
+    return analyze(source, settings)
+
+
+def check(source: str, path: str = "<string>", settings: Settings | None = None) -> CheckResult:
+    """Analyse one file's text. Never raises for any input text."""
+    settings = settings or Settings()
+    result = CheckResult(path=path, source=source)
+    if "\x00" in source:
+        source_for_analysis = source.replace("\x00", " ")
+    else:
+        source_for_analysis = source
+    lines = split_lines(source)
+    if noqa.file_is_suppressed(lines):
+        return result
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(max(limit, 20000))
+        raw = _raw_diagnostics(source_for_analysis, settings)
+    except RecursionError:
+        result.problem = FileProblem(path, "too deeply nested to analyse; skipped")
+        return result
+    except Exception as exc:  # a bug of ours must not take the editor or the run down
+        log.exception("internal error while analysing %s", path)
+        result.problem = FileProblem(path, f"internal error while analysing: {exc!r}")
+        return result
+    finally:
+        sys.setrecursionlimit(limit)
+    diagnostics: list[Diagnostic] = []
+    for diag in raw:
+        if not settings.rule_enabled(diag.code, path if path != "<string>" else None):
+            continue
+        if noqa.is_suppressed(lines, diag.range.start.line, diag.code):
+            continue
+        diagnostics.append(
+            replace(
+                diag,
+                severity=settings.severity_for(diag.code, diag.severity),
+                noqa_edit=noqa.noqa_edit(lines, diag.range.start.line, diag.code),
+            )
+        )
+    diagnostics.sort(key=lambda d: (d.range.start, d.code))
+    result.diagnostics = _keep_parsable_fixes(source, diagnostics)
+    return result
+
+
+def check_source(
+    source: str, path: str = "<string>", settings: Settings | None = None
+) -> list[Diagnostic]:
+    return check(source, path, settings).diagnostics
+
+
+def choose_fix(diag: Diagnostic, unsafe: bool = False) -> Fix | None:
+    """The fix `--fix` applies for a diagnostic: the preferred one if allowed, else the first allowed."""
+    allowed = [f for f in diag.fixes if unsafe or f.is_safe]
+    for fix in allowed:
+        if fix.preferred:
+            return fix
+    return allowed[0] if allowed else None
+
+
+def apply_fixes(source: str, fixes: Iterable[Fix]) -> tuple[str, int]:
+    """Apply as many fixes as do not overlap (first come, first served); returns (text, count)."""
+    from .text import line_starts, offset_at
+
+    starts = line_starts(source)
+    taken: list[tuple[int, int]] = []
+    chosen: list[Fix] = []
+    for fix in fixes:
+        spans = [
+            (offset_at(starts, source, e.range.start), offset_at(starts, source, e.range.end))
+            for e in fix.edits
+        ]
+        if any(b < te and tb < e or (b == e == tb == te) for b, e in spans for tb, te in taken):
+            continue
+        # Two insertions at the same point, or an insertion touching a replaced span, conflict.
+        if any((b == e and tb <= b <= te) or (tb == te and b <= tb <= e) for b, e in spans
+               for tb, te in taken):
+            continue
+        taken.extend(spans)
+        chosen.append(fix)
+    if not chosen:
+        return source, 0
+    edits = [e for f in chosen for e in f.edits]
+    try:
+        return apply_edits(source, edits), len(chosen)
+    except ValueError:
+        return source, 0
+
+
+def fix_source(
+    source: str,
+    path: str = "<string>",
+    settings: Settings | None = None,
+    *,
+    unsafe: bool = False,
+    codes: Sequence[str] | None = None,
+) -> tuple[str, int]:
+    """Apply fixes until none is left (or MAX_FIX_PASSES); returns (new text, fixes applied).
+
+    The result always parses when the input did; otherwise the input is returned unchanged.
+    """
+    settings = settings or Settings()
+    original_parses = _parses(source)
+    current, total = source, 0
+    for _ in range(MAX_FIX_PASSES):
+        diags = check_source(current, path, settings)
+        fixes = [
+            f
+            for d in diags
+            if codes is None or d.code in codes
+            for f in [choose_fix(d, unsafe)]
+            if f is not None
+        ]
+        if not fixes:
+            break
+        new, applied = apply_fixes(current, fixes)
+        if applied == 0 or new == current:
+            break
+        if original_parses and not _parses(new):
+            break
+        current, total = new, total + applied
+    return current, total

@@ -1,0 +1,192 @@
+"""File discovery for ``gradguard check``: which files to check, and reading/writing them.
+
+Folders are walked recursively for ``*.py`` and ``*.ipynb``; the default excludes plus
+``exclude`` / ``extend-exclude`` from the governing config prune the walk.  A pattern
+without ``/`` matches any file or folder name below the folder named on the command
+line; a pattern with ``/`` matches the path relative to the config's folder (or to the
+named folder when there is no config).  Paths named explicitly are always checked.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fnmatch
+import io
+import os
+import tokenize
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .config import DEFAULT_EXCLUDE, Settings
+from .pyproject import ConfigFinder, ProjectConfig
+
+WALKED_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file to check and the config that governs it."""
+
+    path: Path  # as the user would read it (relative to cwd when below it)
+    config: ProjectConfig
+    explicit: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    @property
+    def engine_path(self) -> str:
+        """The path the engine sees (per-file-ignores): relative to the config's folder."""
+        root = self.config.root
+        absolute = self.path.resolve()
+        if root is not None:
+            try:
+                return absolute.relative_to(root).as_posix()
+            except ValueError:
+                pass
+        return self.path.as_posix()
+
+
+@dataclass(frozen=True)
+class MissingPath:
+    path: Path
+
+
+def display_path(path: Path, cwd: Path | None = None) -> Path:
+    cwd = cwd or Path.cwd()
+    try:
+        return path.resolve().relative_to(cwd.resolve())
+    except ValueError:
+        return path
+
+
+def _patterns(settings: Settings) -> tuple[str, ...]:
+    return DEFAULT_EXCLUDE + tuple(settings.exclude) + tuple(settings.extend_exclude)
+
+
+def is_excluded(entry: Path, walk_root: Path, config: ProjectConfig) -> bool:
+    """Whether a file or folder found while walking ``walk_root`` is excluded."""
+    patterns = _patterns(config.settings)
+    name = entry.name
+    base = config.root or walk_root
+    try:
+        relative = PurePosixPath(entry.resolve().relative_to(base.resolve()).as_posix())
+    except ValueError:
+        relative = PurePosixPath(entry.relative_to(walk_root).as_posix())
+    for pattern in patterns:
+        cleaned = pattern.strip()
+        if cleaned.startswith("./"):
+            cleaned = cleaned[2:]
+        cleaned = cleaned.strip("/")
+        if not cleaned:
+            continue
+        if "/" not in cleaned:
+            if fnmatch.fnmatchcase(name, cleaned):
+                return True
+        elif fnmatch.fnmatchcase(str(relative), cleaned):
+            return True
+    return False
+
+
+def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate | MissingPath]:
+    """Files to check, in a stable order; folders walked, explicit files always kept."""
+    seen: set[Path] = set()
+    for given in paths:
+        if given.is_file():
+            key = given.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield Candidate(display_path(given), finder.for_file(given), explicit=True)
+            continue
+        if not given.is_dir():
+            yield MissingPath(given)
+            continue
+        for file in _walk(given, finder):
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield Candidate(display_path(file), finder.for_file(file))
+
+
+def _walk(root: Path, finder: ConfigFinder) -> Iterator[Path]:
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        config = finder.for_directory(directory)
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = directory / entry.name
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                if not is_excluded(path, root, config):
+                    subdirs.append(path)
+            elif is_file and path.suffix in WALKED_SUFFIXES and not is_excluded(path, root, config):
+                yield path
+        stack.extend(reversed(subdirs))
+
+
+# --- reading and writing source text -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """Decoded text plus what is needed to write it back byte-faithfully."""
+
+    text: str
+    encoding: str = "utf-8"
+    bom: bool = False
+
+
+class UnreadableFile(Exception):
+    """The file cannot be checked; the message is one line for the user."""
+
+
+def decode_source(data: bytes) -> SourceText:
+    """Decode Python source: UTF-8 (BOM kept), or a PEP 263 coding cookie. Newlines untouched."""
+    if b"\x00" in data:
+        raise UnreadableFile("contains NUL bytes (binary file?); skipped")
+    bom = data.startswith(codecs.BOM_UTF8)
+    encoding = "utf-8"
+    try:
+        detected, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        encoding = "utf-8" if detected in ("utf-8-sig", "utf-8") else detected
+    except SyntaxError:
+        pass  # a bad cookie: try UTF-8 and let the analysis report what it can
+    body = data[len(codecs.BOM_UTF8) :] if bom else data
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"not valid {exc.encoding.upper() if exc.encoding else encoding} "
+            f"(byte 0x{body[exc.start]:02x} at offset {exc.start + (3 if bom else 0)}); skipped"
+        ) from None
+    except LookupError:
+        raise UnreadableFile(
+            f"unknown encoding {encoding!r} in the coding cookie; skipped"
+        ) from None
+    return SourceText(text, encoding, bom)
+
+
+def encode_source(source: SourceText, text: str) -> bytes:
+    data = text.encode(source.encoding)
+    return codecs.BOM_UTF8 + data if source.bom else data
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise UnreadableFile("is a directory; skipped") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}; skipped") from None

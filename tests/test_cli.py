@@ -1,0 +1,289 @@
+"""`gradguard check` end to end on real files: exit codes, formats, --fix, --diff, stdin."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradguard import __version__
+from gradguard.cli import _Progress, _use_color, main
+from gradguard.rules import all_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+BUGGY = "import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\n"
+CLEAN = "import torch\ny = torch.zeros(3)\ny.add_(1)\n"
+
+
+def run_cli(
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "gradguard.cli", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.gradguard]\n", encoding="utf-8")
+    return tmp_path
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- commands that need no analysis ---------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out == f"gradguard {__version__}\n"
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ([], "usage"),
+        (["check", "--bogus"], "unrecognized arguments"),
+        (["check", "--select", "E501"], "invalid rule selector"),
+        (["check", "--format", "xml"], "invalid choice"),
+        (["check", "-j", "0"], "--jobs must be at least 1"),
+        (["check", "-", "a.py"], "cannot be combined"),
+        (["rule", "GG999"], "unknown rule"),
+        (["rule"], "give a rule code"),
+        (["check", "--config", "/nonexistent/gradguard.toml", "."], "config file not found"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_clean_file_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "clean.py", CLEAN)
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out == "All checks passed!\n"
+
+
+def test_missing_path_is_reported_and_exits_1(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = _write(project / "clean.py", CLEAN)
+    assert main(["check", str(clean), str(project / "nope.py")]) == 1
+    captured = capsys.readouterr()
+    assert "nope.py: error: no such file or directory" in captured.err
+    assert "1 file could not be checked" in captured.out
+
+
+def test_rule_listing_and_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rule", "--all"]) == 0
+    listing = capsys.readouterr().out
+    codes = [rule.code for rule in all_rules()]
+    assert [line.split()[0] for line in listing.splitlines()] == codes
+    assert main(["rule", "--all", "--format", "json"]) == 0
+    assert [r["code"] for r in json.loads(capsys.readouterr().out)] == codes
+    for rule in all_rules():
+        assert main(["rule", rule.code.lower()]) == 0
+        text = capsys.readouterr().out
+        assert text.startswith(f"# {rule.code}: {rule.name}\n")
+        assert rule.summary.strip() in text
+
+
+def test_check_does_not_import_the_language_server(project: Path) -> None:
+    path = _write(project / "clean.py", CLEAN)
+    code = (
+        "import sys; from gradguard.cli import main; rc = main(['check', sys.argv[1]]); "
+        "print('LOADED', sorted(m for m in ('pygls', 'lsprotocol', 'gradguard.lsp.server') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "LOADED []" in out
+
+
+def test_colour_follows_tty_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert _use_color(Tty())
+    assert not _use_color(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _use_color(Tty())
+
+
+def test_progress_only_on_a_terminal_for_long_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet, tty = io.StringIO(), Tty()
+    for stream in (quiet, tty):
+        progress = _Progress(stream)
+        progress.started -= 5  # pretend the run has been going for a while
+        progress(3, 10)
+        progress.close()
+    assert quiet.getvalue() == ""
+    assert "checked 3/10 files" in tty.getvalue()
+    fast = Tty()
+    progress = _Progress(fast)
+    progress(1, 10)
+    assert fast.getvalue() == ""
+
+
+# --- with real diagnostics ------------------------------------------------------------
+
+
+def test_text_output_like_ruff(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "model.py", BUGGY)
+    assert main(["check", "--format", "json", str(path)]) == 1
+    (item,) = json.loads(capsys.readouterr().out)
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    star = " [*]" if item["fix"] and item["fix"]["applicability"] == "safe" else ""
+    assert lines[0].endswith(f"model.py:3:1: GG101{star} {item['message']}")
+    assert "3 | x.add_(1)" in out
+    assert "  | ^" in out
+    if item["fix"]:
+        assert f"= help: {item['fix']['message']}" in out
+    assert lines[-1].startswith("Found 1 error")
+
+
+def test_formats_parse(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "model.py", BUGGY)
+    assert main(["check", "--format", "json", str(path)]) == 1
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["code"] == "GG101"
+    assert item["filename"] == str(path.resolve())
+    assert item["location"] == {"row": 3, "column": 1}
+    assert item["severity"] == "error"
+    assert item["noqa_row"] == 3
+    assert item["fix"] is None or item["fix"]["edits"]
+    assert main(["check", "--format", "sarif", str(path)]) == 1
+    sarif = json.loads(capsys.readouterr().out)
+    (result,) = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "GG101" and result["level"] == "error"
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    assert main(["check", "--format", "github", str(path)]) == 1
+    line = capsys.readouterr().out.strip()
+    assert (
+        line.startswith("::error file=") and ",line=3,col=1," in line and ",title=GG101::" in line
+    )
+
+
+def test_fix_writes_only_changed_files_and_result_is_clean(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    buggy = _write(project / "model.py", BUGGY)
+    clean = _write(project / "clean.py", CLEAN)
+    os.utime(clean, (1_000_000, 1_000_000))
+    code = main(["check", "--fix", "--unsafe-fixes", str(project)])
+    out = capsys.readouterr().out
+    fixed = buggy.read_text(encoding="utf-8")
+    assert fixed != BUGGY and "x.add_(" not in fixed
+    compile(fixed, "model.py", "exec")
+    assert clean.stat().st_mtime == 1_000_000  # untouched
+    assert code == 0, out
+    assert "1 fixed, 0 remaining" in out
+    # fixing twice changes nothing
+    assert main(["check", "--fix", "--unsafe-fixes", str(project)]) == 0
+    assert buggy.read_text(encoding="utf-8") == fixed
+
+
+def test_fix_keeps_crlf_and_bom(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "crlf.py"
+    path.write_bytes(codecs.BOM_UTF8 + BUGGY.replace("\n", "\r\n").encode())
+    main(["check", "--fix", "--unsafe-fixes", str(path)])
+    data = path.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8)
+    assert b"add_(" not in data
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_diff_prints_and_writes_nothing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "model.py", BUGGY)
+    assert main(["check", "--diff", "--unsafe-fixes", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("--- ")
+    assert "\n-x.add_(1)\n" in captured.out
+    assert "Would fix 1 error." in captured.err
+    assert path.read_text(encoding="utf-8") == BUGGY
+    clean = _write(project / "clean.py", CLEAN)
+    assert main(["check", "--diff", str(clean)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_stdin(project: Path) -> None:
+    name = str(project / "pkg" / "model.py")
+    done = run_cli("check", "--stdin-filename", name, "-", stdin=BUGGY.encode(), cwd=project)
+    assert done.returncode == 1
+    assert b"pkg/model.py:3:1: GG101" in done.stdout
+    fixed = run_cli(
+        "check",
+        "--fix",
+        "--unsafe-fixes",
+        "--stdin-filename",
+        name,
+        "-",
+        stdin=BUGGY.encode(),
+        cwd=project,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert b"x.add_(" not in fixed.stdout and fixed.stdout.startswith(b"import torch\n")
+    assert not (project / "pkg" / "model.py").exists()
+    clean = run_cli("check", "--fix", "-", stdin=CLEAN.encode(), cwd=project)
+    assert (clean.returncode, clean.stdout) == (0, CLEAN.encode())
+
+
+def test_folder_in_parallel(project: Path) -> None:
+    for i in range(8):
+        _write(project / "pkg" / f"m{i}.py", BUGGY if i % 2 else CLEAN)
+    _write(project / ".venv" / "lib" / "x.py", BUGGY)  # excluded by default
+    done = run_cli("check", "--format", "json", "-j", "2", ".", cwd=project)
+    assert done.returncode == 1, done.stderr
+    names = [Path(d["filename"]).name for d in json.loads(done.stdout)]
+    assert names == ["m1.py", "m3.py", "m5.py", "m7.py"]
+    assert done.stderr == b""
+
+
+def test_console_script_exit_code(project: Path) -> None:
+    script = Path(sys.executable).with_name("gradguard")
+    path = _write(project / "model.py", BUGGY)
+    done = subprocess.run([str(script), "check", str(path)], capture_output=True, timeout=60)
+    assert done.returncode == 1
+    assert subprocess.run([str(script), "check", "--nope"], capture_output=True).returncode == 2
+
+
+def test_generated_rule_docs_are_current() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_rule_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

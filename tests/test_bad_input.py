@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from gradguard.cli import main
 
 BUGGY = "import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\n"

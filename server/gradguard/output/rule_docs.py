@@ -36,14 +36,16 @@ def rule_markdown(rule: Rule) -> str:
     if rule.invalid:
         parts.append("## Flagged")
         for example in rule.invalid:
-            note = f"Flagged on line {example.line}"
+            note = f"Flagged on line {example.line}."
             if example.raises:
-                note += f"; PyTorch raises `{_inline(example.raises)}`"
-            parts.append(f"{note}.\n\n{_fence(example.code)}")
+                note += f" PyTorch raises `{_inline(example.raises)}`"
+            else:
+                note += " PyTorch runs it without an error."
+            parts.append(f"{note}\n\n{_fence(example.code)}")
     if rule.valid:
         parts.append("## Not flagged")
         for valid in rule.valid:
-            why = f"{valid.why.strip()}\n\n" if valid.why.strip() else ""
+            why = f"Not flagged: {valid.why.strip()}.\n\n" if valid.why.strip() else ""
             parts.append(f"{why}{_fence(valid.code)}")
     parts.append(
         f"Suppress one line with `# noqa: {rule.code}`; turn the rule off with "

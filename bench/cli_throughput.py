@@ -1,0 +1,165 @@
+"""Throughput: `gradguard check` vs TorchFix on the installed torch's torch/nn + torch/optim.
+
+    .venv/bin/python bench/cli_throughput.py [--jobs N] [--repeat N] [--skip-torchfix]
+
+Both tools get the same folders and the same number of worker processes (default: all
+cores; TorchFix's own ``--jobs`` flag, which also defaults to all cores).  Each tool runs
+under a small wrapper process so its peak memory is measured alone:
+``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` = the resident set of the largest
+process of that tool's run (main process or a worker).  Wall-clock seconds are the best
+of ``--repeat`` runs.  gradguard runs with an empty config (``--config``), so the repo's
+own settings do not change what it checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGET_RATIO = 10.0
+
+_WRAPPER = r"""
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+elapsed = time.perf_counter() - started
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stderr.buffer.write(done.stderr)
+sys.stdout.write(json.dumps({"rc": done.returncode, "seconds": elapsed, "peak_kb": peak_kb,
+                             "stdout": done.stdout.decode("utf-8", "replace")}))
+"""
+
+
+@dataclass
+class Timing:
+    seconds: float
+    peak_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def torch_folders() -> list[Path]:
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        raise SystemExit("torch is not installed in this interpreter")
+    root = Path(spec.origin).parent
+    return [root / "nn", root / "optim"]
+
+
+def python_files(folders: list[Path]) -> list[Path]:
+    return sorted(
+        p for folder in folders for p in folder.rglob("*.py") if "__pycache__" not in p.parts
+    )
+
+
+def count_lines(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        with path.open("rb") as handle:
+            total += sum(1 for _ in handle)
+    return total
+
+
+def measure(command: list[str]) -> Timing:
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *command], capture_output=True, text=True, check=False
+    )
+    try:
+        data = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"could not run {command[0]}: {done.stderr.strip()[-500:]}") from None
+    return Timing(data["seconds"], data["peak_kb"] / 1024, data["rc"], data["stdout"], done.stderr)
+
+
+def best_of(command: list[str], repeat: int) -> Timing:
+    runs = [measure(command) for _ in range(max(1, repeat))]
+    return min(runs, key=lambda t: t.seconds)
+
+
+def torchfix_command(jobs: int, folders: list[Path]) -> list[str]:
+    exe = shutil.which("torchfix", path=str(Path(sys.executable).parent)) or shutil.which(
+        "torchfix"
+    )
+    if exe is None:
+        raise SystemExit("torchfix is not installed (pip install torchfix), or use --skip-torchfix")
+    return [exe, "--jobs", str(jobs), *map(str, folders)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers for both")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool (best is kept)")
+    parser.add_argument("--skip-torchfix", action="store_true")
+    args = parser.parse_args(argv)
+
+    folders = torch_folders()
+    files = python_files(folders)
+    lines = count_lines(files)
+    print(f"corpus: {', '.join(str(f) for f in folders)}")
+    print(f"files: {len(files)}   lines: {lines:,}   jobs: {args.jobs} (cores: {os.cpu_count()})")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "gradguard.toml"
+        config.write_text("", encoding="utf-8")
+        gradguard = [
+            sys.executable,
+            "-m",
+            "gradguard.cli",
+            "check",
+            "--format",
+            "json",
+            "--config",
+            str(config),
+            "--jobs",
+            str(args.jobs),
+            *map(str, folders),
+        ]
+        gg = best_of(gradguard, args.repeat)
+    if gg.returncode not in (0, 1):
+        print(f"gradguard failed (exit {gg.returncode}):\n{gg.stderr[-2000:]}", file=sys.stderr)
+        return 2
+    findings = json.loads(gg.stdout)
+    by_severity: dict[str, int] = {}
+    for item in findings:
+        by_severity[item["severity"]] = by_severity.get(item["severity"], 0) + 1
+    problems = [line for line in gg.stderr.splitlines() if ": error: " in line]
+    print(
+        f"gradguard: {gg.seconds:7.2f} s   {lines / gg.seconds:10,.0f} lines/s   "
+        f"peak RSS {gg.peak_mb:6.1f} MB"
+    )
+    summary = ", ".join(f"{n} {sev}" for sev, n in sorted(by_severity.items())) or "none"
+    print(f"gradguard findings on these files: {len(findings)} ({summary})")
+    per_10k = by_severity.get("warning", 0) / lines * 10_000
+    print(f"  warnings per 10,000 lines: {per_10k:.2f}; files not checked: {len(problems)}")
+    for line in problems[:5]:
+        print(f"    {line}")
+
+    if args.skip_torchfix:
+        return 0
+    tf = best_of(torchfix_command(args.jobs, folders), args.repeat)
+    finished = [line for line in tf.stderr.splitlines() if line.startswith("Finished checking")]
+    note = finished[-1] if finished else ""
+    print(
+        f"torchfix:  {tf.seconds:7.2f} s   {lines / tf.seconds:10,.0f} lines/s   "
+        f"peak RSS {tf.peak_mb:6.1f} MB   (exit {tf.returncode}; {note})"
+    )
+    ratio = tf.seconds / gg.seconds
+    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+    print(
+        f"ratio: gradguard is {ratio:.1f}x faster than torchfix "
+        f"({verdict} the {TARGET_RATIO:.0f}x target)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -128,9 +128,14 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
     """
     settings = base or Settings()
     norm = {str(k).replace("-", "_"): v for k, v in data.items()}
-    camel = {"extendSelect": "extend_select", "fixStyle": "fix_style",
-             "perFileIgnores": "per_file_ignores", "extendExclude": "extend_exclude",
-             "reportUnknown": "report_unknown", "jediBudgetMs": "jedi_budget_ms"}
+    camel = {
+        "extendSelect": "extend_select",
+        "fixStyle": "fix_style",
+        "perFileIgnores": "per_file_ignores",
+        "extendExclude": "extend_exclude",
+        "reportUnknown": "report_unknown",
+        "jediBudgetMs": "jedi_budget_ms",
+    }
     norm = {camel.get(k, k): v for k, v in norm.items()}
     changes: dict[str, Any] = {}
     for key in ("select", "ignore", "extend_select"):
@@ -147,7 +152,7 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
     if norm.get("severity") is not None:
         sev = norm["severity"]
         if not isinstance(sev, Mapping):
-            raise ConfigError("`severity` must be a table of CODE = \"error|warning|info|hint\"")
+            raise ConfigError('`severity` must be a table of CODE = "error|warning|info|hint"')
         try:
             changes["severity"] = {str(k).upper(): Severity.parse(str(v)) for k, v in sev.items()}
         except ValueError as exc:
@@ -160,7 +165,7 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
     if norm.get("per_file_ignores") is not None:
         pfi = norm["per_file_ignores"]
         if not isinstance(pfi, Mapping):
-            raise ConfigError("`per-file-ignores` must be a table of \"glob\" = [codes]")
+            raise ConfigError('`per-file-ignores` must be a table of "glob" = [codes]')
         changes["per_file_ignores"] = {
             str(k): _codes(v, f"per-file-ignores.{k}") for k, v in pfi.items()
         }

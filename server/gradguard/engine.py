@@ -137,8 +137,11 @@ def apply_fixes(source: str, fixes: Iterable[Fix]) -> tuple[str, int]:
         if any(b < te and tb < e or (b == e == tb == te) for b, e in spans for tb, te in taken):
             continue
         # Two insertions at the same point, or an insertion touching a replaced span, conflict.
-        if any((b == e and tb <= b <= te) or (tb == te and b <= tb <= e) for b, e in spans
-               for tb, te in taken):
+        if any(
+            (b == e and tb <= b <= te) or (tb == te and b <= tb <= e)
+            for b, e in spans
+            for tb, te in taken
+        ):
             continue
         taken.extend(spans)
         chosen.append(fix)

@@ -41,8 +41,14 @@ def apply_edits(source: str, edits: Iterable[TextEdit]) -> str:
     """Apply non-overlapping edits (overlapping ones raise ValueError)."""
     starts = line_starts(source)
     spans = sorted(
-        ((offset_at(starts, source, e.range.start), offset_at(starts, source, e.range.end), e.new_text)
-         for e in edits),
+        (
+            (
+                offset_at(starts, source, e.range.start),
+                offset_at(starts, source, e.range.end),
+                e.new_text,
+            )
+            for e in edits
+        ),
         key=lambda s: (s[0], s[1]),
     )
     out: list[str] = []

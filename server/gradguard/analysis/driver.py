@@ -1,10 +1,88 @@
-"""Entry point of the analysis (placeholder until the dataflow lands)."""
+"""Entry point of the analysis: parse, run the dataflow, let each rule judge each site."""
 
 from __future__ import annotations
 
+import importlib
+import logging
+from functools import cache
+
+import parso
+
 from ..config import Settings
+from ..fixes import FixContext
 from ..model import Diagnostic
+from ..rules import RULE_MODULES
+from ..text import split_lines
+from .dataflow import Dataflow
+
+log = logging.getLogger(__name__)
 
 
-def analyze(source: str, settings: Settings) -> list[Diagnostic]:
-    return []
+@cache
+def _grammar() -> parso.Grammar:
+    return parso.load_grammar(version="3.12")
+
+
+@cache
+def _rule_modules() -> tuple:
+    modules = []
+    for name in RULE_MODULES:
+        try:
+            modules.append(importlib.import_module(f"gradguard.rules.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"gradguard.rules.{name}":
+                raise
+    return tuple(modules)
+
+
+def parse(source: str):
+    return _grammar().parse(source, error_recovery=True)
+
+
+def analyze(source: str, settings: Settings, module=None) -> list[Diagnostic]:
+    """Diagnostics for one file's text (before noqa and severity overrides)."""
+    if module is None:
+        module = parse(source)
+    lines = split_lines(source)
+    flow = Dataflow(module, lines)
+    flow.run()
+    if settings.jedi:
+        try:
+            from .jedi_refine import refine
+
+            refine(flow, source, settings)
+        except Exception:  # jedi is a second opinion, never a reason to fail
+            log.debug("jedi refinement failed", exc_info=True)
+    from ..rules.common import RuleContext
+
+    torch_alias = (
+        "torch" if "torch" in flow.torch_aliases else next(iter(sorted(flow.torch_aliases)), None)
+    )
+    ctx = RuleContext(FixContext(source, module, torch_alias, settings.fix_style), settings, lines)
+    out: list[Diagnostic] = []
+    seen: set[tuple[str, object]] = set()
+    for site in flow.sites:
+        for mod in _rule_modules():
+            judge = getattr(mod, "diagnose", None)
+            if judge is None:
+                continue
+            diag = judge(site, ctx)
+            if diag is not None:
+                key = (diag.code, diag.range)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(diag)
+                break  # one rule per site: PyTorch raises one error there
+    for violation in flow.violations:
+        for mod in _rule_modules():
+            judge = getattr(mod, "diagnose_violation", None)
+            if judge is None:
+                continue
+            diag = judge(violation, ctx)
+            if diag is not None:
+                key = (diag.code, diag.range)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(diag)
+                break
+    return out

@@ -1,0 +1,95 @@
+"""The dataflow's questions about PyTorch ops, answered from the generated op table.
+
+Every answer comes from ``gradguard.optable`` (generated from PyTorch's own yaml); the
+small sets in ``torchnames`` only back it up for names the table cannot know (Python-level
+methods such as ``Tensor.T``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from . import torchnames as tn
+from .values import Tri
+
+try:  # the generated table
+    from .. import optable as _table
+except ImportError:  # pragma: no cover - only while the table is being generated
+    _table = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ArgFact:
+    """One argument of an op as the dataflow sees it (the receiver first for methods)."""
+
+    kind: str  # "tensor" | "number" | "other" | "unknown"
+    requires_grad: Tri
+    name: str | None = None  # keyword name, when passed by keyword
+
+
+@dataclass(frozen=True)
+class SaveFacts:
+    result: Tri  # the op's output is saved
+    args: tuple[tuple[int, Tri], ...]  # indices of saved arguments, with certainty
+
+
+NOTHING_SAVED = SaveFacts(Tri.NO, ())
+
+
+def is_inplace_method(name: str) -> bool:
+    if name in tn.NOT_DATA_WRITES or not name.endswith("_") or name.startswith("_"):
+        return False
+    if _table is not None:
+        return bool(_table.is_inplace_method(name))
+    return True
+
+
+def out_of_place(name: str) -> str | None:
+    """`add_` -> `add` when Tensor has that method."""
+    if _table is not None:
+        return _table.functional_twin(name)
+    return name[:-1] if name.endswith("_") else None
+
+
+@cache
+def is_view(name: str) -> bool:
+    if _table is not None and _table.is_view(name):
+        return True
+    return name in tn.VIEW_METHODS
+
+
+@cache
+def is_multi_view(name: str) -> bool:
+    if _table is not None and _table.is_multi_view(name):
+        return True
+    return name in tn.MULTI_VIEW_METHODS
+
+
+@cache
+def result_never_requires_grad(name: str) -> bool:
+    if name in tn.NO_GRAD_RESULT:
+        return True
+    if _table is not None:
+        try:
+            return bool(_table.returns_no_grad(name))
+        except Exception:
+            return False
+    return False
+
+
+def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
+    """What `name(args)` saves for backward, given which args require grad."""
+    if _table is None:
+        return NOTHING_SAVED
+    kinds = [a.kind for a in args]
+    grads = [a.requires_grad for a in args]
+    names = [a.name for a in args]
+    try:
+        info = _table.saves(name, kinds, grads, names=names, method=method)
+    except Exception:
+        return NOTHING_SAVED
+    if info is None:
+        return NOTHING_SAVED
+    return SaveFacts(info.result, tuple(info.args))

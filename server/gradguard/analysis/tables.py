@@ -1,0 +1,42 @@
+"""nn modules and functionals as the dataflow needs them: plain dicts from the op table.
+
+Keys: ``op`` (the torch op it runs), ``inplace_param`` / ``inplace_index`` (its inplace
+flag), ``has_parameters``, ``saves_input``, ``saves_output``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+try:
+    from .. import optable as _table
+except ImportError:  # pragma: no cover
+    _table = None  # type: ignore[assignment]
+
+
+def _as_dict(info: object) -> dict:
+    if info is None:
+        return {}
+    if isinstance(info, dict):
+        return info
+    return {
+        k: getattr(info, k)
+        for k in dir(info)
+        if not k.startswith("_") and not callable(getattr(info, k))
+    }
+
+
+@cache
+def module_info(name: str) -> dict | None:
+    if _table is None:
+        return None
+    info = _table.module_info(name)
+    return _as_dict(info) if info is not None else None
+
+
+@cache
+def functional_info(name: str) -> dict | None:
+    if _table is None:
+        return None
+    info = _table.functional_info(name)
+    return _as_dict(info) if info is not None else None

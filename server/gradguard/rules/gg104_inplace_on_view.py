@@ -1,0 +1,161 @@
+"""GG104: an in-place op on a view of a leaf that requires grad (`x[0].add_(1)`, `x.view(-1).mul_(2)`)."""
+
+from __future__ import annotations
+
+from .. import fixes as fx
+from ..analysis.sites import WriteSite
+from ..analysis.values import Tri
+from ..model import Diagnostic, Severity
+from .base import Invalid, Rule, Valid
+from .common import (
+    VIEW_LEAF_MESSAGE,
+    RuleContext,
+    diagnostic,
+    grad_certainty,
+    is_init_like,
+    origin_text,
+    related_for,
+    severity_for,
+)
+
+RULE = Rule(
+    code="GG104",
+    name="inplace-on-view-of-grad-leaf",
+    summary="In-place op on a view of a leaf tensor that requires grad.",
+    severity=Severity.ERROR,
+    runtime_message=f"RuntimeError: {VIEW_LEAF_MESSAGE}",
+    docs="""\
+Indexing with ints and slices, `view`, `reshape` (when it can), `t`, `T`, `transpose`,
+`permute`, `expand`, `diagonal`, `narrow`, `select`, `squeeze`, `unsqueeze`, … return
+*views*: tensors that share storage with their base. Writing into a view in place
+(`x[0].add_(1)`, `x.view(-1).mul_(2)`, `v = x.t(); v.zero_()`, `v += 1`) writes into the
+base; when the base is a leaf that requires grad, PyTorch raises at that line.
+
+**Fix.** Clone the leaf first (`x = x.clone()` before the write): the write then goes
+into a copy that is part of the graph and the gradient still reaches the leaf. For
+initialisation, do the write under `with torch.no_grad():`.
+""",
+    invalid=(
+        Invalid(
+            code="""\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+x[0].mul_(2)
+x.sum().backward()
+print(x.detach())
+""",
+            line=3,
+            raises=VIEW_LEAF_MESSAGE,
+            intended="""\
+import torch
+print(torch.tensor([[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]]))
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+flat = x.view(-1)
+flat.add_(1)
+print(flat.detach())
+""",
+            line=4,
+            raises=VIEW_LEAF_MESSAGE,
+            fix="no_grad",
+            intended="""\
+import torch
+print(torch.tensor([2.0, 2.0, 2.0, 2.0]))
+""",
+        ),
+    ),
+    valid=(
+        Valid(
+            """\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+x.detach()[0].zero_()
+print(x)
+""",
+            "a detached view",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+y = x * 1
+y[0].add_(1)
+y.sum().backward()
+print(x.grad)
+""",
+            "a view of a non-leaf whose producer saved nothing",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+with torch.no_grad():
+    x.t().zero_()
+print(x)
+""",
+            "under no_grad",
+        ),
+    ),
+)
+
+
+def is_view_of_leaf(site: WriteSite) -> Tri:
+    t = site.target
+    if t.view is Tri.NO or t.multi_view or t.no_grad_view or t.data_of is not None:
+        return Tri.NO
+    return min(t.view, t.leaf, t.requires_grad, key=int)
+
+
+def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
+    if site.kind not in ("method", "augassign", "setitem", "flag"):
+        return None
+    if site.kind == "flag":
+        return None  # GG106 speaks for inplace=True flags
+    target = site.target
+    view = is_view_of_leaf(site)
+    severity = severity_for(
+        RULE.severity, view, grad_certainty(site, target.grad_from), settings=ctx.settings
+    )
+    if severity is None:
+        return None
+    fixes = []
+    base = site.base_name
+    text = site.target_text
+    if base and (text == base or text.startswith(base + "[") or text.startswith(base + ".")):
+        fixes.append(
+            fx.insert_before(
+                ctx.fix,
+                site.stmt,
+                f"{base} = {base}.clone()",
+                title=f"Clone first: `{base} = {base}.clone()` before the write",
+                safe=fx.is_plain_name(base) and not site.later_grad_use and not is_init_like(site),
+                preferred=not is_init_like(site),
+            )
+        )
+    fixes.append(
+        fx.wrap_no_grad(
+            ctx.fix,
+            site.stmt,
+            title="Do it under `with torch.no_grad():`",
+            safe=is_init_like(site),
+            preferred=is_init_like(site),
+        )
+    )
+    where = target.view_origin.text if target.view_origin else "a view"
+    message = (
+        f"`{text}` is a view ({where}) of a leaf tensor that requires grad "
+        f"({origin_text(target)}); writing into it in place makes PyTorch raise "
+        f'"{VIEW_LEAF_MESSAGE}"'
+    )
+    return diagnostic(
+        RULE,
+        site.range,
+        message,
+        severity,
+        fixes,
+        related_for(target, "the leaf gets requires_grad here"),
+    )

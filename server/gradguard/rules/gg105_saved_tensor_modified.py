@@ -1,0 +1,253 @@
+"""GG105: a tensor an earlier op saved for backward is modified in place before that backward."""
+
+from __future__ import annotations
+
+from .. import fixes as fx
+from ..analysis.sites import Violation, WriteSite
+from ..analysis.values import Tri
+from ..model import Diagnostic, Fix, RelatedInfo, Severity
+from .base import Invalid, Rule, Valid
+from .common import (
+    SAVED_MESSAGE,
+    RuleContext,
+    augassign_rebind,
+    diagnostic,
+    method_rebind,
+)
+from .gg104_inplace_on_view import is_view_of_leaf
+
+RULE = Rule(
+    code="GG105",
+    name="saved-tensor-modified-inplace",
+    summary="In-place op on a tensor that an earlier op saved for backward.",
+    severity=Severity.ERROR,
+    runtime_message=f"RuntimeError: {SAVED_MESSAGE}: [...] is at version N; expected version N-1",
+    docs="""\
+To compute gradients, many ops *save* tensors during the forward pass: `sigmoid`, `exp`,
+`tanh`, `relu`, `softmax`, `sqrt` save their **output**; `pow`, `mul` (by a tensor), `div`,
+`log`, `sin`, linear/conv layers save their **inputs**; `add`, `x * 2`, `x + y` save
+nothing of the result. (gradguard reads this from PyTorch's own `derivatives.yaml`.)
+Writing in place into a saved tensor — or a view or alias of it — bumps its version
+counter; the later `backward()` notices and raises. The error points at `backward()`,
+often far from the culprit: this rule points at the write.
+
+Severity is **error** when a `backward()` / `torch.autograd.grad` of that graph comes
+later in the same scope, **warning** when the graph leaves the scope (returned, stored).
+
+**Fix.** Make the write out of place: `y = y.mul(2)`, `out = out + identity`, `x = x / n`,
+or clone before writing through an index (`h = h.clone()`).
+""",
+    invalid=(
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.sigmoid(x)
+y.mul_(2)
+y.sum().backward()
+print(x.grad)
+""",
+            line=4,
+            raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.sigmoid(x) * 2
+y.sum().backward()
+print(x.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([3.0, 4.0], requires_grad=True)
+h = x * 1
+n = h.norm()
+h /= n
+h.sum().backward()
+print(x.grad)
+""",
+            line=5,
+            raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([3.0, 4.0], requires_grad=True)
+h = x / x.norm()
+h.sum().backward()
+print(x.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+torch.manual_seed(0)
+cell = nn.Linear(3, 3)
+h = torch.zeros(4, 3)
+for t in range(3):
+    h[t + 1] = torch.tanh(cell(h[t]))
+h.sum().backward()
+print(cell.weight.grad.shape)
+""",
+            line=7,
+            raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+print(torch.Size([3, 3]))
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+z = y
+z += 1
+z.sum().backward()
+print(x.grad)
+""",
+            line=5,
+            raises=SAVED_MESSAGE,
+            severity=Severity.ERROR,
+            intended="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+z = x.exp() + 1
+z.sum().backward()
+print(x.grad)
+""",
+        ),
+    ),
+    valid=(
+        Valid(
+            """\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+h = x * 1
+y = torch.sigmoid(h)
+h.mul_(2)
+y.sum().backward()
+print(x.grad)
+""",
+            "sigmoid saves its output, not its input",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = x ** 2
+y.relu_()
+y.sum().backward()
+print(x.grad)
+""",
+            "pow saves its input; relu_ then saves its own output",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.exp(x)
+loss = y.sum()
+loss.backward()
+y.mul_(2)
+print(x.grad)
+""",
+            "written after the last backward",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.sigmoid(x)
+z = y.clone()
+z.mul_(2)
+(y + z).sum().backward()
+print(x.grad)
+""",
+            "a clone",
+        ),
+        Valid(
+            """\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+loss = (w * w).sum()
+reg = w.abs().sum()
+loss += reg
+loss.backward()
+print(w.grad)
+""",
+            "a scalar loss accumulated in place (sum saves nothing)",
+        ),
+        Valid(
+            """\
+import torch
+
+
+class Double(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.mark_dirty(x)
+        return x.mul_(2)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = Double.apply(x.clone())
+y.sum().backward()
+print(x.grad)
+""",
+            "a custom Function's forward runs without grad and marks its input dirty",
+        ),
+    ),
+)
+
+
+def _fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
+    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
+    if site.kind == "method":
+        return [method_rebind(site, ctx, safe=safe, preferred=True)]
+    if site.kind == "augassign":
+        return [augassign_rebind(site, ctx, safe=safe, preferred=True)]
+    if site.kind == "setitem" and fx.is_rebindable(site.target_text):
+        t = site.target_text
+        return [
+            fx.clone_then_write(
+                ctx.fix, site.stmt, t, site.value_node, safe=fx.is_plain_name(t), preferred=True
+            )
+        ]
+    return []
+
+
+def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
+    site = v.site
+    if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
+        return None
+    if site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO:
+        return None  # PyTorch raises the leaf error at the write first
+    if site.grad is Tri.NO:
+        return None
+    if v.backward is not None:
+        severity = Severity.ERROR if v.certain and site.grad is Tri.YES else Severity.WARNING
+    else:
+        if not v.certain or site.grad is not Tri.YES:
+            return None
+        severity = Severity.WARNING
+    severity = min(severity, RULE.severity, key=int) if severity == Severity.ERROR else severity
+    name = site.target_text
+    save = v.save
+    if v.backward is not None:
+        consequence = f"so {v.backward.text} raises"
+    else:
+        where = v.escaped_by.text if v.escaped_by else "the graph leaving this scope"
+        consequence = f"so a later backward() through {where} raises"
+    message = (
+        f"`{name}` was saved for backward by {save.origin.text}; this in-place write "
+        f'modifies it, {consequence} "{SAVED_MESSAGE}"'
+    )
+    related = [RelatedInfo(save.origin.range, f"saved for backward by `{save.op}` here")]
+    if v.backward is not None:
+        related.append(RelatedInfo(v.backward.range, "this backward() will raise"))
+    return diagnostic(RULE, site.range, message, severity, _fixes(site, ctx), tuple(related))

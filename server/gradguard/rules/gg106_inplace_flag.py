@@ -1,0 +1,234 @@
+"""GG106: `inplace=True` on a module or functional whose input is a grad leaf or saved for backward."""
+
+from __future__ import annotations
+
+from .. import fixes as fx
+from ..analysis.sites import Violation, WriteSite
+from ..analysis.syntax import code_of, node_range
+from ..analysis.values import Tri
+from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity, TextEdit
+from .base import Invalid, Rule, Valid
+from .common import (
+    LEAF_MESSAGE,
+    SAVED_MESSAGE,
+    RuleContext,
+    diagnostic,
+    grad_certainty,
+    origin_text,
+    related_for,
+    severity_for,
+)
+from .gg104_inplace_on_view import is_view_of_leaf
+
+RULE = Rule(
+    code="GG106",
+    name="inplace-flag-breaks-autograd",
+    summary="`inplace=True` (nn.ReLU, F.relu, dropout, …) on a grad leaf or on a tensor saved for backward.",
+    severity=Severity.ERROR,
+    runtime_message=f"RuntimeError: {LEAF_MESSAGE} / {SAVED_MESSAGE}",
+    docs="""\
+Activation and dropout modules and functionals take `inplace=True` to save memory:
+`nn.ReLU(inplace=True)`, `F.relu(x, inplace=True)`, `nn.LeakyReLU(0.1, True)`,
+`nn.Dropout(inplace=True)`, `nn.ELU`, `nn.Hardtanh`, `nn.ReLU6`, `nn.SiLU`, … They then
+write into their input. That is fine after a linear, conv or batch-norm layer (those
+save their *input*, not their output) — gradguard stays silent there — but it breaks
+when the input is a leaf that requires grad, or a tensor an earlier op saved for
+backward (the output of `sigmoid`, `tanh`, `exp`, `softmax`, another ReLU…).
+
+**Fix.** `inplace=False` (where the module is created, for modules). When the call's
+result was ignored (the code relied on the in-place write), the fix also rebinds:
+`x = F.relu(x)`.
+""",
+    invalid=(
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+act = nn.Sequential(nn.Sigmoid(), nn.ReLU(inplace=True))
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = act(x)
+y.sum().backward()
+print(x.grad)
+""",
+            line=5,
+            raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+torch.relu(torch.sigmoid(x)).sum().backward()
+print(x.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+import torch.nn.functional as F
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = F.relu(x, inplace=True)
+print(y)
+""",
+            line=4,
+            raises=LEAF_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.relu(x)
+print(y)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.act = nn.Tanh()
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.act(self.fc(x))
+        out = self.relu(out)
+        return out
+
+
+torch.manual_seed(0)
+block = Block()
+block(torch.ones(1, 2)).sum().backward()
+print(block.fc.weight.grad)
+""",
+            line=14,
+            raises=SAVED_MESSAGE,
+            severity=Severity.WARNING,
+            intended="""\
+import torch
+from torch import nn
+torch.manual_seed(0)
+fc = nn.Linear(2, 2)
+torch.relu(torch.tanh(fc(torch.ones(1, 2)))).sum().backward()
+print(fc.weight.grad)
+""",
+        ),
+    ),
+    valid=(
+        Valid(
+            """\
+import torch
+from torch import nn
+net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True), nn.Linear(2, 1))
+net(torch.ones(1, 2)).sum().backward()
+print(net[0].weight.grad.shape)
+""",
+            "after a linear layer: its output is not saved",
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+conv = nn.Conv2d(1, 2, 3)
+bn = nn.BatchNorm2d(2)
+relu = nn.ReLU(inplace=True)
+out = relu(bn(conv(torch.ones(1, 1, 5, 5))))
+out.sum().backward()
+print(conv.weight.grad.shape)
+""",
+            "after conv and batch norm",
+        ),
+        Valid(
+            """\
+import torch
+import torch.nn.functional as F
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+h = x * 3
+F.relu(h, inplace=True)
+h.sum().backward()
+print(x.grad)
+""",
+            "on an intermediate nothing saved",
+        ),
+    ),
+)
+
+
+def _flag_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
+    edits: list[TextEdit] = []
+    rng: Range | None = None
+    if site.flag_node is not None:
+        node = site.flag_node
+        value = node.children[2] if node.type == "argument" else node
+        rng = node_range(value)
+    elif site.flag_range is not None:
+        rng = site.flag_range
+    if rng is None:
+        return None
+    edits.append(TextEdit(rng, "False"))
+    discarded = site.stmt is site.node and fx.is_rebindable(site.target_text)
+    if discarded:  # `F.relu(x, inplace=True)` as a statement relied on the write
+        start = node_range(site.stmt).start
+        edits.append(TextEdit(Range(start, start), f"{site.target_text} = "))
+    title = "Use `inplace=False`" + (f" and rebind `{site.target_text}`" if discarded else "")
+    return Fix(title, tuple(edits), fx.SAFE, True)
+
+
+def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
+    if site.kind != "flag":
+        return None
+    target = site.target
+    leaf = max(target.grad_leaf, is_view_of_leaf(site), key=int)
+    severity = severity_for(
+        RULE.severity, leaf, grad_certainty(site, target.grad_from), settings=ctx.settings
+    )
+    if severity is None:
+        return None
+    message = (
+        f"`{site.op}` writes into `{site.target_text}`, a leaf tensor that requires grad "
+        f'({origin_text(target)}): PyTorch raises "{LEAF_MESSAGE}"'
+    )
+    return diagnostic(
+        RULE,
+        site.range,
+        message,
+        severity,
+        [_flag_fix(site, ctx)],
+        related_for(target, "requires grad here"),
+        runtime=f"RuntimeError: {LEAF_MESSAGE}",
+    )
+
+
+def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
+    site = v.site
+    if site.kind != "flag" or site.grad is Tri.NO:
+        return None
+    if site.target.grad_leaf is not Tri.NO:
+        return None
+    if v.backward is not None:
+        severity = Severity.ERROR if v.certain and site.grad is Tri.YES else Severity.WARNING
+    elif v.certain and site.grad is Tri.YES:
+        severity = Severity.WARNING
+    else:
+        return None
+    consequence = (
+        f"{v.backward.text} raises" if v.backward is not None else "a later backward() raises"
+    )
+    message = (
+        f"`{site.op}` overwrites `{site.target_text}`, which {v.save.origin.text} saved for "
+        f'backward: {consequence} "{SAVED_MESSAGE}"'
+    )
+    related = [RelatedInfo(v.save.origin.range, f"saved for backward by `{v.save.op}` here")]
+    if site.module_origin is not None:
+        related.append(RelatedInfo(site.module_origin.range, "the in-place module is created here"))
+    return diagnostic(
+        RULE,
+        site.range,
+        message,
+        severity,
+        [_flag_fix(site, ctx)],
+        tuple(related),
+        runtime=f"RuntimeError: {SAVED_MESSAGE}",
+    )
+
+
+__all__ = ["RULE", "diagnose", "diagnose_violation", "code_of"]

@@ -1,0 +1,112 @@
+"""GG107: `out=` on an op whose inputs require grad."""
+
+from __future__ import annotations
+
+from .. import fixes as fx
+from ..analysis.sites import WriteSite
+from ..analysis.syntax import code_of, node_range
+from ..analysis.values import Tri
+from ..model import Diagnostic, Fix, Severity, TextEdit
+from .base import Invalid, Rule, Valid
+from .common import RuleContext, diagnostic, grad_certainty, origin_text, related_for, severity_for
+
+OUT_MESSAGE = (
+    "functions with out=... arguments don't support automatic differentiation, but one "
+    "of the arguments requires grad."
+)
+
+RULE = Rule(
+    code="GG107",
+    name="out-argument-with-grad",
+    summary="`out=` argument on an op whose inputs require grad.",
+    severity=Severity.ERROR,
+    runtime_message=f"RuntimeError: op(): {OUT_MESSAGE}",
+    docs="""\
+`torch.add(a, b, out=c)`, `torch.matmul(x, w, out=buf)`, `torch.sigmoid(x, out=y)` write
+the result into an existing tensor. Autograd cannot record that, so when any argument
+requires grad (and grad mode is on) PyTorch raises at the call.
+
+**Fix.** Assign the result instead: `c = torch.add(a, b)`.
+""",
+    invalid=(
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.empty(2)
+torch.mul(x, 3, out=buf)
+buf.sum().backward()
+print(x.grad)
+""",
+            line=4,
+            raises=OUT_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.mul(x, 3)
+buf.sum().backward()
+print(x.grad)
+""",
+        ),
+    ),
+    valid=(
+        Valid(
+            """\
+import torch
+x = torch.tensor([1.0, 2.0])
+buf = torch.empty(2)
+torch.mul(x, 3, out=buf)
+print(buf)
+""",
+            "no input requires grad",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.empty(2)
+with torch.no_grad():
+    torch.mul(x, 3, out=buf)
+print(buf)
+""",
+            "under no_grad",
+        ),
+    ),
+)
+
+
+def _fix(site: WriteSite) -> Fix | None:
+    if site.stmt is not site.node or not fx.is_rebindable(site.target_text):
+        return None
+    call = code_of(site.node)
+    head = call[: call.index("(")] if "(" in call else call
+    args = fx.without_argument(site.call_args, site.out_node)
+    text = f"{site.target_text} = {head}({args})"
+    return Fix(
+        f"Assign the result: `{text[:50]}`",
+        (TextEdit(node_range(site.stmt), text),),
+        fx.SAFE if fx.is_plain_name(site.target_text) else fx.UNSAFE,
+        True,
+    )
+
+
+def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
+    if site.kind != "out" or site.grad_input is None:
+        return None
+    source = site.grad_input
+    severity = severity_for(
+        RULE.severity,
+        source.requires_grad if source.requires_grad is not Tri.NO else Tri.NO,
+        grad_certainty(site, source.grad_from),
+        settings=ctx.settings,
+    )
+    if severity is None:
+        return None
+    op = site.op.split("(")[0]
+    message = (
+        f"`{op}(…, out={site.target_text})` cannot be differentiated, and an argument "
+        f'requires grad ({origin_text(source)}): PyTorch raises "{op}(): {OUT_MESSAGE}"'
+    )
+    return diagnostic(
+        RULE, site.range, message, severity, [_fix(site)], related_for(source, "requires grad here")
+    )

@@ -1,0 +1,138 @@
+"""GG109: in-place op on an output of chunk/split/unbind (or a row from `for row in x`)."""
+
+from __future__ import annotations
+
+from .. import fixes as fx
+from ..analysis.sites import WriteSite
+from ..analysis.values import Tri
+from ..model import Diagnostic, Fix, Severity
+from .base import Invalid, Rule, Valid
+from .common import (
+    RuleContext,
+    augassign_rebind,
+    diagnostic,
+    grad_certainty,
+    method_rebind,
+    origin_text,
+    related_for,
+    severity_for,
+)
+
+MULTI_MESSAGE = (
+    "is a view and is being modified inplace. This view is the output of a function "
+    "that returns multiple views."
+)
+
+RULE = Rule(
+    code="GG109",
+    name="inplace-on-multi-output-view",
+    summary="In-place op on an output of `chunk`/`split`/`unbind` (or a row of `for row in x`) whose base requires grad.",
+    severity=Severity.ERROR,
+    runtime_message=f"RuntimeError: Output 0 of SplitBackward0 {MULTI_MESSAGE} Such functions do "
+    "not allow the output views to be modified inplace.",
+    docs="""\
+`torch.chunk`, `split`, `tensor_split`, `unbind` (and iterating over a tensor, which
+unbinds it) return several views of one base. Autograd cannot rebase several views at
+once, so writing into any of them in place raises when the base requires grad — a leaf
+or not.
+
+**Fix.** Rebind the piece out of place (`a = a.add(1)`), or clone it before writing into
+it (`a = a.clone()`).
+""",
+    invalid=(
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+h = x * 2
+a, b = h.chunk(2)
+a.add_(1)
+(a * b).sum().backward()
+print(x.grad)
+""",
+            line=5,
+            raises=MULTI_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+h = x * 2
+a, b = h.chunk(2)
+((a + 1) * b).sum().backward()
+print(x.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+h = x * 1
+for row in h:
+    row.mul_(2)
+""",
+            line=5,
+            raises=MULTI_MESSAGE,
+            intended="",
+        ),
+    ),
+    valid=(
+        Valid(
+            """\
+import torch
+x = torch.ones(4)
+a, b = x.chunk(2)
+a.add_(1)
+print(x)
+""",
+            "no grad",
+        ),
+        Valid(
+            """\
+import torch
+x = torch.ones(4, requires_grad=True)
+a, b = (x * 1).chunk(2)
+a = a.clone()
+a.add_(1)
+print(a)
+""",
+            "a clone of the piece",
+        ),
+    ),
+)
+
+
+def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
+    target = site.target
+    if site.kind not in ("method", "augassign", "setitem") or not target.multi_view:
+        return None
+    if target.no_grad_view or target.data_of is not None:
+        return None
+    severity = severity_for(
+        RULE.severity,
+        target.requires_grad,
+        grad_certainty(site, target.grad_from),
+        settings=ctx.settings,
+    )
+    if severity is None:
+        return None
+    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
+    fixes: list[Fix | None]
+    if site.kind == "method":
+        fixes = [method_rebind(site, ctx, safe=safe, preferred=True)]
+    elif site.kind == "augassign":
+        fixes = [augassign_rebind(site, ctx, safe=safe, preferred=True)]
+    else:
+        fixes = [
+            fx.clone_then_write(
+                ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
+            )
+        ]
+    message = (
+        f"`{site.target_text}` is one of several views returned by "
+        f"`{target.multi_view}` of a tensor that requires grad ({origin_text(target)}); "
+        f'writing into it in place makes PyTorch raise "Output N of … {MULTI_MESSAGE}"'
+    )
+    if target.requires_grad is Tri.NO:
+        return None
+    return diagnostic(
+        RULE, site.range, message, severity, fixes, related_for(target, "requires grad from here")
+    )

@@ -79,17 +79,35 @@ def result_never_requires_grad(name: str) -> bool:
     return False
 
 
+_KINDS = {"tensor": "TENSOR", "number": "NUMBER", "other": "OTHER", "unknown": "UNKNOWN"}
+
+
+def _to_bool(t: Tri) -> bool | None:
+    return None if t is Tri.MAYBE else t is Tri.YES
+
+
 def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     """What `name(args)` saves for backward, given which args require grad."""
     if _table is None:
         return NOTHING_SAVED
-    kinds = [a.kind for a in args]
-    grads = [a.requires_grad for a in args]
-    names = [a.name for a in args]
+    positional = [
+        _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
+        for a in args
+        if a.name is None
+    ]
+    keywords = {
+        a.name: _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
+        for a in args
+        if a.name is not None
+    }
     try:
-        info = _table.saves(name, kinds, grads, names=names, method=method)
+        info = _table.saves(name, positional, method=method, kwargs=keywords)
     except Exception:
         return NOTHING_SAVED
-    if info is None:
+    if info is None or info.nothing:
         return NOTHING_SAVED
-    return SaveFacts(info.result, tuple(info.args))
+    certainty = Tri.YES if info.exact else Tri.MAYBE
+    return SaveFacts(
+        certainty if info.result else Tri.NO,
+        tuple((i, certainty) for i in sorted(info.args)),
+    )

@@ -6,6 +6,7 @@ flag), ``has_parameters``, ``saves_input``, ``saves_output``.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 
 try:

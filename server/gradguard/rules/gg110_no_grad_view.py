@@ -44,7 +44,7 @@ h = x * 2
 with torch.no_grad():
     first = h[:2]
 first.add_(1)
-print(first)
+print(first.detach())
 """,
             line=6,
             raises=NO_GRAD_VIEW_MESSAGE,

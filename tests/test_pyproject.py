@@ -188,3 +188,10 @@ def test_per_file_ignores_and_select_apply_end_to_end(
     import json
 
     assert {d["severity"] for d in json.loads(capsys.readouterr().out)} == {"warning"}
+
+
+def test_symlinked_folders_are_not_followed(tmp_path: Path) -> None:
+    _write(tmp_path / "pkg" / "a.py", "")
+    (tmp_path / "pkg" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    found = [c for c in discover([tmp_path], ConfigFinder()) if isinstance(c, Candidate)]
+    assert [c.path.name for c in found] == ["a.py"]

@@ -403,6 +403,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gradguard: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # `gradguard check | head`: stop quietly; keep Python from complaining at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
         return EXIT_ERROR
     except Exception as exc:  # never a traceback for the user; GRADGUARD_DEBUG=1 shows one
         if os.environ.get("GRADGUARD_DEBUG"):

@@ -16,7 +16,7 @@ import os
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .config import DEFAULT_EXCLUDE, Settings
 from .pyproject import ConfigFinder, ProjectConfig
@@ -66,26 +66,35 @@ def _patterns(settings: Settings) -> tuple[str, ...]:
     return DEFAULT_EXCLUDE + tuple(settings.exclude) + tuple(settings.extend_exclude)
 
 
-def is_excluded(entry: Path, walk_root: Path, config: ProjectConfig) -> bool:
-    """Whether a file or folder found while walking ``walk_root`` is excluded."""
-    patterns = _patterns(config.settings)
-    name = entry.name
-    base = config.root or walk_root
-    try:
-        relative = PurePosixPath(entry.resolve().relative_to(base.resolve()).as_posix())
-    except ValueError:
-        relative = PurePosixPath(entry.relative_to(walk_root).as_posix())
-    for pattern in patterns:
-        cleaned = pattern.strip()
-        if cleaned.startswith("./"):
-            cleaned = cleaned[2:]
-        cleaned = cleaned.strip("/")
+def _clean(pattern: str) -> str:
+    cleaned = pattern.strip()
+    if cleaned.startswith("./"):
+        cleaned = cleaned[2:]
+    return cleaned.strip("/")
+
+
+def is_excluded(absolute: Path, walk_root: Path, config: ProjectConfig) -> bool:
+    """Whether a file or folder found while walking ``walk_root`` is excluded.
+
+    Both paths are absolute (resolved walk root joined with the entry's relative path).
+    """
+    name = absolute.name
+    relative: str | None = None
+    for pattern in _patterns(config.settings):
+        cleaned = _clean(pattern)
         if not cleaned:
             continue
         if "/" not in cleaned:
             if fnmatch.fnmatchcase(name, cleaned):
                 return True
-        elif fnmatch.fnmatchcase(str(relative), cleaned):
+            continue
+        if relative is None:
+            base = config.root or walk_root
+            try:
+                relative = absolute.relative_to(base).as_posix()
+            except ValueError:
+                relative = absolute.relative_to(walk_root).as_posix()
+        if fnmatch.fnmatchcase(relative, cleaned):
             return True
     return False
 
@@ -111,27 +120,33 @@ def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate 
 
 
 def _walk(root: Path, finder: ConfigFinder) -> Iterator[Path]:
-    stack = [root]
+    """Files below ``root``; symlinked folders are not followed (no loops)."""
+    root_abs = root.resolve()
+    stack: list[tuple[Path, Path]] = [(root, root_abs)]
     while stack:
-        directory = stack.pop()
-        config = finder.for_directory(directory)
+        directory, directory_abs = stack.pop()
+        config = finder.for_directory(directory_abs)
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             continue
-        subdirs: list[Path] = []
+        subdirs: list[tuple[Path, Path]] = []
         for entry in entries:
-            path = directory / entry.name
+            path, absolute = directory / entry.name, directory_abs / entry.name
             try:
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file()
             except OSError:
                 continue
             if is_dir:
-                if not is_excluded(path, root, config):
-                    subdirs.append(path)
-            elif is_file and path.suffix in WALKED_SUFFIXES and not is_excluded(path, root, config):
+                if not is_excluded(absolute, root_abs, config):
+                    subdirs.append((path, absolute))
+            elif (
+                is_file
+                and absolute.suffix in WALKED_SUFFIXES
+                and not is_excluded(absolute, root_abs, config)
+            ):
                 yield path
         stack.extend(reversed(subdirs))
 

@@ -178,6 +178,9 @@ def run_job(job: Job, data: bytes | None = None) -> FileReport:
         report.problem = f"{INTERNAL_ERROR}: {exc!r}"
         report.findings = []
         report.new_bytes = None
+    if not report.findings and not report.fixes_applied:
+        # Nothing to show: do not ship the text back from the worker.
+        report.source, report.cell_sources = "", {}
     return report
 
 

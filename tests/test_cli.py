@@ -287,3 +287,11 @@ def test_generated_rule_docs_are_current() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_server_subcommand_hands_its_arguments_to_the_language_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["server", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ") and "--tcp" in out

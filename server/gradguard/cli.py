@@ -365,12 +365,13 @@ def _rule_object(rule: Rule) -> dict[str, object]:
     }
 
 
-def _server(args: argparse.Namespace) -> int:
+def _server(argv: Sequence[str]) -> int:
+    """Hand every argument after ``server`` to the language server (imported only here)."""
     try:
         from .lsp.server import main as server_main
     except ImportError as exc:
         raise UsageError(f"the language server is not available: {exc}") from None
-    result = server_main(list(args.args))
+    result = server_main(list(argv))
     return int(result or 0)
 
 
@@ -378,10 +379,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["server"]:  # its options (--help, --tcp …) belong to the server
+            args = argparse.Namespace(command="server", args=argv[1:])
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     try:
+        if args.command == "server":
+            return _server(args.args)
         if args.command == "check":
             return _check(args)
         if args.command == "rule":
@@ -389,8 +395,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "version":
             print(f"gradguard {__version__}")
             return EXIT_CLEAN
-        if args.command == "server":
-            return _server(args)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except UsageError as exc:
@@ -402,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gradguard: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # the language server's own argument parser
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     except BrokenPipeError:
         # `gradguard check | head`: stop quietly; keep Python from complaining at exit.
         try:

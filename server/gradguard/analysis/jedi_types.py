@@ -1,0 +1,203 @@
+"""The jedi tier: "is the value of this expression a Parameter, a Tensor, a Module?".
+
+A pure function API with no LSP in it; the analysis asks only about the expressions its
+own dataflow could not decide.  Facts that shaped it (see shared notes on jedi):
+
+* one ``jedi.Script`` per (path, source) is cached and reused: a new Script per question
+  costs tens of seconds per file;
+* ``dynamic_params`` and ``dynamic_array_additions`` are off (they make single answers
+  take seconds);
+* the first inference in a process costs seconds (jedi's helper process imports torch):
+  ``warm_up()`` pays it once, off the critical path;
+* jedi is not thread-safe: callers must keep every call on one thread (the language
+  server's jedi lane; the CLI's main thread);
+* jedi cannot be interrupted mid-inference, so the budget is checked between questions.
+
+Nothing here raises: a jedi failure is logged and gives an empty answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PARAMETER, TENSOR, MODULE, OTHER = "Parameter", "Tensor", "Module", "other"
+KINDS = (PARAMETER, TENSOR, MODULE, OTHER)
+
+_TENSOR_CLASSES = frozenset({"Tensor", "TensorBase", "_TensorBase"})
+_PARAMETER_CLASSES = frozenset({"Parameter", "UninitializedParameter", "Buffer"})
+_WARM_UP_SOURCE = (
+    "import torch\n"
+    "from torch import nn\n"
+    "x = torch.zeros(1)\n"
+    "m = nn.Linear(1, 1)\n"
+    "w = m.weight\n"
+    "x.add(1)\n"
+)
+_WARM_UP_POSITIONS = [(2, 1), (3, 1), (4, 1), (5, 8)]
+
+StopCheck = Callable[[], bool]
+
+
+def _configure(jedi: Any) -> None:
+    jedi.settings.dynamic_params = False
+    jedi.settings.dynamic_array_additions = False
+
+
+def _mro_names(name: Any) -> list[str]:
+    """Class names in the MRO of what a jedi Name denotes (best effort, jedi internals)."""
+    names: list[str] = []
+    try:
+        for value in name._name.infer():
+            cls = getattr(value, "class_value", value)
+            for klass in cls.py__mro__():
+                getter = getattr(klass, "py__name__", None)
+                if getter is not None:
+                    names.append(str(getter()))
+    except Exception:  # internals moved: fall back to the public name
+        pass
+    return names
+
+
+def _kind_of_name(name: Any) -> str:
+    full = name.full_name or ""
+    if name.type != "instance":
+        return OTHER
+    mro = _mro_names(name) or [name.name]
+    if full.startswith("torch") and name.name in _PARAMETER_CLASSES:
+        return PARAMETER
+    if any(n in _PARAMETER_CLASSES for n in mro) and any(n in _TENSOR_CLASSES for n in mro):
+        return PARAMETER
+    if any(n in _TENSOR_CLASSES for n in mro):
+        return TENSOR
+    if "Module" in mro and (full.startswith("torch.nn") or len(mro) > 2):
+        return MODULE
+    return OTHER
+
+
+def _combine(kinds: Iterable[str]) -> str | None:
+    found = set(kinds)
+    if not found:
+        return None
+    if len(found) == 1:
+        return found.pop()
+    if found <= {PARAMETER, TENSOR}:
+        return TENSOR  # maybe a Parameter: claim only what every answer agrees on
+    return None
+
+
+class JediTyper:
+    """Answers kind questions about one text at a time, keeping its ``jedi.Script``."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str | None, str] | None = None
+        self._script: Any = None
+        self._owner: int | None = None
+        self.should_stop: StopCheck | None = None
+        self.closing = False
+
+    def _check_thread(self) -> None:
+        ident = threading.get_ident()
+        if self._owner is None:
+            self._owner = ident
+        elif self._owner != ident:
+            log.warning("jedi called from a second thread; jedi is not thread-safe")
+            self._owner = ident
+            self._key = self._script = None
+
+    def script_for(self, source: str, path: str | None) -> Any:
+        key = (path, source)
+        if self._key == key and self._script is not None:
+            return self._script
+        import jedi
+
+        _configure(jedi)
+        self._script = jedi.Script(source, path=Path(path) if path else None)
+        self._key = key
+        return self._script
+
+    def infer_kinds(
+        self,
+        source: str,
+        path: str | None,
+        positions: list[tuple[int, int]],
+        budget_ms: int,
+        should_stop: StopCheck | None = None,
+    ) -> dict[tuple[int, int], str]:
+        """Kind at each (0-based line, column) of an expression's end; unknown ones omitted."""
+        out: dict[tuple[int, int], str] = {}
+        if not positions or budget_ms <= 0:
+            return out
+        stop = should_stop or self.should_stop
+        deadline = time.monotonic() + budget_ms / 1000.0
+        try:
+            self._check_thread()
+            script = self.script_for(source, path)
+            for line, column in positions:
+                if time.monotonic() >= deadline or (stop is not None and stop()):
+                    break
+                try:
+                    names = script.infer(line + 1, column)
+                except (ValueError, IndexError):  # position outside the text
+                    continue
+                kind = _combine(_kind_of_name(n) for n in names)
+                if kind is not None:
+                    out[(line, column)] = kind
+        except RecursionError:
+            log.info("jedi: %s too deeply nested; skipped", path or "<text>")
+            self._key = self._script = None
+        except Exception:
+            if self.closing:  # the helper process is torn down with the server
+                log.debug("jedi stopped on %s during shutdown", path or "<text>")
+            else:
+                log.exception("jedi failed on %s; continuing without it", path or "<text>")
+            self._key = self._script = None
+        return out
+
+    def warm_up(self) -> float:
+        """Pay jedi's first-inference cost (its helper process imports torch); seconds spent."""
+        start = time.monotonic()
+        self.infer_kinds(_WARM_UP_SOURCE, None, _WARM_UP_POSITIONS, budget_ms=60_000)
+        self._key = self._script = None  # don't keep the warm-up text alive
+        spent = time.monotonic() - start
+        log.info("jedi warmed up in %.2f s", spent)
+        return spent
+
+
+_default = JediTyper()
+
+
+def infer_kinds(
+    source: str,
+    path: str | None,
+    positions: list[tuple[int, int]],
+    budget_ms: int,
+    should_stop: StopCheck | None = None,
+) -> dict[tuple[int, int], str]:
+    return _default.infer_kinds(source, path, positions, budget_ms, should_stop)
+
+
+def warm_up() -> float:
+    return _default.warm_up()
+
+
+def set_stop_check(check: StopCheck | None) -> None:
+    """A check consulted between questions when the caller passes none (the server's)."""
+    _default.should_stop = check
+
+
+def shutdown() -> None:
+    """The process is going away: stop answering, and don't report the helper's death."""
+    _default.closing = True
+    _default.should_stop = lambda: True
+
+
+def forget() -> None:
+    """Drop the cached Script (and the text it holds)."""
+    _default._key = _default._script = None

@@ -1,0 +1,1 @@
+"""The gradguard language server: ``gradguard server`` / ``python -m gradguard.lsp``."""

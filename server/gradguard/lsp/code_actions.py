@@ -1,0 +1,228 @@
+"""Code actions: a quickfix per engine fix, "Disable GGxxx for this line", and
+``source.fixAll.gradguard``.
+
+Quick fixes are built from ``Diagnostic.data`` alone (the fix edits and the noqa edit
+travel there, already in client units), so this never re-lints.  Fix-all runs
+``engine.fix_source`` in the analysis lane; with ``codeAction/resolve`` support its edit is
+only computed when the client picks it.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import logging
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from .. import engine
+from ..model import Fix
+from .convert import SOURCE, TextIndex, edit_from_json
+
+if TYPE_CHECKING:
+    from .documents import Document
+    from .server import GradguardServer
+
+log = logging.getLogger(__name__)
+
+FIX_ALL_KIND = "source.fixAll.gradguard"
+FIX_ALL_TITLE = "gradguard: fix all safe problems"
+QUICKFIX = types.CodeActionKind.QuickFix.value
+
+
+def kind_wanted(kind: str, only: Iterable[str] | None) -> bool:
+    if only is None:
+        return True
+    return any(kind == o or kind.startswith(f"{o}.") for o in (str(getattr(o, "value", o))
+                                                                 for o in only))
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    def key(p: types.Position) -> tuple[int, int]:
+        return (p.line, p.character)
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+def _data(diag: types.Diagnostic) -> dict[str, Any] | None:
+    data = diag.data
+    if diag.source != SOURCE or not isinstance(data, dict):
+        return None
+    return data
+
+
+def _edits(raw: Any) -> list[types.TextEdit] | None:
+    if not isinstance(raw, list):
+        return None
+    edits = [edit_from_json(e) for e in raw]
+    if not edits or any(e is None for e in edits):
+        return None
+    return [e for e in edits if e is not None]
+
+
+def quickfixes(
+    ls: GradguardServer, doc: Document, diagnostics: list[types.Diagnostic]
+) -> list[types.CodeAction]:
+    fixes: list[types.CodeAction] = []
+    noqas: list[types.CodeAction] = []
+    seen_noqa: set[tuple[str, int]] = set()
+    for diag in diagnostics:
+        data = _data(diag)
+        if data is None:
+            continue
+        if data.get("version") != doc.version:
+            continue  # computed for another version: its edits would land in the wrong place
+        raw_fixes = data.get("fixes") or []
+        order = sorted(range(len(raw_fixes)),
+                       key=lambda i: not (isinstance(raw_fixes[i], dict)
+                                          and raw_fixes[i].get("preferred")))
+        for i in order:
+            fix = raw_fixes[i]
+            if not isinstance(fix, dict):
+                continue
+            edits = _edits(fix.get("edits"))
+            if edits is None:
+                continue
+            fixes.append(types.CodeAction(
+                title=str(fix.get("title") or "Fix"),
+                kind=QUICKFIX,
+                diagnostics=[diag],
+                is_preferred=bool(fix.get("preferred")) or None,
+                edit=ls.workspace_edit(doc.uri, doc.version, edits),
+            ))
+        noqa = data.get("noqa")
+        if isinstance(noqa, dict):
+            edits = _edits([noqa.get("edit")])
+            key = (str(diag.code), diag.range.start.line)
+            if edits is not None and key not in seen_noqa:
+                seen_noqa.add(key)
+                noqas.append(types.CodeAction(
+                    title=str(noqa.get("title") or f"Disable {diag.code} for this line"),
+                    kind=QUICKFIX,
+                    diagnostics=[diag],
+                    edit=ls.workspace_edit(doc.uri, doc.version, edits),
+                ))
+    return fixes + noqas
+
+
+def _parses(source: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def minimal_edit(old: str, new: str, encoding: str) -> types.TextEdit | None:
+    """One edit turning ``old`` into ``new``: the span between their common prefix and suffix."""
+    if old == new:
+        return None
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    # Never split a \r\n pair: widen to whole characters of the line break.
+    while prefix > 0 and old[prefix - 1] == "\r" and prefix < len(old) and old[prefix] == "\n":
+        prefix -= 1
+    index = TextIndex(old, encoding)
+    return types.TextEdit(
+        range=types.Range(
+            index.offset_to_client(prefix), index.offset_to_client(len(old) - suffix)
+        ),
+        new_text=new[prefix : len(new) - suffix],
+    )
+
+
+def fixed_text(text: str, engine_path: str, settings: Any, shown: Iterable[Fix]) -> str:
+    """Text with every safe fix applied: the ones on screen first (they may come from the
+    jedi tier), then whatever ``engine.fix_source`` still finds.  Runs in a lane thread."""
+    current = text
+    chosen = [f for f in shown if f.is_safe]
+    if chosen:
+        candidate, applied = engine.apply_fixes(current, chosen)
+        if applied and (_parses(candidate) or not _parses(current)):
+            current = candidate
+    current, _ = engine.fix_source(current, engine_path, settings.merged(jedi=False))
+    return current
+
+
+async def fix_all_edit(ls: GradguardServer, doc: Document) -> types.WorkspaceEdit | None:
+    text, version = doc.text, doc.version
+    res = ls.diagnostics.current(doc.uri)
+    shown = [f for d in (res.diagnostics if res else ()) for f in [engine.choose_fix(d)] if f]
+    if doc.notebook_uri is not None:
+        # A notebook cell: the cell's own fixes only (its program is the whole notebook).
+        new, _ = engine.apply_fixes(text, shown)
+    else:
+        resolved = ls.settings.resolve(doc.path)
+        engine_path = resolved.engine_path(doc.path, doc.uri)
+        future = ls.scheduler.call(lambda: fixed_text(text, engine_path, resolved.settings, shown))
+        try:
+            new = await asyncio.wrap_future(future)
+        except Exception:
+            log.exception("fix-all failed for %s", doc.uri)
+            return None
+    edit = minimal_edit(text, new, ls.encoding)
+    if edit is None:
+        return None
+    return ls.workspace_edit(doc.uri, version, [edit])
+
+
+def _has_safe_fix(ls: GradguardServer, doc: Document) -> bool:
+    res = ls.diagnostics.current(doc.uri)
+    if res is None:
+        return True  # not analysed yet: offer it, computing will tell
+    return any(f.is_safe for d in res.diagnostics for f in d.fixes)
+
+
+def register(ls: GradguardServer) -> None:
+    @ls.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND],
+            resolve_provider=True,
+        ),
+    )
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return None
+        only = params.context.only
+        actions: list[types.CodeAction] = []
+        if kind_wanted(QUICKFIX, only):
+            sent = [d for d in params.context.diagnostics if d.source == SOURCE]
+            if not sent:  # some clients send none: use ours under the range
+                res = ls.diagnostics.current(doc.uri)
+                sent = [d for d in (res.lsp if res else ()) if _overlaps(d.range, params.range)]
+            actions.extend(quickfixes(ls, doc, sent))
+        if kind_wanted(FIX_ALL_KIND, only) and _has_safe_fix(ls, doc):
+            action = types.CodeAction(
+                title=FIX_ALL_TITLE,
+                kind=FIX_ALL_KIND,
+                data={"uri": doc.uri, "version": doc.version, "fixAll": True},
+            )
+            if not ls.supports_resolve_edit:
+                action.edit = await fix_all_edit(ls, doc)
+                if action.edit is None:
+                    action = None
+            if action is not None:
+                actions.append(action)
+        return actions or None
+
+    @ls.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(action: types.CodeAction) -> types.CodeAction:
+        data = action.data
+        if action.edit is not None or not isinstance(data, dict) or not data.get("fixAll"):
+            return action
+        doc = ls.documents.get(str(data.get("uri")))
+        if doc is not None:
+            action.edit = await fix_all_edit(ls, doc) or types.WorkspaceEdit(changes={})
+        return action

@@ -1,0 +1,213 @@
+"""Diagnostics: run the engine on a job (in a lane thread), keep the newest result per
+document, publish it (push) or hand it out (pull, ``textDocument/diagnostic``).
+
+Push and pull are never both used for one client: pull when the client declares
+``textDocument.diagnostic``, push otherwise (ruff's rule).  A result is only ever
+published for the version it was computed from, and only while that version is current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from .. import engine, model
+from ..config import Settings
+from .convert import TextIndex, diagnostics_to_lsp
+from .notebooks import NotebookSnapshot
+from .scheduler import Job, Outcome
+
+if TYPE_CHECKING:
+    from .server import GradguardServer
+
+log = logging.getLogger(__name__)
+
+PULL_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class TextPayload:
+    uri: str
+    text: str
+    engine_path: str
+    excluded: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.text)
+
+
+@dataclass(frozen=True)
+class DocResult:
+    """Diagnostics of one text document (or notebook cell) at one version."""
+
+    uri: str
+    version: int | None
+    generation: int
+    refined: bool
+    diagnostics: tuple[model.Diagnostic, ...]
+    lsp: tuple[types.Diagnostic, ...]
+    problem: str | None = None
+
+    @property
+    def result_id(self) -> str:
+        return f"{self.version}.{self.generation}.{int(self.refined)}"
+
+
+def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
+    """The lane's work: engine + conversion. Never raises for any text."""
+    settings: Settings = job.settings if with_jedi else job.settings.merged(jedi=False)
+    payload = job.payload
+    if isinstance(payload, NotebookSnapshot):
+        return _run_notebook(job, payload, settings, with_jedi, encoding)
+    assert isinstance(payload, TextPayload)
+    if payload.excluded:
+        return [DocResult(payload.uri, job.version, job.generation, with_jedi, (), ())]
+    result = engine.check(payload.text, payload.engine_path, settings)
+    index = TextIndex(payload.text, encoding)
+    diags = tuple(result.diagnostics)
+    lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
+    problem = result.problem.message if result.problem else None
+    return [DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp),
+                      problem)]
+
+
+def _run_notebook(
+    job: Job, snap: NotebookSnapshot, settings: Settings, with_jedi: bool, encoding: str
+) -> list[DocResult]:
+    per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
+    problem = None
+    if snap.cell_uris:
+        result = engine.check(snap.program.source, snap.path, settings)
+        problem = result.problem.message if result.problem else None
+        for diag in result.diagnostics:
+            mapped = snap.program.map_diagnostic(diag)
+            if mapped is not None and 0 <= mapped[0] < len(per_cell):
+                per_cell[mapped[0]].append(mapped[1])
+    out = []
+    for i, (uri, version) in enumerate(zip(snap.cell_uris, snap.cell_versions, strict=True)):
+        index = TextIndex(snap.program.cells[i], encoding)
+        diags = tuple(per_cell[i])
+        lsp = diagnostics_to_lsp(index, diags, uri=uri, version=version)
+        out.append(DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem))
+    return out
+
+
+class DiagnosticsHub:
+    """Newest results per document, publication, and pull waiters (event-loop side)."""
+
+    def __init__(self, server: GradguardServer) -> None:
+        self.server = server
+        self.results: dict[str, DocResult] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._problems_seen: set[tuple[str, str]] = set()
+
+    # -- results arriving from a lane (on the loop) ---------------------------------------
+    def accept(self, outcome: Outcome) -> None:
+        server = self.server
+        job = outcome.job
+        if job.generation != server.settings.generation:
+            return
+        results: list[DocResult] = outcome.result
+        if isinstance(job.payload, NotebookSnapshot):
+            notebook = server.notebooks.get(job.key)
+            if notebook is None or notebook.revision != job.version:
+                return
+            wanted = set(job.payload.cell_uris)
+            for cell in notebook.cells:  # cells no longer analysed (e.g. now markdown)
+                if cell not in wanted and cell in self.results:
+                    self.clear(cell)
+        for res in results:
+            doc = server.documents.get(res.uri)
+            if doc is None or doc.version != res.version:
+                continue
+            self._store(res)
+        log.debug("%s v%s analysed in %.0f ms%s", job.key, job.version, outcome.seconds * 1000,
+                  " (jedi)" if outcome.refined else "")
+
+    def _store(self, res: DocResult) -> None:
+        previous = self.results.get(res.uri)
+        if res.problem and (res.uri, res.problem) not in self._problems_seen:
+            self._problems_seen.add((res.uri, res.problem))
+            log.warning("%s: %s", res.uri, res.problem)
+        unchanged = (
+            previous is not None
+            and previous.version == res.version
+            and previous.generation == res.generation
+            and previous.lsp == res.lsp
+        )
+        for waiter in self._waiters.pop(res.uri, []):
+            if not waiter.done():
+                waiter.set_result(None)
+        if unchanged:
+            return  # keep the previous result (and its result id)
+        self.results[res.uri] = res
+        if self.server.pull_mode:
+            if res.refined:
+                self.server.request_diagnostic_refresh()
+        else:
+            self.publish(res.uri, list(res.lsp), res.version)
+
+    def publish(self, uri: str, items: list[types.Diagnostic], version: int | None) -> None:
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version)
+        )
+
+    def clear(self, uri: str) -> None:
+        """Forget a document's diagnostics (closed, or no longer analysed) and clear them."""
+        self.results.pop(uri, None)
+        for waiter in self._waiters.pop(uri, []):
+            if not waiter.done():
+                waiter.set_result(None)
+        if not self.server.pull_mode:
+            self.publish(uri, [], None)
+
+    def current(self, uri: str) -> DocResult | None:
+        """The stored result if it is for the document's current version and settings."""
+        doc = self.server.documents.get(uri)
+        res = self.results.get(uri)
+        if doc is None or res is None:
+            return None
+        if res.version != doc.version or res.generation != self.server.settings.generation:
+            return None
+        return res
+
+    async def wait_current(self, uri: str, timeout: float = PULL_TIMEOUT_S) -> DocResult | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            res = self.current(uri)
+            if res is not None or uri not in self.server.documents:
+                return res
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return self.results.get(uri)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.setdefault(uri, []).append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                return self.results.get(uri)
+
+
+def register(ls: GradguardServer) -> None:
+    @ls.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(
+            identifier="gradguard", inter_file_dependencies=False, workspace_diagnostics=False
+        ),
+    )
+    async def document_diagnostic(params: types.DocumentDiagnosticParams) -> Any:
+        uri = params.text_document.uri
+        res = await ls.diagnostics.wait_current(uri)
+        if res is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        if params.previous_result_id == res.result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=res.result_id)
+        return types.RelatedFullDocumentDiagnosticReport(
+            items=list(res.lsp), result_id=res.result_id
+        )

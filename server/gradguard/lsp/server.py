@@ -1,0 +1,398 @@
+"""``gradguard server``: the language server (pygls 2 + lsprotocol).
+
+    gradguard server                 # stdio (the default)
+    gradguard server --tcp 127.0.0.1:2087
+    python -m gradguard.lsp --log-level debug
+
+This module holds the server's state and wiring; each LSP concern lives in its own module
+(documents, notebooks, diagnostics, code_actions, hover, settings) and registers its
+handlers through ``register(ls)``.  The engine never sees LSP types: ``convert`` sits at
+the edge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Generator
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from .. import __version__
+from . import code_actions, diagnostics, documents, hover, notebooks, settings
+from .convert import UTF16, negotiate_encoding
+from .diagnostics import DiagnosticsHub, TextPayload, run_job
+from .documents import DocumentStore
+from .notebooks import NotebookStore
+from .scheduler import Job, Outcome, Scheduler
+from .settings import SettingsResolver
+
+log = logging.getLogger("gradguard.lsp")
+
+LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+              "debug": logging.DEBUG}
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+class _Dropped:
+    """A message that could not be read; already answered with an error if it was a request."""
+
+    jsonrpc = None
+
+
+DROPPED = _Dropped()
+
+
+class GradguardProtocol(LanguageServerProtocol):
+    """pygls' protocol with our own document sync (no pygls workspace bookkeeping), our
+    capability adjustments after ``initialize``, and an answer for unreadable requests."""
+
+    def _user(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def lsp_notebook_document__did_open(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.NOTEBOOK_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.NOTEBOOK_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def lsp_notebook_document__did_close(self, params: Any) -> Generator[Any, Any, None]:
+        yield from self._user(types.NOTEBOOK_DOCUMENT_DID_CLOSE, params)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        result = yield from super().lsp_initialize(params)
+        server = self._server
+        assert isinstance(server, GradguardServer)
+        server.adjust_capabilities(result.capabilities)
+        return result
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            method = data.get("method")
+            if "id" in data and method is not None:
+                log.warning("invalid %s request (id %r): answered with an error", method,
+                            data.get("id"))
+                error = exc.to_response_error()
+                error.message = f"invalid parameters for {method}"
+                self._send_response(data["id"], error=error)
+            else:
+                log.warning("unreadable %s message: ignored", method or "JSON-RPC")
+            return DROPPED
+
+    def handle_message(self, message: Any) -> None:
+        if message is DROPPED:
+            return
+        if not hasattr(message, "jsonrpc"):
+            log.warning("not a JSON-RPC message: ignored")
+            return
+        super().handle_message(message)
+
+
+class LspLogHandler(logging.Handler):
+    """Forwards gradguard's log records to the client's log (window/logMessage)."""
+
+    TYPES = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning,
+             logging.INFO: types.MessageType.Info, logging.DEBUG: types.MessageType.Log}
+
+    def __init__(self, server: GradguardServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        loop = self.server.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            message = self.format(record)
+        except Exception:
+            return
+        kind = self.TYPES.get(record.levelno, types.MessageType.Error if record.levelno > 40
+                              else types.MessageType.Log)
+        params = types.LogMessageParams(type=kind, message=message)
+        try:
+            loop.call_soon_threadsafe(self.server.window_log_message, params)
+        except RuntimeError:
+            pass
+
+
+class GradguardServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "gradguard",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=types.NotebookDocumentSyncOptions(
+                notebook_selector=[
+                    types.NotebookDocumentFilterWithCells(
+                        notebook="*", cells=[types.NotebookCellLanguage(language="python")]
+                    )
+                ]
+            ),
+            protocol_cls=GradguardProtocol,
+        )
+        self.encoding = UTF16
+        self.documents = DocumentStore(self.encoding)
+        self.notebooks = NotebookStore(self.documents)
+        self.settings = SettingsResolver(report=self._report_setting_problem)
+        self.diagnostics = DiagnosticsHub(self)
+        self.scheduler: Scheduler | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pull_mode = False
+        self.supports_resolve_edit = False
+        self.supports_document_changes = False
+        self.supports_refresh = False
+        self.init_options: dict[str, Any] = {}
+        self.client_config: dict[str, Any] = {}
+        self.default_log_level = "warning"
+        self._reporting = False
+        self._log_handler = LspLogHandler(self)
+        self._log_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    # -- initialize ----------------------------------------------------------------------
+    def setup(self, params: types.InitializeParams) -> None:
+        """Read the client's capabilities and options; start the analysis lanes."""
+        self.loop = asyncio.get_running_loop()
+        caps = params.capabilities
+        text = caps.text_document
+        self.encoding = negotiate_encoding(caps)
+        self.documents.encoding = self.encoding
+        self.pull_mode = text is not None and text.diagnostic is not None
+        resolve = text.code_action.resolve_support if text and text.code_action else None
+        self.supports_resolve_edit = resolve is not None and "edit" in (resolve.properties or [])
+        ws = caps.workspace
+        self.supports_document_changes = bool(
+            ws and ws.workspace_edit and ws.workspace_edit.document_changes)
+        self.supports_refresh = bool(ws and ws.diagnostics and ws.diagnostics.refresh_support)
+        self.init_options = settings.editor_section(params.initialization_options)
+        self.settings.set_editor(self.init_options)
+        self.apply_log_level()
+        jedi_on = self.settings.resolve(None).settings.jedi
+        self.scheduler = self._make_scheduler(jedi_on)
+        log.info("initialized: encoding %s, %s diagnostics, jedi %s", self.encoding,
+                 "pull" if self.pull_mode else "push", "on" if jedi_on else "off")
+
+    def _make_scheduler(self, jedi_on: bool) -> Scheduler:
+        loop = self.loop
+        assert loop is not None
+
+        def deliver(outcome: Outcome) -> None:
+            try:
+                loop.call_soon_threadsafe(self.diagnostics.accept, outcome)
+            except RuntimeError:  # loop closed: shutting down
+                pass
+
+        warm_up = None
+        if jedi_on:
+            from ..analysis import jedi_types
+
+            warm_up = jedi_types.warm_up
+        scheduler = Scheduler(lambda job, jedi: run_job(job, jedi, self.encoding), deliver,
+                              warm_up=warm_up)
+        if jedi_on:
+            from ..analysis import jedi_types
+
+            jedi_types.set_stop_check(scheduler.should_stop_refining)
+        return scheduler
+
+    def adjust_capabilities(self, caps: types.ServerCapabilities) -> None:
+        caps.position_encoding = self.encoding
+        if not self.pull_mode:
+            caps.diagnostic_provider = None  # push only: never both for one client
+        provider = caps.code_action_provider
+        if isinstance(provider, types.CodeActionOptions) and not self.supports_resolve_edit:
+            provider.resolve_provider = False
+
+    # -- logging -------------------------------------------------------------------------
+    def apply_log_level(self) -> None:
+        name = self.settings.log_level or self.default_log_level
+        level = LOG_LEVELS.get(name, logging.WARNING)
+        root = logging.getLogger("gradguard")
+        root.setLevel(level)
+        self._log_handler.setLevel(level)
+        if self._log_handler not in root.handlers:
+            root.addHandler(self._log_handler)
+
+    def _report_setting_problem(self, message: str) -> None:
+        log.warning("%s", message)
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"gradguard: {message}")
+        )
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log protocol-level problems (malformed JSON, failing handlers) instead of popping
+        up messages; the server keeps serving."""
+        if self._reporting:
+            return
+        self._reporting = True
+        try:
+            log.error("%s: %s", getattr(source, "__name__", source), error)
+        finally:
+            self._reporting = False
+
+    # -- client helpers ------------------------------------------------------------------
+    def workspace_edit(
+        self, uri: str, version: int | None, edits: list[types.TextEdit]
+    ) -> types.WorkspaceEdit:
+        if self.supports_document_changes:
+            return types.WorkspaceEdit(document_changes=[
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
+                                                                                version=version),
+                    edits=list(edits),
+                )
+            ])
+        return types.WorkspaceEdit(changes={uri: list(edits)})
+
+    def request_diagnostic_refresh(self) -> None:
+        if self.pull_mode and self.supports_refresh:
+            self.workspace_diagnostic_refresh(None)
+
+    # -- scheduling ----------------------------------------------------------------------
+    def is_python(self, doc: documents.Document) -> bool:
+        if doc.language_id in ("python", ""):
+            return True
+        return (doc.path or doc.uri).endswith(PYTHON_SUFFIXES)
+
+    def schedule(self, uri: str, *, immediate: bool = False) -> None:
+        doc = self.documents.get(uri)
+        if doc is None or self.scheduler is None:
+            return
+        if doc.notebook_uri is not None:
+            self.schedule_notebook(doc.notebook_uri, immediate=immediate)
+            return
+        if not self.is_python(doc):
+            return
+        before = self.settings.generation
+        resolved = self.settings.resolve(doc.path)
+        if self.settings.generation != before:  # a pyproject.toml changed on disk
+            self.reanalyse_all()
+            return
+        engine_path = resolved.engine_path(doc.path, doc.uri)
+        excluded = resolved.root is not None and resolved.settings.is_excluded(engine_path)
+        payload = TextPayload(uri, doc.text, engine_path, excluded)
+        job = Job(uri, doc.version, self.settings.generation, resolved.settings, payload)
+        self.scheduler.submit(job, immediate=immediate)
+
+    def schedule_notebook(self, uri: str, *, immediate: bool = False) -> None:
+        notebook = self.notebooks.get(uri)
+        if notebook is None or self.scheduler is None:
+            return
+        before = self.settings.generation
+        resolved = self.settings.resolve(notebook.path if notebook.path != uri else None)
+        if self.settings.generation != before:
+            self.reanalyse_all()
+            return
+        snapshot = self.notebooks.snapshot(notebook)
+        job = Job(uri, notebook.revision, self.settings.generation, resolved.settings, snapshot)
+        self.scheduler.submit(job, immediate=immediate)
+
+    def reanalyse_all(self) -> None:
+        for notebook in self.notebooks.all():
+            self.schedule_notebook(notebook.uri, immediate=True)
+        for doc in self.documents.all():
+            if doc.notebook_uri is None:
+                self.schedule(doc.uri, immediate=True)
+        self.request_diagnostic_refresh()
+
+    def stop_analysis(self) -> None:
+        from ..analysis import jedi_types
+
+        jedi_types.shutdown()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+
+
+def create_server() -> GradguardServer:
+    ls = GradguardServer()
+
+    @ls.feature(types.INITIALIZE)
+    def initialize(params: types.InitializeParams) -> None:
+        ls.setup(params)
+
+    @ls.feature(types.SHUTDOWN)
+    def shutdown(params: Any) -> None:
+        ls.stop_analysis()
+
+    documents.register(ls)
+    notebooks.register(ls)
+    diagnostics.register(ls)
+    code_actions.register(ls)
+    hover.register(ls)
+    settings.register(ls)
+    return ls
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gradguard server",
+        description="Run the gradguard language server (stdio unless --tcp is given).",
+    )
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout "
+                           "(the default)")
+    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead")
+    parser.add_argument("--log-level", choices=sorted(LOG_LEVELS), default="warning",
+                        help="what the server logs to stderr and to the client's log")
+    args = parser.parse_args(argv)
+    if args.tcp is not None:
+        host, sep, port = args.tcp.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(f"--tcp expects HOST:PORT (e.g. 127.0.0.1:2087), got {args.tcp!r}")
+        args.host, args.port = host.strip("[]"), int(port)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
+        return int(exc.code or 0)
+    level = LOG_LEVELS[args.log_level]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("gradguard").setLevel(level)
+    # pygls logs every message it sends at INFO: keep it quiet unless debugging.
+    pygls_level = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("pygls").setLevel(pygls_level)
+    ls = create_server()
+    ls.default_log_level = args.log_level
+    try:
+        if args.tcp is not None:
+            ls.start_tcp(args.host, args.port)
+        else:
+            stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+            sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol stream
+            ls.start_io(stdin, stdout)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ls.stop_analysis()
+    return 0

@@ -1,0 +1,42 @@
+"""Hover on a flagged operation, and on a code inside a # noqa comment."""
+
+from __future__ import annotations
+
+from gradguard.rules import get_rule
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from .conftest import GG101_SOURCE, diagnostics, open_doc
+
+URI = "file:///tmp/gradguard_lsp_tests/hover.py"
+
+
+async def hover(client: LanguageClient, line: int, character: int) -> types.Hover | None:
+    return await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=URI),
+        position=types.Position(line, character)))
+
+
+async def test_hover_on_flagged_operation_explains(client: LanguageClient):
+    open_doc(client, URI, GG101_SOURCE)
+    [diag] = [d for d in await diagnostics(client, URI, 1) if d.code == "GG101"]
+    result = await hover(client, diag.range.start.line, diag.range.start.character + 1)
+    assert result is not None
+    text = result.contents.value
+    assert "GG101" in text
+    assert "a leaf Variable that requires grad is being used in an in-place operation" in text
+    for fix in diag.data["fixes"]:
+        assert fix["title"] in text
+    assert await hover(client, 0, 2) is None, "nothing flagged on `import torch`"
+
+
+async def test_hover_on_noqa_code_shows_rule_docs(client: LanguageClient):
+    source = GG101_SOURCE.replace("x.add_(1)\n", "x.add_(1)  # noqa: GG102, GG101\n")
+    open_doc(client, URI, source)
+    await diagnostics(client, URI, 1)
+    column = source.splitlines()[2].index("GG101") + 2
+    result = await hover(client, 2, column)
+    rule = get_rule("GG101")
+    assert rule is not None
+    assert result is not None and rule.docs.strip()[:40] in result.contents.value
+    assert "GG101" in result.contents.value

@@ -1387,7 +1387,9 @@ class Dataflow:
                 name, members or positional, node, sc, method=False, save_lookup=False
             )
         op = info.get("op") if info else name
-        return self.op_result(op or name, positional, node, sc, method=False, display=name)
+        return self.op_result(
+            op or name, positional, node, sc, method=False, display=name, keywords=keywords
+        )
 
     def factory(self, name: str, args: CallArgs, positional: list[Value], node: Node) -> Value:
         rg_node = args.keywords.get("requires_grad")
@@ -1610,7 +1612,9 @@ class Dataflow:
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
         if ops.is_view(name):
             return self.make_view(recv, name, node, sc)
-        return self.op_result(name, [recv] + positional, node, sc, method=True)
+        return self.op_result(
+            name, [recv] + positional, node, sc, method=True, keywords=keywords
+        )
 
     def binary(self, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
@@ -1634,6 +1638,7 @@ class Dataflow:
         method: bool,
         save_lookup: bool = True,
         display: str | None = None,
+        keywords: dict[str, Value] | None = None,
     ) -> Value:
         tensors = [a for a in args if a.tensor is not Tri.NO]
         if not tensors:
@@ -1651,12 +1656,15 @@ class Dataflow:
         result = fresh_tensor(rg, grad_from=grad_from, graph=graph)
         if rg is Tri.NO or not save_lookup:
             return result
-        facts = ops.saves(op, [_argfact(a) for a in args], method=method)
+        facts_args = [_argfact(a) for a in args]
+        kw_items = [(k, v) for k, v in (keywords or {}).items() if k not in ("out", "inplace")]
+        facts_args += [_argfact(v, k) for k, v in kw_items]
+        facts = ops.saves(op, facts_args, method=method)
         return self.apply_saves(facts, display or op, result, args, node, sc)
 
 
 # ----------------------------------------------------------------- helpers
-def _argfact(value: Value) -> ops.ArgFact:
+def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
     if value is NUMBER:
         kind = "number"
     elif value.tensor is Tri.YES:
@@ -1665,7 +1673,9 @@ def _argfact(value: Value) -> ops.ArgFact:
         kind = "other"
     else:
         kind = "unknown"
-    return ops.ArgFact(kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO)
+    return ops.ArgFact(
+        kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO, name
+    )
 
 
 def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:

@@ -20,11 +20,7 @@ def _as_dict(info: object) -> dict:
         return {}
     if isinstance(info, dict):
         return info
-    return {
-        k: getattr(info, k)
-        for k in dir(info)
-        if not k.startswith("_") and not callable(getattr(info, k))
-    }
+    return dataclasses.asdict(info)  # type: ignore[call-overload]
 
 
 @cache

@@ -203,7 +203,7 @@ def setitem_fixes(
         scalar = _is_number(site.value_node)
         index = code_of(site.index_node.children[1])
         if _is_mask(site.index_node):
-            mask, setup = f"({index})" if site.index_node.children[1].type != "name" else index, []
+            mask, setup = index, []
         else:
             name = ctx.fix.fresh_name("mask")
             setup = [

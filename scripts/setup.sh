@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up the project's Python environment in .venv (idempotent).
+#   bash scripts/setup.sh          gradguard only (what the demo needs)
+#   bash scripts/setup.sh --dev    plus tests, torch 2.13 CPU, benchmarks, editors' test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "gradguard needs Python >= 3.10 (found: $("$PYTHON" --version 2>&1))" >&2
+  exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.gradguard-setup
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[test,bench]"
+want="$(cat pyproject.toml | sha1sum | cut -c1-12)$extras"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+# torch==2.13.0 (CPU) comes from the local wheel this kind of machine carries; any other
+# version would download gigabytes.
+.venv/bin/python -m pip install --quiet -e ".$extras"
+echo "$want" > "$stamp"

@@ -17,6 +17,9 @@ from gradguard.notebook import (
     read_notebook,
 )
 from gradguard.runner import parses
+from gradguard.text import split_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CELLS = [
     "%matplotlib inline\nimport torch",
@@ -53,6 +56,40 @@ def test_cell_magic_blanks_the_whole_cell_and_indented_magic_keeps_the_block() -
 def test_help_syntax_and_comparisons() -> None:
     program = NotebookProgram.from_cells(["torch.zeros?\ny = a != b\nz = x%2"])
     assert program.source == "pass\ny = a != b\nz = x%2\n"
+
+
+def test_only_logical_line_starts_can_be_magics() -> None:
+    cell = (
+        'y = (a\n     % b)\ndoc = """\n!not a shell line\n"""\nz = 1 + \\\n    2\n!echo "("\nw = 1'
+    )
+    program = NotebookProgram.from_cells([cell])
+    assert program.source.split("\n") == [
+        "y = (a",
+        "     % b)",
+        'doc = """',
+        "!not a shell line",
+        '"""',
+        "z = 1 + \\",
+        "    2",
+        "pass",
+        "w = 1",
+        "",
+    ]
+    assert set(program.blanked) == {7}
+    assert parses(program.source)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab %!\n\r(", max_size=12), min_size=1, max_size=5), st.data())
+def test_cell_positions_round_trip(cells: list[str], data: st.DataObject) -> None:
+    program = NotebookProgram.from_cells(cells)
+    assert len(split_lines(program.source)) == sum(program.counts) + 1
+    cell = data.draw(st.integers(0, len(cells) - 1))
+    line = data.draw(st.integers(0, program.counts[cell] - 1))
+    column = data.draw(st.integers(0, 3))
+    mapped_cell, pos = program.to_cell(program.to_program(cell, Position(line, column)))
+    assert (mapped_cell, pos.line) == (cell, line)
+    assert pos.character == min(column, len(split_lines(cells[cell])[line]))
 
 
 def test_positions_map_to_cells_and_back() -> None:

@@ -38,11 +38,63 @@ _LINE_MAGIC = re.compile(
 )
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def _is_cell_magic(cell: str) -> bool:
     for line in split_lines(cell):
         if line.strip():
             return line.lstrip().startswith("%%")
     return False
+
+
+def _scan(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
+    """Bracket depth and open triple-quoted string after one physical line."""
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if quote is not None:
+            if ch == "\\":
+                i += 2
+            elif line.startswith(quote, i):
+                i += len(quote)
+                quote = None
+            else:
+                i += 1
+            continue
+        if ch == "#":
+            break
+        if ch in "'\"":
+            triple = line[i : i + 3]
+            quote = triple if triple in ("'''", '"""') else ch
+            i += len(quote)
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        i += 1
+    if quote is not None and len(quote) == 1:
+        quote = None  # an unterminated one-line string ends with its line
+    return depth, quote
+
+
+def _magic_lines(lines: Sequence[str]) -> set[int]:
+    """Lines holding IPython syntax: only where a new logical line starts.
+
+    A light scanner (quotes, triple quotes, comments, brackets, backslashes) keeps
+    ``% b`` continuing an expression in parentheses, or a docstring line starting with
+    ``!``, from being taken for a magic.
+    """
+    magic: set[int] = set()
+    depth, quote, continued = 0, None, False
+    for index, line in enumerate(lines):
+        if depth == 0 and quote is None and not continued and _LINE_MAGIC.match(line):
+            magic.add(index)
+            continue
+        depth, quote = _scan(line, depth, quote)
+        continued = quote is None and line.endswith("\\")
+    return magic
 
 
 def _blank_cell(cell: str) -> tuple[str, set[int]]:
@@ -54,23 +106,15 @@ def _blank_cell(cell: str) -> tuple[str, set[int]]:
         out = ["" for _ in lines]
         blanked = {i for i, line in enumerate(lines) if line}
     else:
-        out = []
-        for i, line in enumerate(lines):
-            match = _LINE_MAGIC.match(line)
-            if match:
-                out.append(match.group("indent") + "pass")
-                blanked.add(i)
-            else:
-                out.append(line)
+        blanked = _magic_lines(lines)
+        out = [
+            line[: len(line) - len(line.lstrip(" \t"))] + "pass" if i in blanked else line
+            for i, line in enumerate(lines)
+        ]
     if not blanked:
         return cell, blanked
     text = "".join(line + (endings[i] if i < len(endings) else "") for i, line in enumerate(out))
     return text, blanked
-
-
-def _separator(cell: str) -> str:
-    # A bare '\r' at the end of a cell followed by '\n' would merge into one line break.
-    return "\r" if cell.endswith("\r") else "\n"
 
 
 @dataclass(frozen=True)
@@ -96,7 +140,9 @@ class NotebookProgram:
             starts.append(line)
             counts.append(count)
             blanked.update(line + b for b in blank)
-            parts.append(text + _separator(cell))
+            # A lone '\r' is a line break to parso as to us; as '\n' it cannot merge with
+            # the separator into one '\r\n' break.  Lines and columns are unchanged.
+            parts.append(_LONE_CR.sub("\n", text) + "\n")
             line += count
         return cls(tuple(cells), "".join(parts), tuple(starts), tuple(counts), frozenset(blanked))
 

@@ -100,7 +100,8 @@ def _magic_lines(lines: Sequence[str]) -> set[int]:
 def _blank_cell(cell: str) -> tuple[str, set[int]]:
     """The cell as plain Python, and the cell lines that were blanked."""
     lines = split_lines(cell)
-    endings = re.findall(r"\r\n|\r|\n", cell)
+    # A lone '\r' becomes '\n' so that an emptied line cannot join two breaks into one.
+    endings = ["\n" if e == "\r" else e for e in re.findall(r"\r\n|\r|\n", cell)]
     blanked: set[int] = set()
     if _is_cell_magic(cell):
         out = ["" for _ in lines]

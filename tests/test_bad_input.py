@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from gradguard.cli import main
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BUGGY = "import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\n"
 
@@ -204,3 +206,44 @@ def test_broken_symlink_and_bom(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bom.write_bytes(codecs.BOM_UTF8 + BUGGY.encode())
     assert main(["check", "--format", "json", str(bom)]) == 1
     assert '"column": 1' in capsys.readouterr().out  # the BOM is not a column
+
+
+PIECES = [
+    "import torch\n",
+    "x = torch.zeros(3, requires_grad=True)\n",
+    "x.add_(1)\n",
+    "x += 1\n",
+    "x[0] = 2\n",
+    "with torch.no_grad():\n",
+    "    ",
+    "def f(x):\n",
+    "(",
+    ")",
+    "[",
+    ":",
+    "\t",
+    "\r\n",
+    "\r",
+    "'''",
+    "# noqa\n",
+    "y = x.view(-1)\n",
+    "y.mul_(2)\n",
+    "\x00",
+    "\ufeff",
+    "é",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=14), st.binary(max_size=8))
+def test_any_input_gives_a_report_never_an_exception(pieces: list[str], noise: bytes) -> None:
+    from gradguard.config import Settings
+    from gradguard.runner import INTERNAL_ERROR, Job, run_job
+
+    data = "".join(pieces).encode("utf-8") + noise
+    job = Job("m.py", "m.py", "m.py", Settings(), fix=True, write=True, unsafe=True)
+    report = run_job(job, data)
+    assert not (report.problem or "").startswith(INTERNAL_ERROR), report.problem
+    if report.new_bytes is not None:
+        assert report.new_bytes != data
+        compile(report.new_bytes, "m.py", "exec")

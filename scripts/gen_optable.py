@@ -36,6 +36,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterable
@@ -116,8 +117,8 @@ DECOMPOSITIONS: dict[str, tuple[str, dict[str, str]]] = {
     "max_pool1d": ("max_pool2d_with_indices", {"self": "self"}),
     "max_pool1d_with_indices": ("max_pool2d_with_indices", {"self": "self"}),
     "max_pool3d": ("max_pool3d_with_indices", {"self": "self"}),
-    "adaptive_avg_pool2d": ("_adaptive_avg_pool2d", {"self": "self"}),
-    "adaptive_avg_pool3d": ("_adaptive_avg_pool3d", {"self": "self"}),
+    "avg_pool1d": ("avg_pool2d", {"self": "self"}),
+    "log_sigmoid": ("log_sigmoid_forward", {"self": "self"}),
     "to": ("_to_copy", {"self": "self"}),
     "type_as": ("_to_copy", {"self": "self"}),
     "float_power": ("pow", {"self": "self", "exponent": "exponent"}),
@@ -141,6 +142,12 @@ SAVES_NOTHING = frozenset({
     "column_stack", "concat", "concatenate", "narrow", "broadcast_to", "tile",
     "repeat_interleave", "adjoint", "unsafe_chunk",
 })
+
+# Autograd marks outputs of multi-output view functions (split, chunk, unbind: a derivative
+# formula returning ``Tensor(a)[]``) so that writing one in place raises.  Composite ops returning
+# ``Tensor(a)[]`` (tensor_split, hsplit, ...) decompose into plain views, which may be written;
+# split.sizes decomposes into split_with_sizes, which is a multi-output view op.
+MULTI_VIEW_COMPOSITES = frozenset({"split"})
 
 # Ops autograd handles by hand (VariableTypeManual): their outputs never require grad.
 MANUAL_NONDIFF = frozenset({"detach", "detach_"})
@@ -253,7 +260,7 @@ class M:
     def __init__(self, op: str | None, inplace_op: str | None = None, ctor: tuple = (),
                  kw: dict | None = None, saves_input: bool | None = None,
                  saves_output: bool | None = None, functional: str | None = None,
-                 note: str = "") -> None:
+                 note: str = "", explicit: bool = False) -> None:
         self.op = op
         self.inplace_op = inplace_op
         self.ctor = ctor
@@ -262,7 +269,12 @@ class M:
         self.saves_output = saves_output
         self.functional = functional
         self.note = note
+        # saves given by hand (None = depends on the arguments / unknown)
+        self.explicit = explicit or saves_input is not None or saves_output is not None
 
+
+ADAPTIVE_AVG_NOTE = ("output size 1 runs mean (saves nothing); other sizes run "
+                     "_adaptive_avg_pool (saves the input)")
 
 # torch.nn modules.  ``op`` is the op the forward runs (looked up in the table for saves, unless
 # saves_input/saves_output are given: those are for forwards that are Python code over many ops
@@ -328,15 +340,16 @@ MODULES: dict[str, M] = {
     "InstanceNorm3d": M("instance_norm", ctor=(2,), functional="instance_norm",
                         note="parameters only with affine=True"),
     "RMSNorm": M(None, ctor=(4,), saves_input=True, saves_output=False, functional="rms_norm"),
-    "Embedding": M("embedding", ctor=(5, 3), functional="embedding",
-                   note="saves its indices, not the weight"),
+    "Embedding": M("embedding", ctor=(5, 3), functional="embedding", saves_input=True,
+                   saves_output=False, note="saves its indices (the input), not the weight"),
     "EmbeddingBag": M(None, ctor=(5, 3), saves_input=True, saves_output=False,
                       functional="embedding_bag", note="saves its indices"),
     "PReLU": M("prelu", functional="prelu"),
     "RNN": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
     "LSTM": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
     "GRU": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
-    "RNNCell": M(None, ctor=(4, 3), saves_input=True, saves_output=False),
+    "RNNCell": M(None, ctor=(4, 3), saves_input=True, saves_output=True,
+                 note="tanh(...) saves its output, which is the new hidden state"),
     "LSTMCell": M(None, ctor=(4, 3), saves_input=True, saves_output=False),
     "GRUCell": M(None, ctor=(4, 3), saves_input=True, saves_output=False),
     "MultiheadAttention": M(None, ctor=(4, 1), saves_input=True, saves_output=None),
@@ -356,8 +369,10 @@ MODULES: dict[str, M] = {
     "AvgPool1d": M("avg_pool1d", ctor=(2,), functional="avg_pool1d"),
     "AvgPool2d": M("avg_pool2d", ctor=(2,), functional="avg_pool2d"),
     "AvgPool3d": M("avg_pool3d", ctor=(2,), functional="avg_pool3d"),
-    "AdaptiveAvgPool1d": M("adaptive_avg_pool1d", ctor=(1,)),
-    "AdaptiveAvgPool2d": M("adaptive_avg_pool2d", ctor=(1,), functional="adaptive_avg_pool2d"),
+    "AdaptiveAvgPool1d": M("adaptive_avg_pool1d", ctor=(2,), explicit=True, saves_output=False,
+                           note=ADAPTIVE_AVG_NOTE),
+    "AdaptiveAvgPool2d": M("adaptive_avg_pool2d", ctor=(2,), explicit=True, saves_output=False,
+                           functional="adaptive_avg_pool2d", note=ADAPTIVE_AVG_NOTE),
     "AdaptiveMaxPool2d": M("adaptive_max_pool2d", ctor=(1,), functional="adaptive_max_pool2d"),
     "Upsample": M(None, kw={"scale_factor": 2}, saves_input=False, saves_output=False,
                   functional="interpolate", note="upsample_* save sizes only"),
@@ -408,6 +423,8 @@ def load_torchgen(paths: dict[str, str]) -> tuple[list[Any], set[str]]:
     from torchgen.packaged.autograd.gen_variable_type import DONT_REQUIRE_DERIVATIVE
     from torchgen.packaged.autograd.load_derivatives import load_derivatives
 
+    # torchgen compiles thousands of distinct regexes; re's default cache (512) thrashes.
+    re._MAXCACHE = max(re._MAXCACHE, 20000)  # type: ignore[attr-defined]
     infos, _ = load_derivatives(paths["derivatives"], paths["native"], paths["tags"])
     native = parse_native_yaml(paths["native"], paths["tags"]).native_functions
     return match_differentiability_info(native, infos), set(DONT_REQUIRE_DERIVATIVE)
@@ -570,6 +587,8 @@ def overload_entry(fi: Any, dont_require: set[str]) -> dict[str, Any]:
             flags = [True] * len(func.returns)
         if not diff_outs or not any(flags):
             entry["grad"] = "nondiff"
+        elif all("not_implemented(" in d.formula for d in info.derivatives):
+            entry["grad"] = "none"  # e.g. acosh_: "derivative ... is not implemented"
         else:
             entry["grad"] = "formula"
             saves, _ = saves_from_info(f, info, kind == SchemaKind.inplace)
@@ -705,6 +724,8 @@ def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
             with native_function_manager(fn):
                 entry = overload_entry(fi, dont_require)
             view, multi = returns_view(fn.func)
+            if multi and entry["grad"] == "composite" and name not in MULTI_VIEW_COMPOSITES:
+                view, multi = True, False  # outputs are plain views (narrow/select)
             if view:
                 entry["view"] = True
             if multi:
@@ -867,6 +888,8 @@ def build_operators(ops: dict[str, Any]) -> dict[str, Any]:
             if target is not None and target not in ops:
                 raise SystemExit(f"gen_optable: augmented target {target} missing")
             entry["augmented"] = target  # None: Python falls back to x = x OP y
+            if target is not None and idunder not in ops:
+                DUNDER_ALIASES[idunder] = target
         binary[sym] = entry
     unary = {sym: op for sym, op in UNARY_OPERATORS.items()}
     return {"binary": binary, "unary": unary}
@@ -903,7 +926,9 @@ def op_saves_summary(ops: dict[str, Any], opname: str | None,
         return None, None
     first = next((a[0] for a in entry["args"] if a[1] in TENSOR_KINDS), input_name)
     saved = set().union(*entry["saves"].values()) if entry["saves"] else set()
-    return first in saved, any(s.startswith("result") for s in saved)
+    # only the primary output counts: result1.. of native_batch_norm/max_pool*_with_indices are
+    # internals (mean, rstd, indices) the module never hands to user code
+    return first in saved, bool(saved & {"result", "result0"})
 
 
 def build_functionals(ops: dict[str, Any]) -> dict[str, Any]:
@@ -938,8 +963,19 @@ def build_functionals(ops: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
+def writes_in_place(cls: Any, spec: M) -> bool:
+    """Run the module with inplace=True in training mode: does it write its input?"""
     import torch
+
+    module = cls(*spec.ctor, **{**spec.kw, "inplace": True}).train()
+    x = torch.rand(4, 4, 4) + 0.1
+    v0 = x._version
+    with torch.no_grad():
+        out = module(x)
+    return out.data_ptr() == x.data_ptr() and x._version > v0
+
+
+def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
     import torch.nn as nn
 
     out: dict[str, Any] = {}
@@ -949,11 +985,11 @@ def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with torch.device("meta"):
-                module = cls(*spec.ctor, **spec.kw)
+            module = cls(*spec.ctor, **spec.kw)
         has_params = any(True for _ in module.parameters())
         pname, pindex = signature_inplace(cls.__init__, skip_self=True)
-        if spec.saves_input is not None or spec.saves_output is not None or spec.op is None:
+        ignored = pname is not None and not writes_in_place(cls, spec)
+        if spec.explicit or spec.op is None:
             si, so = spec.saves_input, spec.saves_output
         else:
             si, so = op_saves_summary(ops, spec.op, "input")
@@ -962,22 +998,30 @@ def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
             "functional": spec.functional,
             "inplace_param": pname,
             "inplace_index": pindex,
-            "inplace_op": spec.inplace_op if pname else None,
+            "inplace_op": spec.inplace_op if pname and not ignored else None,
             "has_parameters": has_params,
             "saves_input": si,
             "saves_output": so,
         }
-        if pname and spec.inplace_op:
+        if pname and spec.inplace_op and not ignored:
             entry["inplace_saves_output"] = op_saves_summary(ops, spec.inplace_op, "self")[1]
+        if ignored:
+            entry["inplace_ignored"] = True  # accepts inplace= but its forward never uses it
         if spec.note:
             entry["note"] = spec.note
         out[cls_name] = entry
     return out
 
 
+# Tensor dunder methods bound in C++ to another op (__iadd__ -> add_), filled by
+# build_operators after checking that the augmented operator really works in place.
+DUNDER_ALIASES: dict[str, str] = {}
+
+
 def build_aliases(ops: dict[str, Any]) -> dict[str, str]:
-    """Dotted Python spellings (``linalg.norm``, ``special.expit``, ``fft.fft``) -> op key."""
-    out = {}
+    """Dotted Python spellings (``linalg.norm``, ``special.expit``, ``fft.fft``) and Tensor
+    dunders (``__iadd__``) -> op key."""
+    out = dict(DUNDER_ALIASES)
     for name, op in ops.items():
         module = op.get("module")
         if module in ("linalg", "special", "fft") and name.startswith(module + "_"):
@@ -990,19 +1034,22 @@ def build_aliases(ops: dict[str, Any]) -> dict[str, str]:
 def generate() -> dict[str, Any]:
     import torch
 
+    PROBLEMS.clear()
     paths = torchgen_paths()
     fis, dont_require = load_torchgen(paths)
     ops = build_ops(fis, dont_require)
     functionals = build_functionals(ops)
     modules = build_modules(ops)
+    DUNDER_ALIASES.clear()
     operators = build_operators(ops)
+    aliases = build_aliases(ops)
     for op in ops.values():  # python-dispatch order, as a list
         op["overloads"] = [dict(name=n, **op["overloads"][n]) for n in op.pop("order")]
     return {
         "format": FORMAT_VERSION,
         "torch_version": torch.__version__.split("+")[0],
         "ops": ops,
-        "aliases": build_aliases(ops),
+        "aliases": aliases,
         "operators": operators,
         "functionals": functionals,
         "modules": modules,

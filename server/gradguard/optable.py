@@ -187,6 +187,7 @@ class ModuleInfo:
     saves_output: bool | None  # forward saves its output
     inplace_saves_output: bool | None  # with inplace=True, the written input is saved
     note: str | None
+    inplace_ignored: bool = False  # takes inplace= but never writes in place (AlphaDropout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +248,8 @@ class _Table:
                 inplace_param=m["inplace_param"], inplace_index=m["inplace_index"],
                 inplace_op=m["inplace_op"], has_parameters=m["has_parameters"],
                 saves_input=m["saves_input"], saves_output=m["saves_output"],
-                inplace_saves_output=m.get("inplace_saves_output"), note=m.get("note"))
+                inplace_saves_output=m.get("inplace_saves_output"), note=m.get("note"),
+                inplace_ignored=bool(m.get("inplace_ignored")))
             return info
 
     def functional(self, name: str) -> FunctionalInfo | None:

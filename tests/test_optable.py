@@ -1,0 +1,500 @@
+"""The generated op table: fresh, and true to what PyTorch's autograd really does.
+
+Every ``saves`` claim checked here is checked by running it: modify the tensor the table says is
+(or is not) saved, in place, before ``backward()``, and see whether autograd raises
+"... modified by an inplace operation".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from gradguard import optable as ot
+from gradguard.optable import GRAD, NO_GRAD, NUMBER, OTHER, UNKNOWN
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+ROOT = Path(__file__).resolve().parent.parent
+MODIFIED = "modified by an inplace operation"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_optable", ROOT / "scripts" / "gen_optable.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["gen_optable"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+GEN = _load_generator()
+
+
+def raises_modified(fn: Callable[[], object]) -> bool:
+    """True if running fn raises autograd's saved-tensor-modified error; other errors fail."""
+    try:
+        fn()
+    except RuntimeError as exc:
+        if MODIFIED in str(exc):
+            return True
+        raise
+    return False
+
+
+def breaks(write, out) -> bool:
+    """Write ``write`` in place, then backpropagate from ``out``: does autograd object?"""
+    return raises_modified(lambda: (write.add_(0), out.sum().backward()))
+
+
+def grad_input(lo: float = 0.2, hi: float = 0.8, shape: tuple[int, ...] = (2, 3)):
+    """A non-leaf tensor that requires grad (so in-place ops on it are legal)."""
+    leaf = (torch.rand(shape) * (hi - lo) + lo).requires_grad_()
+    return leaf * 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# freshness
+# --------------------------------------------------------------------------------------------
+
+
+def test_committed_table_matches_regeneration(tmp_path: Path) -> None:
+    committed = (ROOT / "server" / "gradguard" / "data" / "optable.json").read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GEN.main(["-o", str(tmp_path / "optable.json")])
+    fresh = (tmp_path / "optable.json").read_bytes()
+    assert fresh == committed, "optable.json is stale: run scripts/gen_optable.py"
+    assert GEN.PROBLEMS == [], GEN.PROBLEMS
+
+
+def test_table_is_for_installed_torch() -> None:
+    assert ot.torch_version() == torch.__version__.split("+")[0]
+
+
+def test_loading_is_fast() -> None:
+    best = float("inf")
+    for _ in range(3):
+        ot._table.cache_clear()
+        t0 = time.perf_counter()
+        ot.lookup("sigmoid")
+        best = min(best, time.perf_counter() - t0)
+    assert best < 0.05, f"loading the op table took {best * 1000:.1f} ms"
+
+
+# --------------------------------------------------------------------------------------------
+# names, twins, in-place methods
+# --------------------------------------------------------------------------------------------
+
+
+def test_lookup_spellings() -> None:
+    assert ot.lookup("sigmoid") is ot.lookup("torch.sigmoid") is ot.lookup("Tensor.sigmoid")
+    assert ot.lookup("linalg.norm") is ot.lookup("linalg_norm") is not None
+    assert ot.lookup("no_such_op") is None
+    assert ot.lookup("mul_").twin == "mul"
+    assert ot.lookup("mul").inplace_variants == ("mul_",)
+
+
+def test_inplace_methods_exist_on_tensor() -> None:
+    inplace = [n for n in ot.op_names() if ot.is_inplace_method(n)]
+    assert len(inplace) > 120
+    for name in inplace:
+        assert hasattr(torch.Tensor, name), name
+    for name in ("add_", "copy_", "zero_", "index_put_", "masked_fill_", "scatter_", "clamp_",
+                 "__iadd__", "fill_", "t_", "map_"):
+        assert ot.is_inplace_method(name), name
+    for name in ("requires_grad_", "share_memory_", "retain_grad", "detach_", "add", "sigmoid"):
+        assert not ot.is_inplace_method(name), name
+
+
+def test_twins_match_torch() -> None:
+    for name in ot.op_names():
+        op = ot.lookup(name)
+        assert op is not None
+        if not op.inplace_method or op.twin is None:
+            continue
+        assert op.twin_method == hasattr(torch.Tensor, op.twin), name
+        assert op.twin_method or op.twin_function, name
+    assert ot.functional_twin("add_") == "add"
+    assert ot.functional_twin("zero_") is None  # no Tensor.zero / torch.zero
+    assert ot.functional_twin("copy_") is None
+    assert ot.functional_twin("__iadd__") == "add"  # Tensor.__iadd__ runs add_
+    assert ot.functional_twin("__iand__") == "__and__"
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("add_", lambda x: x.add_(1)), ("zero_", lambda x: x.zero_()),
+        ("copy_", lambda x: x.copy_(torch.ones(3))), ("t_", lambda x: x.t_()),
+        ("index_put_", lambda x: x.index_put_((torch.tensor([0]),), torch.tensor(1.0))),
+        ("masked_fill_", lambda x: x.masked_fill_(torch.tensor([True, False, True]), 0.0)),
+        ("scatter_", lambda x: x.scatter_(0, torch.tensor([0]), 2.0)),
+        ("clamp_", lambda x: x.clamp_(0, 1)), ("unsqueeze_", lambda x: x.unsqueeze_(0)),
+        ("__imul__", lambda x: x.__imul__(2)),
+        ("requires_grad_", lambda x: x.requires_grad_()),
+        ("detach_", lambda x: x.detach_()),
+        ("retain_grad", lambda x: x.retain_grad()),
+        ("share_memory_", lambda x: x.share_memory_()),
+    ],
+)
+def test_is_inplace_method_matches_leaf_check(name: str, call) -> None:
+    leaf = torch.rand(3, requires_grad=True)
+    try:
+        call(leaf)
+        raised = False
+    except RuntimeError as exc:
+        assert "leaf Variable that requires grad" in str(exc)
+        raised = True
+    assert ot.is_inplace_method(name) == raised
+
+
+def test_operators() -> None:
+    assert ot.operator_op("+") == "add" and ot.augmented_op("+=") == "add_"
+    assert ot.augmented_op("**=") == "pow_" and ot.augmented_op("/=") == "div_"
+    assert ot.augmented_op("@=") is None
+    a, b = torch.ones(2, 2), torch.ones(2, 2)
+    a0 = a
+    a @= b
+    assert a is not a0  # Python rebinds: no in-place matmul
+    assert ot.reflected_op("-") == "rsub" and ot.unary_op("-") == "neg"
+
+
+# --------------------------------------------------------------------------------------------
+# views, differentiability, out=
+# --------------------------------------------------------------------------------------------
+
+
+def test_views_match_torch() -> None:
+    x = torch.rand(4, 6)
+    for name, call in [("view", lambda: x.view(-1)), ("t", lambda: x.t()),
+                       ("transpose", lambda: x.transpose(0, 1)), ("select", lambda: x.select(0, 1)),
+                       ("narrow", lambda: x.narrow(0, 0, 2)), ("unflatten", lambda: x.unflatten(1, (2, 3))),
+                       ("diagonal", lambda: x.diagonal()), ("expand", lambda: x[:1].expand(3, 6)),
+                       ("permute", lambda: x.permute(1, 0)), ("squeeze", lambda: x.squeeze())]:
+        assert ot.is_view(name), name
+        assert call()._base is not None, name
+    for name, call in [("exp", lambda: x.exp()), ("clone", lambda: x.clone()),
+                       ("sum", lambda: x.sum(0))]:
+        assert not ot.is_view(name), name
+        assert call()._base is None, name
+
+
+@pytest.mark.parametrize("name, call", [
+    ("split", lambda x: x.split(2)), ("split", lambda x: x.split([1, 3])),
+    ("chunk", lambda x: x.chunk(2)), ("unbind", lambda x: x.unbind()),
+    ("split_with_sizes", lambda x: x.split_with_sizes([2, 2])),
+    ("tensor_split", lambda x: x.tensor_split(2)), ("hsplit", lambda x: x.hsplit(2)),
+    ("vsplit", lambda x: x.vsplit(2)), ("unsafe_chunk", lambda x: x.unsafe_chunk(2)),
+])
+def test_multi_views_match_torch(name: str, call) -> None:
+    x = grad_input(shape=(4, 4))
+    if ot.is_multi_view(name):
+        with pytest.raises(RuntimeError, match="returns multiple views"):
+            call(x)[0].mul_(2)
+    else:
+        # plain views (tensor_split & co. decompose into narrow) or copies: writable
+        out = call(x)
+        assert ot.is_view(name) == (out[0]._base is not None)
+        out[0].mul_(2)
+        x.sum().backward()
+    assert ot.is_multi_view("split") and ot.is_multi_view("chunk") and ot.is_multi_view("unbind")
+
+
+def test_non_differentiable_ops_match_torch() -> None:
+    x = grad_input()
+    for name, call in [("eq", lambda: x == 0.5), ("argmax", lambda: x.argmax()),
+                       ("lt", lambda: x.lt(0.5)), ("sign", None), ("isnan", lambda: x.isnan()),
+                       ("detach", lambda: x.detach()), ("greater", lambda: x.greater(0.5))]:
+        if call is None:
+            assert ot.is_differentiable(name)
+            continue
+        assert ot.returns_no_grad(name) and not ot.is_differentiable(name), name
+        assert not call().requires_grad, name
+    assert ot.is_differentiable("sigmoid") and not ot.returns_no_grad("sigmoid")
+
+
+def test_out_overloads() -> None:
+    assert ot.has_out("add") and ot.has_out("sigmoid") and ot.has_out("mm")
+    assert not ot.has_out("view")
+
+
+# --------------------------------------------------------------------------------------------
+# saves, checked against autograd
+# --------------------------------------------------------------------------------------------
+
+# Unary float ops: op name -> input range.
+UNARY = {
+    "abs": (0.2, 0.8), "acos": (0.2, 0.8), "asin": (0.2, 0.8), "atan": (0.2, 0.8),
+    "cos": (0.2, 0.8), "cosh": (0.2, 0.8), "sin": (0.2, 0.8), "sinh": (0.2, 0.8),
+    "tan": (0.2, 0.8), "tanh": (0.2, 0.8), "exp": (0.2, 0.8), "exp2": (0.2, 0.8),
+    "expm1": (0.2, 0.8), "log": (0.2, 0.8), "log10": (0.2, 0.8), "log1p": (0.2, 0.8),
+    "log2": (0.2, 0.8), "neg": (0.2, 0.8), "reciprocal": (0.2, 0.8), "rsqrt": (0.2, 0.8),
+    "sigmoid": (0.2, 0.8), "sqrt": (0.2, 0.8), "square": (0.2, 0.8), "erf": (0.2, 0.8),
+    "erfc": (0.2, 0.8), "erfinv": (0.2, 0.8), "floor": (0.2, 0.8), "ceil": (0.2, 0.8),
+    "frac": (0.2, 0.8), "round": (0.2, 0.8), "trunc": (0.2, 0.8), "sign": (0.2, 0.8),
+    "sgn": (0.2, 0.8), "relu": (-0.5, 0.5), "digamma": (0.2, 0.8), "lgamma": (0.2, 0.8),
+    "i0": (0.2, 0.8), "sinc": (0.2, 0.8), "logit": (0.2, 0.8), "deg2rad": (0.2, 0.8),
+    "rad2deg": (0.2, 0.8), "asinh": (0.2, 0.8), "atanh": (0.2, 0.8), "acosh": (1.5, 2.5),
+    "nan_to_num": (0.2, 0.8), "arctan": (0.2, 0.8), "absolute": (0.2, 0.8),
+    "negative": (0.2, 0.8), "fix": (0.2, 0.8), "cumsum": (0.2, 0.8),
+}
+
+
+def _unary_call(name: str, x):
+    return getattr(x, name)(0) if name.startswith("cum") else getattr(x, name)()
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_saves_match_autograd(name: str) -> None:
+    lo, hi = UNARY[name]
+    args = [GRAD, NUMBER] if name.startswith("cum") else [GRAD]
+    s = ot.saves(name, args, method=True)
+    assert s is not None and s.exact and s.records_grad, name
+
+    x = grad_input(lo, hi)
+    y = _unary_call(name, x)
+    assert breaks(x, y) == (0 in s.args), name
+
+    x = grad_input(lo, hi)
+    y = _unary_call(name, x)
+    assert breaks(y, y) == s.result, name
+
+    op = ot.lookup(name)
+    assert op is not None
+    for inplace_name in op.inplace_variants:
+        if ot.lookup(inplace_name).overloads[0].grad == "none":  # acosh_: not implemented
+            assert ot.saves(inplace_name, args, method=True) is None
+            x = grad_input(lo, hi)
+            _unary_call(inplace_name, x)
+            with pytest.raises(NotImplementedError):
+                x.sum().backward()
+            continue
+        si = ot.saves(inplace_name, args, method=True)
+        assert si is not None and si.exact and not si.args, inplace_name
+        x = grad_input(lo, hi)
+        _unary_call(inplace_name, x)
+        assert breaks(x, x) == si.result, inplace_name
+
+
+def test_brief_examples() -> None:
+    # sigmoid / exp save their result: writing it breaks backward
+    assert ot.saves("sigmoid", [GRAD], method=False).result
+    x = grad_input()
+    y = torch.sigmoid(x)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    assert ot.saves("exp", [GRAD], method=True).result
+    # y = x * 2; y.add_(1) is fine: mul by a number saves nothing the user can touch
+    s = ot.saves("mul", [GRAD, NUMBER], method=True)
+    assert s.nothing and s.exact
+    x = grad_input()
+    y = x * 2
+    y.add_(1)
+    y.sum().backward()
+    # y = x ** 2; y.relu_() is fine; pow saves self (writing x breaks)
+    s = ot.saves("pow", [GRAD, NUMBER], method=True)
+    assert s.op == "pow.Tensor_Scalar" and s.args == {0} and not s.result
+    x = grad_input()
+    y = x**2
+    y.relu_()
+    y.sum().backward()
+    x = grad_input()
+    y = x**2
+    x.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_binary_saves_per_input() -> None:
+    # mul.Tensor: other is saved iff self requires grad, and vice versa
+    assert ot.saves("mul", [GRAD, NO_GRAD], method=False).args == {1}
+    assert ot.saves("mul", [NO_GRAD, GRAD], method=False).args == {0}
+    assert ot.saves("mul", [NO_GRAD, NO_GRAD], method=False).records_grad is False
+    a, w = grad_input(), torch.rand(2, 3)
+    y = a * w
+    a.add_(0)  # a is not saved: only w (needed for a's grad)
+    y.sum().backward()
+    a, w = grad_input(), torch.rand(2, 3)
+    y = a * w
+    w.add_(0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    # div: other saved for self's grad; self only for other's grad
+    assert ot.saves("div", [GRAD, NO_GRAD], method=False).args == {1}
+    assert ot.saves("div", [NO_GRAD, GRAD], method=False).args == {0, 1}
+    # in-place: a.mul_(w) saves w (a's original is cloned by autograd)
+    s = ot.saves("mul_", [GRAD, NO_GRAD], method=True)
+    assert s.args == {1} and not s.result
+    # unknown argument kinds give possible (inexact) answers
+    s = ot.saves("mul", [GRAD, UNKNOWN], method=True)
+    assert not s.exact and 1 in s.args
+    # keyword arguments: torch.mul(input=x, other=w)
+    s = ot.saves("mul", [], method=False, kwargs={"input": GRAD, "other": NO_GRAD})
+    assert s.kwargs == {"other"}
+
+
+def test_composites_resolve_through_decomposition() -> None:
+    s = ot.saves("softmax", [GRAD], method=False, kwargs={"dim": NUMBER})
+    assert s.result and not s.args
+    x = grad_input()
+    y = torch.softmax(x, dim=1)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    s = ot.saves("linear", [NO_GRAD, GRAD, GRAD], method=False)
+    assert s.args == {0, 1}
+    s = ot.saves("dropout", [GRAD, NUMBER, NUMBER], method=False)
+    assert s.nothing
+    s = ot.saves("layer_norm", [GRAD, OTHER], method=False)
+    assert s.args == {0}
+    assert ot.saves("divide", [GRAD, NO_GRAD], method=False).args == {1}
+
+
+# --------------------------------------------------------------------------------------------
+# nn modules and functionals
+# --------------------------------------------------------------------------------------------
+
+MODULE_INPUT_SHAPES = {
+    "Linear": (2, 4), "Bilinear": None, "Conv1d": (1, 2, 5), "Conv2d": (1, 2, 4, 4),
+    "Conv3d": (1, 2, 3, 3, 3), "ConvTranspose1d": (1, 2, 5), "ConvTranspose2d": (1, 2, 4, 4),
+    "ConvTranspose3d": (1, 2, 3, 3, 3), "BatchNorm1d": (3, 2), "BatchNorm2d": (2, 2, 3, 3),
+    "BatchNorm3d": (2, 2, 3, 3, 3), "LayerNorm": (2, 4), "GroupNorm": (2, 2, 3),
+    "InstanceNorm1d": (2, 2, 5), "InstanceNorm2d": (2, 2, 3, 3), "InstanceNorm3d": (2, 2, 3, 3, 3),
+    "RMSNorm": (2, 4), "PReLU": (2, 4), "RNNCell": (2, 4), "GRUCell": (2, 4),
+    "MaxPool1d": (1, 2, 6), "MaxPool2d": (1, 2, 4, 4), "MaxPool3d": (1, 1, 4, 4, 4),
+    "AvgPool1d": (1, 2, 6), "AvgPool2d": (1, 2, 4, 4), "AvgPool3d": (1, 1, 4, 4, 4),
+    "AdaptiveAvgPool1d": (1, 2, 6), "AdaptiveAvgPool2d": (1, 2, 4, 4),
+    "AdaptiveMaxPool2d": (1, 2, 4, 4), "Upsample": (1, 1, 3, 3), "ZeroPad2d": (1, 1, 3, 3),
+    "ConstantPad2d": (1, 1, 3, 3), "ReflectionPad2d": (1, 1, 3, 3),
+    "ReplicationPad2d": (1, 1, 3, 3), "PixelShuffle": (1, 1, 2, 2), "PixelUnshuffle": (1, 1, 2, 2),
+    "Flatten": (2, 2, 2), "Unflatten": (2, 4), "Identity": (2, 4), "GLU": (2, 4),
+    "Softmax2d": (1, 2, 2, 2),
+}
+SKIPPED_MODULES = {  # covered elsewhere or multi-input forwards
+    "Bilinear", "Embedding", "EmbeddingBag", "RNN", "LSTM", "GRU", "LSTMCell",
+    "MultiheadAttention", "Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+}
+
+
+def _module(name: str):
+    spec = GEN.MODULES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = getattr(torch.nn, name)(*spec.ctor, **spec.kw)
+    return m.train()
+
+
+@pytest.mark.parametrize("name", sorted(set(GEN.MODULES) - SKIPPED_MODULES))
+def test_module_saves_match_autograd(name: str) -> None:
+    info = ot.module_info(name)
+    assert info is not None and info is ot.module_info(f"torch.nn.{name}")
+    shape = MODULE_INPUT_SHAPES.get(name, (2, 4))
+    m = _module(name)
+    assert info.has_parameters == any(p.requires_grad for p in m.parameters())
+
+    def run(modify_input: bool) -> bool:
+        x = grad_input(shape=shape)
+        out = m(x)
+        target = x if modify_input else out
+        return breaks(target, out)
+
+    if info.saves_input is None:  # depends on the arguments: documented in the note
+        assert info.note
+    else:
+        assert run(True) == info.saves_input, "input"
+    if info.saves_output is not None and name not in ("Identity", "Flatten", "Unflatten"):
+        assert run(False) == info.saves_output, "output"
+    if info.inplace_param:
+        cls = getattr(torch.nn, name)
+        params = list(inspect.signature(cls.__init__).parameters)[1:]
+        assert params[info.inplace_index] == "inplace"
+        spec = GEN.MODULES[name]
+        m3 = cls(*spec.ctor, **{**spec.kw, "inplace": True}).train()
+        x = grad_input(shape=shape)
+        out = m3(x)
+        if info.inplace_ignored:  # AlphaDropout & co.: the flag is accepted and ignored
+            assert info.inplace_op is None and out.data_ptr() != x.data_ptr()
+            return
+        assert out.data_ptr() == x.data_ptr()
+        # with inplace=True the written input is saved iff inplace_saves_output
+        assert breaks(x, out) == (
+            info.inplace_saves_output), "inplace"
+
+
+def test_adaptive_avg_pool_saves_depend_on_output_size() -> None:
+    info = ot.module_info("AdaptiveAvgPool2d")
+    assert info.saves_input is None and info.saves_output is False
+    for size, saved in ((1, False), (2, True)):
+        x = grad_input(shape=(1, 2, 4, 4))
+        out = torch.nn.AdaptiveAvgPool2d(size)(x)
+        assert breaks(x, out) == saved
+
+
+def test_module_facts() -> None:
+    relu = ot.module_info("nn.ReLU")
+    assert relu.op == "relu" and relu.inplace_param == "inplace" and relu.inplace_index == 0
+    assert relu.inplace_op == "relu_" and not relu.has_parameters and relu.saves_output
+    linear = ot.module_info("Linear")
+    assert linear.has_parameters and linear.saves_input and not linear.saves_output
+    assert linear.inplace_param is None
+    assert ot.module_info("Dropout").inplace_index == 1
+    assert ot.module_info("Threshold").inplace_index == 2
+    assert ot.module_info("Nope") is None
+    emb = ot.module_info("Embedding")
+    idx = torch.tensor([0, 1])
+    out = torch.nn.Embedding(5, 3)(idx)
+    assert emb.saves_input == breaks(idx, out)
+
+
+FUNCTIONAL_INPUTS = {"softmax": {"dim": 1}, "log_softmax": {"dim": 1}, "softmin": {"dim": 1},
+                     "threshold": {"threshold": 0.5, "value": 0.0}, "glu": {}}
+
+
+@pytest.mark.parametrize("name", [n for n, f in sorted(GEN.FUNCTIONALS.items())
+                                  if f[1] is not None or n.endswith("_")])
+def test_functional_inplace_flags_match_torch(name: str) -> None:
+    info = ot.functional_info(name)
+    assert info is not None and info is ot.functional_info(f"F.{name}")
+    fn = getattr(F, name)
+    kw = FUNCTIONAL_INPUTS.get(name.rstrip("_"), {})
+    if name.endswith("_"):
+        assert info.writes_input and info.inplace_param is None
+        x = grad_input()
+        fn(x, **kw)
+        s = ot.saves(info.op, [GRAD], method=False, kwargs={k: NUMBER for k in kw})
+        assert s is not None
+        assert breaks(x, x) == s.result
+        return
+    params = list(inspect.signature(fn).parameters)
+    assert info.inplace_param == "inplace" and params[info.inplace_index] == "inplace"
+    for inplace in (False, True):
+        x = grad_input()
+        out = fn(x, **kw, inplace=inplace, **({"training": True} if "training" in params else {}))
+        expected = info.inplace_saves_output if inplace else info.saves_input
+        assert breaks(x, out) == expected, inplace
+        if not inplace:
+            x = grad_input()
+            out = fn(x, **kw, **({"training": True} if "training" in params else {}))
+            assert breaks(out, out) == (
+                info.saves_output)
+
+
+def test_python_functionals() -> None:
+    for name in ("normalize", "softsign", "tanhshrink"):
+        info = ot.functional_info(name)
+        x = grad_input()
+        out = getattr(F, name)(x)
+        assert breaks(x, out) == info.saves_input
+        x = grad_input()
+        out = getattr(F, name)(x)
+        assert breaks(out, out) == info.saves_output

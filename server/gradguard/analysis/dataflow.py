@@ -716,6 +716,7 @@ class Dataflow:
 
     # ---------------------------------------------------------------- writes
     def add_site(self, site: WriteSite, sc: Scope | None = None) -> None:
+        site.loop_variable = _is_loop_variable(site.node, site.target_text)
         if sc is not None and site.target.base is not None:
             for key_name, value in sc.env.items():
                 if value is site.target.base and "." not in key_name:
@@ -1298,7 +1299,11 @@ class Dataflow:
             for v in positional + [v for k, v in keywords.items() if k != "out"]
             if v.tensor is not Tri.NO
         ]
-        if out_node is not None and not (out_node.type == "keyword" and out_node.value == "None"):
+        if (
+            out_node is not None
+            and not (out_node.type == "keyword" and out_node.value == "None")
+            and ops.has_out(name)
+        ):
             out_value = keywords["out"]
             grad_input = next((v for v in tensors if v.requires_grad is Tri.YES), None) or next(
                 (v for v in tensors if v.requires_grad is Tri.MAYBE), None
@@ -1859,3 +1864,32 @@ def _functional_info(name: str) -> dict | None:
     from .tables import functional_info
 
     return functional_info(name)
+
+
+def _is_loop_variable(node: Node, name: str) -> bool:
+    """Is `name` bound by an enclosing `for` (or comprehension) target?"""
+    if not name.isidentifier():
+        return False
+    cur = getattr(node, "parent", None)
+    while cur is not None and cur.type not in ("funcdef", "classdef", "file_input"):
+        if cur.type in ("for_stmt", "sync_comp_for", "comp_for"):
+            target = cur.children[1]
+            names = [target] if target.type == "name" else [
+                leaf for leaf in _leaves(target) if leaf.type == "name"
+            ]
+            if any(n.value == name for n in names):
+                return True
+        cur = cur.parent
+    return False
+
+
+def _leaves(node: Node) -> list[Node]:
+    out = []
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if hasattr(cur, "children"):
+            stack.extend(reversed(cur.children))
+        else:
+            out.append(cur)
+    return out

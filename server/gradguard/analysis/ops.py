@@ -111,3 +111,14 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
         certainty if info.result else Tri.NO,
         tuple((i, certainty) for i in sorted(info.args)),
     )
+
+
+@cache
+def has_out(name: str) -> bool:
+    """Does the op take `out=` (so a call with `out=` is an autograd-blind write)?"""
+    if _table is None:
+        return True
+    try:
+        return bool(_table.has_out(name))
+    except Exception:
+        return False

@@ -56,7 +56,8 @@ class WriteSite:
     aliases: int = 0  # other live names bound to the same tensor (rebinding would not update them)
     target_text: str = ""
     flag_range: Range | None = None  # the `True` of a module's `inplace=True` (maybe elsewhere)
-    base_name: str | None = None  # a name bound to the view's base tensor, when there is one
+    base_name: str | None = None
+    loop_variable: bool = False  # the target is a `for` loop's variable: rebinding is lost  # a name bound to the view's base tensor, when there is one
 
 
 @dataclass

@@ -119,6 +119,8 @@ def method_rebind(site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: b
     """`x.op_(a)` as a statement → `x = x.op(a)` (or the table's spelling for ops with no twin)."""
     if site.stmt is not site.node or not fx.is_rebindable(site.target_text):
         return None
+    if site.loop_variable:
+        return None  # rebinding a loop variable would silently drop the write
     target, args = site.target_text, fx.call_arguments_text(site.call_args)
     path = site.__dict__.get("function_path")
     twin = ops.out_of_place(site.op)
@@ -166,6 +168,8 @@ def augassign_rebind(
     """`x += v` → `x = x + v` (every augmented operator; the right side keeps its grouping)."""
     if not fx.is_rebindable(site.target_text) or site.value_node is None:
         return None
+    if site.loop_variable:
+        return None  # rebinding a loop variable would silently drop the write
     op = site.op[:-1]
     expression = f"{site.target_text} {op} {fx.parenthesize(site.value_node)}"
     return fx.rebind(

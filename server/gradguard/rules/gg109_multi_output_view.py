@@ -71,7 +71,7 @@ for row in h:
 """,
             line=5,
             raises=MULTI_MESSAGE,
-            intended="",
+            # No automatic fix: rebinding the loop variable would drop the write.
         ),
     ),
     valid=(

@@ -54,6 +54,16 @@ def editor_section(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
+def has_section(raw: Any) -> bool:
+    """Whether a didChangeConfiguration payload carries gradguard settings (even empty ones)."""
+    if not isinstance(raw, Mapping) or not raw:
+        return False
+    settings = raw.get("settings")
+    if "gradguard" not in raw and isinstance(settings, Mapping):
+        return has_section(settings)
+    return True
+
+
 def apply_mapping(
     base: Settings, mapping: Mapping[str, Any], where: str
 ) -> tuple[Settings, list[str]]:
@@ -223,9 +233,8 @@ def register(ls: GradguardServer) -> None:
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
-        section = editor_section(params.settings)
-        if section:
-            ls.client_config = section
+        if has_section(params.settings):
+            ls.client_config = editor_section(params.settings)
             changed()
         else:
             await pull_configuration()

@@ -59,10 +59,10 @@ def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Dia
     return out
 
 
-def _raw_diagnostics(source: str, settings: Settings) -> list[Diagnostic]:
+def _raw_diagnostics(source: str, settings: Settings, path: str | None) -> list[Diagnostic]:
     from .analysis.driver import analyze
 
-    return analyze(source, settings)
+    return analyze(source, settings, path=path)
 
 
 def check(source: str, path: str = "<string>", settings: Settings | None = None) -> CheckResult:
@@ -79,7 +79,9 @@ def check(source: str, path: str = "<string>", settings: Settings | None = None)
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, 20000))
-        raw = _raw_diagnostics(source_for_analysis, settings)
+        raw = _raw_diagnostics(
+            source_for_analysis, settings, path if path != "<string>" else None
+        )
     except RecursionError:
         result.problem = FileProblem(path, "too deeply nested to analyse; skipped")
         return result

@@ -112,6 +112,7 @@ class Dataflow:
         self._reported_violation_keys: set[tuple[int, int]] = set()
         self._site_keys: set[tuple[str, Any]] = set()
         self.records: dict[int, SaveRecord] = {}
+        self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -1589,6 +1590,12 @@ class Dataflow:
             return NOT_TENSOR
         if ops.is_inplace_method(name):
             if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
+                # Unknown receiver: the jedi tier may still say it is a Parameter.
+                self.unknown_sites.append(
+                    WriteSite("method", name, node, enclosing_statement(node), recv, recv_node,
+                              sc.grad, sc.info, node_range(node), call_args=trailer,
+                              target_text=_code_span(recv_span))
+                )
                 return UNKNOWN
             site = WriteSite(
                 "method",

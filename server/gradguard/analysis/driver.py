@@ -39,7 +39,9 @@ def parse(source: str):
     return _grammar().parse(source, error_recovery=True)
 
 
-def analyze(source: str, settings: Settings, module=None) -> list[Diagnostic]:
+def analyze(
+    source: str, settings: Settings, module=None, path: str | None = None
+) -> list[Diagnostic]:
     """Diagnostics for one file's text (before noqa and severity overrides)."""
     if module is None:
         module = parse(source)
@@ -50,7 +52,7 @@ def analyze(source: str, settings: Settings, module=None) -> list[Diagnostic]:
         try:
             from .jedi_refine import refine
 
-            refine(flow, source, settings)
+            refine(flow, source, settings, path)
         except Exception:  # jedi is a second opinion, never a reason to fail
             log.debug("jedi refinement failed", exc_info=True)
     from ..rules.common import RuleContext

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from gradguard.cli import main
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from gradguard.cli import main
 
 BUGGY = "import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\n"
 

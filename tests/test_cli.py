@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from gradguard import __version__
 from gradguard.cli import _Progress, _use_color, main
 from gradguard.rules import all_rules

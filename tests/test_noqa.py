@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from gradguard import engine, noqa
 from gradguard.cli import main
 from gradguard.model import Range, TextEdit

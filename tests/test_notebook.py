@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gradguard import engine
 from gradguard.cli import main
 from gradguard.model import Diagnostic, Fix, Position, Range, RelatedInfo, Severity, TextEdit
@@ -18,8 +21,6 @@ from gradguard.notebook import (
 )
 from gradguard.runner import parses
 from gradguard.text import split_lines
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CELLS = [
     "%matplotlib inline\nimport torch",

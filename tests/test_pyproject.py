@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+
 from gradguard.cli import apply_cli_overrides, main
 from gradguard.config import ConfigError, Settings
 from gradguard.files import Candidate, MissingPath, discover

@@ -86,6 +86,8 @@ DECOMPOSITIONS: dict[str, tuple[str, dict[str, str]]] = {
     "log_softmax": ("_log_softmax", {"self": "self"}),
     "special_softmax": ("_softmax", {"self": "self"}),
     "special_log_softmax": ("_log_softmax", {"self": "self"}),
+    "linear": ("addmm", {"input": "mat1", "weight": "mat2", "bias": "self"}),
+    "matmul": ("mm", {"self": "self", "other": "mat2"}),
     "layer_norm": ("native_layer_norm", {"input": "input", "weight": "weight", "bias": "bias"}),
     "group_norm": ("native_group_norm", {"input": "input", "weight": "weight", "bias": "bias"}),
     "batch_norm": (
@@ -116,6 +118,7 @@ DECOMPOSITIONS: dict[str, tuple[str, dict[str, str]]] = {
     "square_": ("pow_.Scalar", {"self": "self"}),
     "max_pool1d": ("max_pool2d_with_indices", {"self": "self"}),
     "max_pool1d_with_indices": ("max_pool2d_with_indices", {"self": "self"}),
+    "max_pool2d": ("max_pool2d_with_indices", {"self": "self"}),
     "max_pool3d": ("max_pool3d_with_indices", {"self": "self"}),
     "avg_pool1d": ("avg_pool2d", {"self": "self"}),
     "log_sigmoid": ("log_sigmoid_forward", {"self": "self"}),
@@ -137,7 +140,7 @@ SAVES_NOTHING = frozenset({
     "dropout", "dropout_", "feature_dropout", "feature_dropout_", "alpha_dropout",
     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
     "reshape", "reshape_as", "flatten", "unflatten", "view_as", "expand_as", "contiguous",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "split", "movedim", "moveaxis", "swapaxes",
+    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "split", "movedim", "moveaxis", "swapaxes",
     "swapdims", "ravel", "fliplr", "flipud", "l1_loss", "pad", "hstack", "vstack", "dstack",
     "column_stack", "concat", "concatenate", "narrow", "broadcast_to", "tile",
     "repeat_interleave", "adjoint", "unsafe_chunk",
@@ -146,11 +149,11 @@ SAVES_NOTHING = frozenset({
 # Autograd marks outputs of multi-output view functions (split, chunk, unbind: a derivative
 # formula returning ``Tensor(a)[]``) so that writing one in place raises.  Composite ops returning
 # ``Tensor(a)[]`` (tensor_split, hsplit, ...) decompose into plain views, which may be written;
-# split.sizes decomposes into split_with_sizes, which is a multi-output view op.
-MULTI_VIEW_COMPOSITES = frozenset({"split"})
+# split.sizes and chunk decompose into split_with_sizes / split, which are multi-output views.
+MULTI_VIEW_COMPOSITES = frozenset({"split", "chunk"})
 
 # Ops autograd handles by hand (VariableTypeManual): their outputs never require grad.
-MANUAL_NONDIFF = frozenset({"detach", "detach_"})
+MANUAL_NONDIFF = frozenset({"detach", "detach_", "one_hot"})
 # ... and ones that are differentiable there, with what they save (copy_ saves nothing:
 # grad flows to src unchanged, self's old value is discarded).
 MANUAL_SAVES: dict[str, dict[str, list[str]]] = {"copy_": {"self": [], "src": []}}
@@ -416,6 +419,10 @@ def torchgen_paths() -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
+# Ops (full schema names) with a kernel for a dense backend or CompositeExplicitAutograd.
+DENSE_KERNELS: set[str] = set()
+
+
 def load_torchgen(paths: dict[str, str]) -> tuple[list[Any], set[str]]:
     """Native functions paired with their (codegen-matched) differentiability info."""
     from torchgen.api.autograd import match_differentiability_info
@@ -425,8 +432,17 @@ def load_torchgen(paths: dict[str, str]) -> tuple[list[Any], set[str]]:
 
     # torchgen compiles thousands of distinct regexes; re's default cache (512) thrashes.
     re._MAXCACHE = max(re._MAXCACHE, 20000)  # type: ignore[attr-defined]
+    from torchgen.model import DispatchKey
+
     infos, _ = load_derivatives(paths["derivatives"], paths["native"], paths["tags"])
-    native = parse_native_yaml(paths["native"], paths["tags"]).native_functions
+    parsed = parse_native_yaml(paths["native"], paths["tags"])
+    native = parsed.native_functions
+    DENSE_KERNELS.clear()
+    for key in (DispatchKey.CPU, DispatchKey.CUDA, DispatchKey.CompositeExplicitAutograd,
+                DispatchKey.CompositeExplicitAutogradNonFunctional):
+        index = parsed.backend_indices.get(key)
+        if index is not None:
+            DENSE_KERNELS.update(str(f.func.name) for f in native if index.has_kernel(f))
     return match_differentiability_info(native, infos), set(DONT_REQUIRE_DERIVATIVE)
 
 
@@ -556,6 +572,13 @@ def saves_from_info(f: Any, info: Any, inplace: bool) -> tuple[dict[str, list[st
     return out, args
 
 
+def decomposes_on_dense(f: Any) -> bool:
+    """CompositeImplicitAutograd kernel and no dense backend / explicit kernel of its own."""
+    if not f.has_composite_implicit_autograd_kernel:
+        return False
+    return str(f.func.name) not in DENSE_KERNELS
+
+
 def overload_entry(fi: Any, dont_require: set[str]) -> dict[str, Any]:
     from torchgen.api.autograd import gen_differentiable_outputs
     from torchgen.model import SchemaKind
@@ -575,6 +598,12 @@ def overload_entry(fi: Any, dont_require: set[str]) -> dict[str, Any]:
     has_tensor_input = any(arg_kind(a.type) in TENSOR_KINDS for a in func.arguments.flat_non_out)
     if not any(tensor_returns):
         entry["grad"] = "nondiff"
+    elif decomposes_on_dense(f) and not (base in dont_require or str(func.name.name)
+                                         in dont_require or str(func.name.name) in MANUAL_NONDIFF):
+        # derivatives.yaml may have an entry (linear, matmul: for nested tensors), but for
+        # ordinary CPU/CUDA tensors the dispatcher runs the CompositeImplicitAutograd kernel
+        # before the Autograd one, so autograd records the decomposition.
+        entry["grad"] = "composite"
     elif (base in dont_require or str(func.name.name) in dont_require
           or str(func.name.name) in MANUAL_NONDIFF):
         entry["grad"] = "nondiff"

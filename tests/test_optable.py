@@ -350,8 +350,15 @@ def test_composites_resolve_through_decomposition() -> None:
     y.mul_(2)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.sum().backward()
+    # F.linear(x, W, b) with a plain input: only x is saved (for W's grad); W is saved only
+    # when x requires grad (addmm's guarded saves)
     s = ot.saves("linear", [NO_GRAD, GRAD, GRAD], method=False)
-    assert s.args == {0, 1}
+    assert s.args == {0} and s.op == "linear"
+    x, w = torch.rand(2, 4), torch.rand(3, 4, requires_grad=True)
+    out = F.linear(x, w)
+    assert not breaks(w.detach(), out)  # writing W (shares W's version counter) is fine
+    out = F.linear(x, w)
+    assert breaks(x, out)
     s = ot.saves("dropout", [GRAD, NUMBER, NUMBER], method=False)
     assert s.nothing
     s = ot.saves("layer_norm", [GRAD, OTHER], method=False)
@@ -498,3 +505,40 @@ def test_python_functionals() -> None:
         x = grad_input()
         out = getattr(F, name)(x)
         assert breaks(out, out) == info.saves_output
+
+
+# Binary ops: for every requires-grad pattern, the per-input saved sets must match autograd.
+BINARY = {
+    "mul": lambda a, b: torch.mul(a, b), "div": lambda a, b: torch.div(a, b),
+    "add": lambda a, b: torch.add(a, b), "sub": lambda a, b: torch.sub(a, b),
+    "pow": lambda a, b: torch.pow(a, b), "atan2": lambda a, b: torch.atan2(a, b),
+    "hypot": lambda a, b: torch.hypot(a, b), "maximum": lambda a, b: torch.maximum(a, b),
+    "mm": lambda a, b: torch.mm(a, b), "matmul": lambda a, b: torch.matmul(a, b),
+    "linear": lambda a, b: F.linear(a, b), "xlogy": lambda a, b: torch.xlogy(a, b),
+    "fmod": lambda a, b: torch.fmod(a, b), "dist": lambda a, b: torch.dist(a, b),
+    "dot": lambda a, b: torch.dot(a[0], b[0]),
+}
+
+
+def _pair(rg_a: bool, rg_b: bool):
+    def make(rg: bool):
+        t = torch.rand(3, 3) + 0.5
+        return t.requires_grad_() * 1.0 if rg else t
+
+    return make(rg_a), make(rg_b)
+
+
+@pytest.mark.parametrize("name", [n for n, f in sorted(BINARY.items()) if f is not None])
+@pytest.mark.parametrize("pattern", [(True, False), (False, True), (True, True)])
+def test_binary_saves_match_autograd(name: str, pattern: tuple[bool, bool]) -> None:
+    fn = BINARY[name]
+    args = [GRAD if rg else NO_GRAD for rg in pattern]
+    s = ot.saves(name, args, method=False)
+    assert s is not None and s.exact and s.records_grad, name
+    for which in (0, 1):
+        a, b = _pair(*pattern)
+        out = fn(a, b)
+        assert breaks((a, b)[which], out) == (which in s.args), (name, pattern, which)
+    a, b = _pair(*pattern)
+    out = fn(a, b)
+    assert breaks(out, out) == s.result, (name, pattern, "result")

@@ -58,6 +58,8 @@ def parse_line(line: str) -> LineNoqa | None:
 
 def file_is_suppressed(lines: list[str]) -> bool:
     for line in lines:
+        if _FILE_NOQA.search(line) is None:  # cheap test first: scanning for strings is slow
+            continue
         start = _comment_start(line)
         if start is not None and _FILE_NOQA.search(line, start):
             return True

@@ -125,6 +125,13 @@ DECOMPOSITIONS: dict[str, tuple[str, dict[str, str]]] = {
     "to": ("_to_copy", {"self": "self"}),
     "type_as": ("_to_copy", {"self": "self"}),
     "float_power": ("pow", {"self": "self", "exponent": "exponent"}),
+    "outer": ("mul.Tensor", {"self": "self", "vec2": "other"}),
+    "max.other": ("maximum", {"self": "self", "other": "other"}),
+    "min.other": ("minimum", {"self": "self", "other": "other"}),
+    "std": ("std.correction", {"self": "self"}),
+    "std.dim": ("std.correction", {"self": "self"}),
+    "var": ("var.correction", {"self": "self"}),
+    "var.dim": ("var.correction", {"self": "self"}),
     "float_power_": ("pow_", {"self": "self", "exponent": "exponent"}),
 }
 
@@ -143,7 +150,9 @@ SAVES_NOTHING = frozenset({
     "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "split", "movedim", "moveaxis", "swapaxes",
     "swapdims", "ravel", "fliplr", "flipud", "l1_loss", "pad", "hstack", "vstack", "dstack",
     "column_stack", "concat", "concatenate", "narrow", "broadcast_to", "tile",
-    "repeat_interleave", "adjoint", "unsafe_chunk",
+    "repeat_interleave", "adjoint", "unsafe_chunk", "conj", "resolve_conj", "resolve_neg",
+    "positive", "real", "mT", "mH", "sum_to_size", "pin_memory", "to_dense", "swapaxes_",
+    "swapdims_", "diag", "diagflat", "requires_grad_",
 })
 
 # Autograd marks outputs of multi-output view functions (split, chunk, unbind: a derivative
@@ -153,7 +162,8 @@ SAVES_NOTHING = frozenset({
 MULTI_VIEW_COMPOSITES = frozenset({"split", "chunk"})
 
 # Ops autograd handles by hand (VariableTypeManual): their outputs never require grad.
-MANUAL_NONDIFF = frozenset({"detach", "detach_", "one_hot"})
+MANUAL_NONDIFF = frozenset({"detach", "detach_", "one_hot", "isclose", "isfinite", "isreal",
+                            "argwhere"})
 # ... and ones that are differentiable there, with what they save (copy_ saves nothing:
 # grad flows to src unchanged, self's old value is discarded).
 MANUAL_SAVES: dict[str, dict[str, list[str]]] = {"copy_": {"self": [], "src": []}}
@@ -837,43 +847,65 @@ def apply_composites(ops: dict[str, Any]) -> None:
                 return tovl, t
         return None, None
 
+    def same_op_wrapped(op: dict[str, Any], entry: dict[str, Any]) -> Any:
+        # where.ScalarOther & co.: Python numbers wrapped into tensors, run by the Tensor overload
+        kinds = [a[1] for a in entry["args"]]
+        for tovl in op["order"]:
+            t = op["overloads"][tovl]
+            tkinds = [a[1] for a in t["args"]]
+            if t is not entry and "saves" in t and len(tkinds) == len(kinds) and all(
+                    k == tk or (k == "S" and tk == "T") for k, tk in zip(kinds, tkinds,
+                                                                         strict=True)):
+                return tovl, t
+        return None, None
+
     used: set[str] = set()
-    for name, op in ops.items():
-        for ovl_name, entry in op["overloads"].items():
-            if entry["grad"] != "composite":
-                continue
-            tensor_args = [a[0] for a in entry["args"] if a[1] in TENSOR_KINDS]
-            if name in DECOMPOSITIONS:
-                used.add(name)
-                spec, argmap = DECOMPOSITIONS[name]
-                target = target_entry(spec)
-                if "saves" not in target:
-                    PROBLEMS.append(f"{spec} has no saves for {name}")
+    # pass 1: hand-written decompositions and saves-nothing composites; pass 2: aliases and
+    # wrapped-scalar overloads, which may point at entries filled in pass 1 (ger -> outer)
+    for pass_no in (1, 2):
+        for name, op in ops.items():
+            for ovl_name, entry in op["overloads"].items():
+                if entry["grad"] != "composite" or "saves" in entry:
                     continue
-                argmap = {s: t for s, t in argmap.items() if s in tensor_args}
-                entry["saves"] = rename_saves(target["saves"], argmap)
-                for a in tensor_args:
-                    entry["saves"].setdefault(a, [])
-                entry["via"] = spec
-            elif name in ALIASES:
-                used.add(name)
-                tname = ALIASES[name]
-                if tname not in ops:
-                    raise SystemExit(f"gen_optable: alias target {tname} not in the table")
-                tovl, target = alias_target(entry, ovl_name, ops[tname])
-                if target is None:
-                    PROBLEMS.append(f"no overload of {tname} matches {name}.{ovl_name}")
-                    continue
-                entry["via"] = tname + ("." + tovl if tovl else "")
-                if target["grad"] == "nondiff":
-                    entry["grad"] = "nondiff"
-                elif "saves" in target:
-                    argmap = dict(zip([a[0] for a in entry["args"]],
-                                      [a[0] for a in target["args"]], strict=True))
+                tensor_args = [a[0] for a in entry["args"] if a[1] in TENSOR_KINDS]
+                key = f"{name}.{ovl_name}" if f"{name}.{ovl_name}" in DECOMPOSITIONS else name
+                if pass_no == 1 and key in DECOMPOSITIONS:
+                    used.add(key)
+                    spec, argmap = DECOMPOSITIONS[key]
+                    target = target_entry(spec)
+                    if "saves" not in target:
+                        PROBLEMS.append(f"{spec} has no saves for {name}")
+                        continue
+                    argmap = {s: t for s, t in argmap.items() if s in tensor_args}
                     entry["saves"] = rename_saves(target["saves"], argmap)
-            elif name in SAVES_NOTHING:
-                used.add(name)
-                entry["saves"] = {a: [] for a in tensor_args}
+                    for a in tensor_args:
+                        entry["saves"].setdefault(a, [])
+                    entry["via"] = spec
+                elif pass_no == 1 and name in SAVES_NOTHING:
+                    used.add(name)
+                    entry["saves"] = {a: [] for a in tensor_args}
+                elif pass_no == 2 and name in ALIASES:
+                    used.add(name)
+                    tname = ALIASES[name]
+                    if tname not in ops:
+                        raise SystemExit(f"gen_optable: alias target {tname} not in the table")
+                    tovl, target = alias_target(entry, ovl_name, ops[tname])
+                    if target is None:
+                        PROBLEMS.append(f"no overload of {tname} matches {name}.{ovl_name}")
+                        continue
+                    entry["via"] = tname + ("." + tovl if tovl else "")
+                    if target["grad"] in ("nondiff", "none"):
+                        entry["grad"] = target["grad"]
+                    elif "saves" in target:
+                        argmap = dict(zip([a[0] for a in entry["args"]],
+                                          [a[0] for a in target["args"]], strict=True))
+                        entry["saves"] = rename_saves(target["saves"], argmap)
+                elif pass_no == 2:
+                    tovl, target = same_op_wrapped(op, entry)
+                    if target is not None:
+                        entry["via"] = name + ("." + tovl if tovl else "")
+                        entry["saves"] = rename_saves(
+                            target["saves"], {a[0]: a[0] for a in target["args"]})
     for name in sorted((set(DECOMPOSITIONS) | SAVES_NOTHING) - used):
         PROBLEMS.append(f"hand-written entry {name} unused (not composite or not in the table)")
 

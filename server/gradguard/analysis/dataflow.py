@@ -1114,7 +1114,7 @@ class Dataflow:
             return self.torch_call(callee.torch_path, trailer, node, sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if callee.module is not None:
-            return self.module_call(callee.module, positional, args, trailer, node, sc)
+            return self.module_call(callee.module, positional, args, trailer, node, sc, callee)
         if callee.user_class is not None and callee.tensor is Tri.NO and not callee.module:
             cls = self.classes.get(callee.user_class)
             if cls is not None and callee is not None and _is_class_ref(callee):
@@ -1122,6 +1122,7 @@ class Dataflow:
                 return Value(
                     tensor=Tri.NO,
                     requires_grad=Tri.NO,
+                    storage=Storage(),
                     module=ModuleDesc(
                         cls.name,
                         has_parameters=has_params,
@@ -1150,6 +1151,7 @@ class Dataflow:
         trailer: Node,
         node: Node,
         sc: Scope,
+        owner: Value | None = None,
     ) -> Value:
         if not positional:
             return UNKNOWN
@@ -1157,7 +1159,7 @@ class Dataflow:
         if mod.children:
             cur = x
             for child in mod.children:
-                cur = self.module_call(child, [cur], args, trailer, node, sc)
+                cur = self.module_call(child, [cur], args, trailer, node, sc, owner)
             return cur
         if mod.op is not None and mod.inplace is not Tri.NO:
             site = WriteSite(
@@ -1224,6 +1226,28 @@ class Dataflow:
                 x.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
+            # Its weights are saved to compute the input's gradient (when the input needs one):
+            # an optimizer step before that backward invalidates them.
+            if (
+                owner is not None
+                and owner.storage is not None
+                and grad is not Tri.NO
+                and x.requires_grad is not Tri.NO
+                and x.tensor is not Tri.NO
+            ):
+                rec = SaveRecord(
+                    f"{mod.class_name}(…)",
+                    Origin(
+                        node_range(node),
+                        f"`{_code(node)[:40]}` on line {node.start_pos[0]}",
+                    ),
+                    certain=grad is Tri.YES
+                    and x.requires_grad is Tri.YES
+                    and mod.has_parameters is Tri.YES,
+                )
+                owner.storage.saves.append(rec)
+                self.records[rec.id] = rec
+                result = result.evolve(graph=result.graph | {rec.id})
             return result
         if mod.op is not None:
             return self.op_result(mod.op, [x], node, sc, method=False)
@@ -1281,6 +1305,11 @@ class Dataflow:
             and name[:1].isupper()
         ):
             return self.make_module(name, path, args, positional, keywords, node, sc)
+        if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
+            params = positional[0] if positional else keywords.get("params", UNKNOWN)
+            return Value(
+                tensor=Tri.NO, requires_grad=Tri.NO, optimizer=name, storage=params.storage
+            )
         if (
             path.startswith("torch.optim")
             or path.startswith("torch.utils")
@@ -1429,6 +1458,7 @@ class Dataflow:
                 return Value(
                     tensor=Tri.NO,
                     requires_grad=Tri.NO,
+                    storage=Storage(),
                     module=ModuleDesc(
                         name, has_parameters=Tri.MAYBE, origin=origin, user_class="Sequential"
                     ),
@@ -1437,6 +1467,7 @@ class Dataflow:
             return Value(
                 tensor=Tri.NO,
                 requires_grad=Tri.NO,
+                storage=Storage(),
                 module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
             )
         info = _module_info(name)
@@ -1444,6 +1475,7 @@ class Dataflow:
             return Value(
                 tensor=Tri.NO,
                 requires_grad=Tri.NO,
+                storage=Storage(),
                 module=ModuleDesc(name, has_parameters=Tri.MAYBE, origin=origin, user_class=name),
             )
         inplace, inplace_node = Tri.NO, None
@@ -1453,6 +1485,7 @@ class Dataflow:
         return Value(
             tensor=Tri.NO,
             requires_grad=Tri.NO,
+            storage=Storage(),
             module=ModuleDesc(
                 name,
                 op=info.get("op"),
@@ -1500,10 +1533,12 @@ class Dataflow:
                     grad_from=Origin(node_range(node), f"`.{name}()` on line {node.start_pos[0]}"),
                 )
                 element = param if name == "parameters" else _container((NOT_TENSOR, param))
-                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=element)
+                return Value(
+                    tensor=Tri.NO, requires_grad=Tri.NO, element=element, storage=recv.storage
+                )
             if name == "forward" and recv.module is not None:
                 args, positional, _ = self.evaluate_args(trailer, sc)
-                return self.module_call(recv.module, positional, args, trailer, node, sc)
+                return self.module_call(recv.module, positional, args, trailer, node, sc, recv)
             if name in (
                 "to",
                 "cuda",
@@ -1523,6 +1558,24 @@ class Dataflow:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        if recv.optimizer is not None and name == "step" and recv.storage is not None:
+            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+            site = WriteSite(
+                "step",
+                "step",
+                node,
+                enclosing_statement(node),
+                params,
+                recv_node,
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                target_text=_code_span(recv_span),
+            )
+            self.add_site(site, sc)
+            self.write(site, sc)
+            return NOT_TENSOR
         if name == "backward":
             retain = (
                 _literal_bool(args.keywords.get("retain_graph")) is True
@@ -1592,9 +1645,19 @@ class Dataflow:
             if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
                 # Unknown receiver: the jedi tier may still say it is a Parameter.
                 self.unknown_sites.append(
-                    WriteSite("method", name, node, enclosing_statement(node), recv, recv_node,
-                              sc.grad, sc.info, node_range(node), call_args=trailer,
-                              target_text=_code_span(recv_span))
+                    WriteSite(
+                        "method",
+                        name,
+                        node,
+                        enclosing_statement(node),
+                        recv,
+                        recv_node,
+                        sc.grad,
+                        sc.info,
+                        node_range(node),
+                        call_args=trailer,
+                        target_text=_code_span(recv_span),
+                    )
                 )
                 return UNKNOWN
             site = WriteSite(
@@ -1624,9 +1687,7 @@ class Dataflow:
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
         if ops.is_view(name):
             return self.make_view(recv, name, node, sc)
-        return self.op_result(
-            name, [recv] + positional, node, sc, method=True, keywords=keywords
-        )
+        return self.op_result(name, [recv] + positional, node, sc, method=True, keywords=keywords)
 
     def binary(self, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
@@ -1685,9 +1746,7 @@ def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
         kind = "other"
     else:
         kind = "unknown"
-    return ops.ArgFact(
-        kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO, name
-    )
+    return ops.ArgFact(kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO, name)
 
 
 def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
@@ -1881,9 +1940,11 @@ def _is_loop_variable(node: Node, name: str) -> bool:
     while cur is not None and cur.type not in ("funcdef", "classdef", "file_input"):
         if cur.type in ("for_stmt", "sync_comp_for", "comp_for"):
             target = cur.children[1]
-            names = [target] if target.type == "name" else [
-                leaf for leaf in _leaves(target) if leaf.type == "name"
-            ]
+            names = (
+                [target]
+                if target.type == "name"
+                else [leaf for leaf in _leaves(target) if leaf.type == "name"]
+            )
             if any(n.value == name for n in names):
                 return True
         cur = cur.parent

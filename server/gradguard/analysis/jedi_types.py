@@ -118,7 +118,8 @@ class JediTyper:
         import jedi
 
         _configure(jedi)
-        self._script = jedi.Script(source, path=Path(path) if path else None)
+        real = path and not path.startswith("<") and "://" not in path
+        self._script = jedi.Script(source, path=Path(path) if real else None)
         self._key = key
         return self._script
 

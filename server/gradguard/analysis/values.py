@@ -107,6 +107,7 @@ class Value:
     torch_path: str | None = None  # references into the torch namespace: "torch.nn.functional"
     user_class: str | None = None  # a reference to a class defined in this file
     nograd_grad: bool = False  # `p.grad`: never requires grad
+    optimizer: str | None = None  # a torch.optim optimizer; `storage` is its parameters'
 
     def evolve(self, **changes: object) -> Value:
         return replace(self, **changes)

@@ -31,6 +31,11 @@ Writing in place into a saved tensor — or a view or alias of it — bumps its 
 counter; the later `backward()` notices and raises. The error points at `backward()`,
 often far from the culprit: this rule points at the write.
 
+The same holds for `optimizer.step()`: it updates the parameters in place, so a graph
+built before the step that saved those parameters (a GAN's generator loss computed from
+the discriminator's output before the discriminator's step; two losses sharing a forward
+pass) fails at its `backward()`. gradguard points at the step.
+
 Severity is **error** when a `backward()` / `torch.autograd.grad` of that graph comes
 later in the same scope, **warning** when the graph leaves the scope (returned, stored).
 
@@ -117,8 +122,61 @@ z.sum().backward()
 print(x.grad)
 """,
         ),
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+optG = torch.optim.SGD(G.parameters(), lr=0.1)
+optD = torch.optim.SGD(D.parameters(), lr=0.1)
+bce = nn.BCEWithLogitsLoss()
+for step in range(2):
+    real = torch.randn(8, 2)
+    fake = G(torch.randn(8, 2))
+    d_fake = D(fake)
+    loss_d = bce(D(real), torch.ones(8, 1)) + bce(D(fake.detach()), torch.zeros(8, 1))
+    optD.zero_grad()
+    loss_d.backward()
+    optD.step()
+    loss_g = bce(d_fake, torch.ones(8, 1))
+    optG.zero_grad()
+    loss_g.backward()
+    optG.step()
+""",
+            line=17,
+            raises=SAVED_MESSAGE,
+        ),
     ),
     valid=(
+        Valid(
+            """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+optG = torch.optim.SGD(G.parameters(), lr=0.1)
+optD = torch.optim.SGD(D.parameters(), lr=0.1)
+bce = nn.BCEWithLogitsLoss()
+for step in range(2):
+    real = torch.randn(8, 2)
+    fake = G(torch.randn(8, 2))
+    loss_d = bce(D(real), torch.ones(8, 1)) + bce(D(fake.detach()), torch.zeros(8, 1))
+    optD.zero_grad()
+    loss_d.backward()
+    optD.step()
+    loss_g = bce(D(fake), torch.ones(8, 1))
+    optG.zero_grad()
+    loss_g.backward()
+    optG.step()
+print("ok")
+""",
+            "the generator's loss runs D again after D's step",
+        ),
         Valid(
             """\
 import torch
@@ -221,14 +279,33 @@ def _fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
     return []
 
 
+def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
+    """`opt.step()` rewrites parameters that a still-pending graph saved (GANs, two losses)."""
+    if v.backward is None or not v.certain:
+        return None
+    site, save = v.site, v.save
+    message = (
+        f"`{site.target_text}.step()` updates the parameters in place, but {save.origin.text} "
+        f'saved them for backward; {v.backward.text} raises "{SAVED_MESSAGE}" — '
+        f"run that backward before the step, or recompute the forward pass after it"
+    )
+    related = (
+        RelatedInfo(save.origin.range, "the parameters are saved for backward here"),
+        RelatedInfo(v.backward.range, "this backward() will raise"),
+    )
+    return diagnostic(RULE, site.range, message, Severity.ERROR, [], related)
+
+
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
         return None
     if site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO:
         return None  # PyTorch raises the leaf error at the write first
-    if site.grad is Tri.NO:
+    if site.grad is Tri.NO and site.kind != "step":
         return None
+    if site.kind == "step":
+        return _optimizer_step(v, ctx)
     if v.backward is not None:
         severity = Severity.ERROR if v.certain and site.grad is Tri.YES else Severity.WARNING
     else:

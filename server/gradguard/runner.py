@@ -213,33 +213,47 @@ def _warm_up() -> None:
         pass
 
 
+def _size(job: Job) -> int:
+    try:
+        return os.stat(job.path).st_size
+    except OSError:
+        return 0
+
+
 def run_jobs(
     jobs: Sequence[Job],
     workers: int,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[FileReport]:
-    """Run the jobs (in parallel when there are several) and return reports in job order."""
+    """Run the jobs (in parallel when there are several) and return reports in job order.
+
+    In parallel, the largest files go first (longest-processing-time first), so one big
+    file does not finish alone at the end; small files travel in chunks.
+    """
     total = len(jobs)
-    reports: list[FileReport] = []
+    done: dict[int, FileReport] = {}
+
+    def finished(index: int, report: FileReport) -> None:
+        done[index] = report
+        if on_progress:
+            on_progress(len(done), total)
+
     if total <= 1 or workers <= 1:
-        for job in jobs:
-            reports.append(run_job(job))
-            if on_progress:
-                on_progress(len(reports), total)
-        return reports
+        for index, job in enumerate(jobs):
+            finished(index, run_job(job))
+        return [done[i] for i in range(total)]
     _warm_up()
     workers = min(workers, total)
-    chunksize = max(1, min(32, total // (workers * 8)))
+    order = sorted(range(total), key=lambda i: -_size(jobs[i]))
+    chunksize = max(1, min(16, total // (workers * 16)))
     try:
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
-            for report in pool.map(run_job, jobs, chunksize=chunksize):
-                reports.append(report)
-                if on_progress:
-                    on_progress(len(reports), total)
+            results = pool.map(run_job, [jobs[i] for i in order], chunksize=chunksize)
+            for index, report in zip(order, results, strict=True):
+                finished(index, report)
     except (concurrent.futures.process.BrokenProcessPool, OSError):
         # A worker died (or could not start): finish the rest in this process.
-        for job in jobs[len(reports) :]:
-            reports.append(run_job(job))
-            if on_progress:
-                on_progress(len(reports), total)
-    return reports
+        for index in order:
+            if index not in done:
+                finished(index, run_job(jobs[index]))
+    return [done[i] for i in range(total)]

@@ -207,10 +207,16 @@ AUGMENTED_TARGET = {
     "__ixor__": "bitwise_xor_", "__ilshift__": "bitwise_left_shift_",
     "__irshift__": "bitwise_right_shift_",
 }
-# ``number OP tensor``: what torch/_tensor.py's __rOP__ runs, as (op, receiver-is-tensor-arg).
+# ``number OP tensor``: what torch/_tensor.py's __rOP__ runs.  "same": op(tensor, number)
+# (``__rsub__`` is ``rsub(self, other)``); "swap": op(number, tensor) (``__rpow__`` is
+# ``torch.pow(other, self)``); "temp": ``__rtruediv__`` is ``self.reciprocal() * other``, so
+# only a temporary is saved, never an operand or the result.
 REFLECTED = {
-    "+": "add", "*": "mul", "-": "rsub", "/": "reciprocal", "**": "pow", "//": "floor_divide",
-    "%": "remainder", "&": "bitwise_and", "|": "bitwise_or", "^": "bitwise_xor",
+    "+": ("add", "same"), "*": ("mul", "same"), "-": ("rsub", "same"),
+    "/": ("reciprocal", "temp"), "**": ("pow", "swap"), "//": ("floor_divide", "swap"),
+    "%": ("remainder", "swap"), "&": ("bitwise_and", "same"), "|": ("bitwise_or", "same"),
+    "^": ("bitwise_xor", "same"), "<<": ("bitwise_left_shift", "swap"),
+    ">>": ("bitwise_right_shift", "swap"), "@": ("matmul", "swap"),
 }
 UNARY_OPERATORS = {"-": "neg", "~": "bitwise_not", "+": None, "abs": "abs"}
 
@@ -936,7 +942,11 @@ def build_operators(ops: dict[str, Any]) -> dict[str, Any]:
     for sym, (op, idunder) in BINARY_OPERATORS.items():
         entry: dict[str, Any] = {"op": op}
         if sym in REFLECTED:
-            entry["reflected"] = REFLECTED[sym]
+            rop, order = REFLECTED[sym]
+            if rop not in ops:
+                raise SystemExit(f"gen_optable: reflected op {rop} missing")
+            entry["reflected"] = rop
+            entry["reflected_args"] = order
         if idunder is not None:
             inplace = False
             if hasattr(torch.Tensor, idunder):

@@ -552,3 +552,36 @@ def test_binary_saves_match_autograd(name: str, pattern: tuple[bool, bool]) -> N
     a, b = _pair(*pattern)
     out = fn(a, b)
     assert breaks(out, out) == s.result, (name, pattern, "result")
+
+
+@pytest.mark.parametrize("expr, left_grad, right_grad", [
+    ("x * 2", True, None), ("2 * x", None, True), ("x ** 2", True, None),
+    ("2 ** x", None, True), ("1 / x", None, True), ("2 - x", None, True), ("x / 3", True, None),
+    ("x + 2", True, None), ("x / w", True, False), ("w / x", False, True),
+    ("x @ w", True, False), ("w @ x", False, True), ("x * w", True, True),
+])
+def test_saves_binop_matches_autograd(expr: str, left_grad, right_grad) -> None:
+    left_src, sym, right_src = expr.split()
+
+    def arg(src: str, rg):
+        return NUMBER if src[0].isdigit() else (GRAD if rg else NO_GRAD)
+
+    s = ot.saves_binop(sym, arg(left_src, left_grad), arg(right_src, right_grad))
+    assert s is not None and s.exact, expr
+
+    def run(write: str) -> bool:
+        env = {"x": grad_input(shape=(3, 3)) if (left_grad or right_grad) else None,
+               "w": torch.rand(3, 3) + 0.5}
+        if left_src == "x" and left_grad is False or right_src == "x" and right_grad is False:
+            env["x"] = torch.rand(3, 3) + 0.5
+        if left_src == "w" and left_grad or right_src == "w" and right_grad:
+            env["w"] = grad_input(shape=(3, 3))
+        out = eval(expr, {}, env)
+        names = [left_src, right_src]
+        target = out if write == "out" else env[names[int(write)]]
+        return breaks(target, out)
+
+    for pos, src in enumerate((left_src, right_src)):
+        if not src[0].isdigit():
+            assert run(str(pos)) == (pos in s.args), (expr, pos)
+    assert run("out") == s.result, (expr, "result")

@@ -38,6 +38,7 @@ Which tensors an op saves for backward
 
 Other facts: :func:`is_inplace_method`, :func:`functional_twin`, :func:`is_view`,
 :func:`is_multi_view`, :func:`is_differentiable`, :func:`returns_no_grad`, :func:`has_out`,
+:func:`saves_binop` (``x * y``, ``2 ** x``: what a Python operator saves),
 :func:`module_info` (``"ReLU"``), :func:`functional_info` (``"relu"`` for
 ``torch.nn.functional.relu``), :func:`operator_op` / :func:`augmented_op` (``"+"`` -> ``add``,
 ``"+="`` -> ``add_``; ``"@="`` -> ``None``: Tensor has no ``__imatmul__``, Python rebinds).
@@ -67,6 +68,7 @@ __all__ = [
     "lookup", "saves", "is_inplace_method", "functional_twin", "is_view", "is_multi_view",
     "is_differentiable", "returns_no_grad", "has_out", "module_info", "functional_info",
     "operator_op", "augmented_op", "reflected_op", "unary_op", "torch_version", "op_names",
+    "saves_binop",
 ]
 
 _DATA_PACKAGE = "gradguard.data"
@@ -422,7 +424,7 @@ def augmented_op(symbol: str) -> str | None:
 
 def reflected_op(symbol: str) -> str | None:
     """Op run by ``number OP tensor`` (``"-"`` -> ``"rsub"``, ``"/"`` -> ``"reciprocal"``
-    followed by a ``mul``)."""
+    followed by a ``mul``).  Prefer :func:`saves_binop`, which knows the argument order."""
     entry = _table().binary.get(symbol)
     return entry.get("reflected") if entry else None
 
@@ -584,3 +586,55 @@ def saves(name: str, args: Sequence[Arg], *, method: bool,
         records_grad=records,
         exact=certain == possible and records is not None,
     )
+
+
+def _swap(s: Saves) -> Saves:
+    return Saves(op=s.op, args=frozenset(1 - i for i in s.args), kwargs=s.kwargs,
+                 outputs=s.outputs, records_grad=s.records_grad, exact=s.exact)
+
+
+def _union(a: Saves, b: Saves) -> Saves:
+    return Saves(op=f"{a.op}|{b.op}", args=a.args | b.args, kwargs=a.kwargs | b.kwargs,
+                 outputs=a.outputs | b.outputs,
+                 records_grad=a.records_grad if a.records_grad == b.records_grad else None,
+                 exact=False)
+
+
+def _reflected(entry: Mapping[str, Any], left: Arg, right: Arg) -> Saves | None:
+    op, order = entry.get("reflected"), entry.get("reflected_args")
+    if op is None:
+        return None
+    if order == "swap":  # torch.pow(number, tensor)
+        return saves(op, [left, right], method=False)
+    inner = saves(op, [right, left] if order == "same" else [right], method=False)
+    if inner is None:
+        return None
+    if order == "temp":  # reciprocal(tensor) * number: only a temporary is saved
+        return Saves(op=f"{inner.op}+mul", args=frozenset(), kwargs=frozenset(),
+                     outputs=frozenset(), records_grad=inner.records_grad, exact=inner.exact)
+    return _swap(inner)
+
+
+def saves_binop(symbol: str, left: Arg, right: Arg) -> Saves | None:
+    """What ``left SYMBOL right`` saves; positions: 0 = left operand, 1 = right operand.
+
+    ``x * 2``, ``2 * x``, ``x ** 2`` (saves x), ``2 ** x`` (saves x and the result),
+    ``1 / x`` (nothing: ``x.reciprocal() * 1``), ``x @ w``.  None for unknown symbols or when
+    neither operand can be a tensor.
+    """
+    entry = _table().binary.get(symbol)
+    if entry is None:
+        return None
+    if left.kind is Kind.TENSOR:
+        return saves(entry["op"], [left, right], method=True)
+    if right.kind not in (Kind.TENSOR, Kind.UNKNOWN):
+        return None
+    if left.kind is Kind.UNKNOWN:
+        forward = saves(entry["op"], [left, right], method=True)
+        if right.kind is Kind.UNKNOWN:
+            return forward if forward is None else _union(forward, forward)
+        reflected = _reflected(entry, NUMBER, right)
+        if forward is None or reflected is None:
+            return forward or reflected
+        return _union(forward, reflected)
+    return _reflected(entry, left, right)

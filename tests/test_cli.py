@@ -296,3 +296,29 @@ def test_server_subcommand_hands_its_arguments_to_the_language_server(
     assert main(["server", "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: ") and "--tcp" in out
+
+
+def test_output_file_and_exit_zero(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "model.py", BUGGY)
+    report = project / "out" / "report.sarif"
+    report.parent.mkdir()
+    assert main(["check", "--format", "sarif", "-o", str(report), str(path)]) == 1
+    assert capsys.readouterr().out == ""
+    assert json.loads(report.read_text(encoding="utf-8"))["runs"][0]["results"]
+    assert main(["check", "--exit-zero", str(path)]) == 0
+    assert "GG101" in capsys.readouterr().out
+    assert main(["check", "--exit-zero", str(project / "missing.py")]) == 0
+    assert main(["check", "-o", str(project / "no" / "dir" / "x.txt"), str(path)]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_fix_on_a_file_with_syntax_errors_writes_nothing_and_says_why(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = BUGGY + "def broken(:\n"
+    path = _write(project / "model.py", source)
+    assert main(["check", "--fix", "--unsafe-fixes", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert path.read_text(encoding="utf-8") == source
+    assert "model.py:3:1: GG101" in captured.out
+    assert "fixes not written: the file has syntax errors" in captured.err

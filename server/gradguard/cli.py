@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     check.add_argument(
+        "-o", "--output-file", metavar="PATH", help="write the report to PATH instead of stdout"
+    )
+    check.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when findings remain (not on errors)"
+    )
+    check.add_argument(
         "--statistics", action="store_true", help="counts per rule instead of each finding"
     )
     check.add_argument(
@@ -275,6 +281,8 @@ def _check(args: argparse.Namespace) -> int:
         if would:
             print(f"Would fix {would} error{'s' if would != 1 else ''}.", file=stderr)
         exit_code = EXIT_FINDINGS if diffs or any(r.problem for r in reports) else EXIT_CLEAN
+        if args.exit_zero:
+            exit_code = EXIT_CLEAN
         return _internal_or(exit_code, reports, INTERNAL_ERROR)
 
     for report in reports:
@@ -295,10 +303,19 @@ def _check(args: argparse.Namespace) -> int:
         statistics=args.statistics,
         quiet=args.quiet,
     )
-    stdout.write(renderer(args.format)(reports, options))
-    stdout.flush()
+    rendered = renderer(args.format)(reports, options)
+    if args.output_file:
+        try:
+            Path(args.output_file).write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output_file}: {exc.strerror or exc}") from None
+    else:
+        stdout.write(rendered)
+        stdout.flush()
     remaining = any(r.findings for r in reports)
     exit_code = EXIT_FINDINGS if remaining or any(r.problem for r in reports) else EXIT_CLEAN
+    if args.exit_zero:
+        exit_code = EXIT_CLEAN
     return _internal_or(exit_code, reports, INTERNAL_ERROR)
 
 

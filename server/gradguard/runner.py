@@ -73,6 +73,12 @@ def unified_diff(before: str, after: str, name: str) -> str:
     return "".join(out)
 
 
+def _not_parsing_note(original: str) -> str:
+    if not parses(original):
+        return "fixes not written: the file has syntax errors"
+    return "fixes not written: the fixed text would not parse"
+
+
 def _findings(diags: Sequence[Diagnostic], unsafe: bool, cell: int | None = None) -> list[Finding]:
     return [Finding(d, cell, engine.choose_fix(d, unsafe)) for d in diags]
 
@@ -91,7 +97,7 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     if applied == 0 or fixed == text:
         return
     if not parses(fixed):
-        report.fix_note = "fixes not applied: the fixed text would not parse"
+        report.fix_note = _not_parsing_note(text)
         return
     fixed = keep_line_endings(text, fixed)
     report.fixes_applied = applied
@@ -143,10 +149,8 @@ def _check_notebook(job: Job, data: bytes, report: FileReport) -> None:
     new_cells, applied = fix_cells(cells, job.engine_path, job.settings, unsafe=job.unsafe)
     if applied == 0 or new_cells == cells:
         return
-    if parses(NotebookProgram.from_cells(cells).source) and not parses(
-        NotebookProgram.from_cells(new_cells).source
-    ):
-        report.fix_note = "fixes not applied: the fixed cells would not parse"
+    if not parses(NotebookProgram.from_cells(new_cells).source):
+        report.fix_note = _not_parsing_note(NotebookProgram.from_cells(cells).source)
         return
     report.fixes_applied = applied
     report.diff = "".join(

@@ -27,6 +27,36 @@ Usage::
 
 The output is deterministic (sorted keys, compact separators, trailing newline): regenerating
 from the same wheel is byte-identical.
+
+JSON layout (read by ``server/gradguard/optable.py``)::
+
+    format, torch_version
+    ops: {name: {                      ATen base name: "mul", "mul_", "linalg_norm", "__iand__"
+        method, function               exists as torch.Tensor.<name> / torch.<name> (or module)
+        module?                        python_module: nn | linalg | special | fft
+        inplace?: [names]              in-place variants ("mul" -> ["mul_"])
+        twin?, twin_method, twin_function   out-of-place spelling of an in-place op (or null)
+        out?                           an out= overload exists
+        writes_self?                   schema has Tensor(a!) self
+        inplace_method?                a Tensor method that writes its receiver's data
+        view?, multi_view?             returns a view / autograd multi-output views
+        overloads: [{                  in the order Python's argument parser tries them
+            name                       overload name ("" default)
+            args: [[name, kind, flags]]   kind T T? TL S I F B O; flags "k" kw-only, "d" default
+            n_out                      number of returns
+            grad                       formula | composite | nondiff | none | manual
+            saves?: {input: [saved]}   saved tensors when `input` requires grad: argument
+                                       names, "result" / "resultN" (outputs); for in-place
+                                       ops "result" is the receiver after the write
+            via?                       decomposition / alias the saves come from
+            diff_out?: [bool]          which outputs are differentiable, when not all
+            view?, multi_view?}]}}
+    aliases: {"linalg.norm": "linalg_norm", "__iadd__": "add_", ...}
+    operators: {binary: {sym: {op, augmented, reflected, reflected_args}}, unary: {sym: op}}
+    functionals: {F name: {op, inplace_op, inplace_param, inplace_index, saves_input,
+                           saves_output, inplace_saves_output, writes_input}}
+    modules: {class: {op, functional, inplace_param, inplace_index, inplace_op, has_parameters,
+                      saves_input, saves_output, inplace_saves_output?, inplace_ignored?, note?}}
 """
 
 from __future__ import annotations

@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .config import ConfigError, Settings
+from .files import Candidate, MissingPath, discover, display_path
 from .output import FORMATS, FileReport, RenderOptions, renderer
+from .pyproject import ConfigFinder, load_config_file
+from .runner import INTERNAL_ERROR, Job, run_job, run_jobs, worker_count
 
 if TYPE_CHECKING:
     from .rules import Rule
@@ -195,10 +198,6 @@ def _is_notebook(name: str) -> bool:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .files import Candidate, MissingPath, discover, display_path
-    from .pyproject import ConfigFinder, load_config_file
-    from .runner import INTERNAL_ERROR, Job, run_job, run_jobs, worker_count
-
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     fixed_config = load_config_file(Path(args.config)) if args.config else None
@@ -210,58 +209,14 @@ def _check(args: argparse.Namespace) -> int:
     compute_fixes = args.fix or args.diff
     write = args.fix and not args.diff
 
-    reports: list[FileReport]
-    missing: list[FileReport] = []
     if use_stdin:
-        name = args.stdin_filename or "-"
-        config = finder.for_file(Path(name)) if name != "-" else finder.for_directory(Path.cwd())
-        candidate = Candidate(display_path(Path(name)), config, explicit=True)
-        settings = apply_cli_overrides(config.settings, args)
-        job = Job(
-            path="-",
-            display=candidate.path.as_posix() if name != "-" else "-",
-            engine_path=candidate.engine_path if name != "-" else "<stdin>",
-            settings=settings,
-            fix=compute_fixes,
-            write=False,
-            unsafe=args.unsafe_fixes,
-            notebook=_is_notebook(name),
-        )
-        data = sys.stdin.buffer.read()
-        report = run_job(job, data)
-        if args.fix and not args.diff:
-            fixed_text = _fixed_stdin_text(report, data, job)
-            stdout.buffer.write(fixed_text) if hasattr(stdout, "buffer") else stdout.write(
-                fixed_text.decode("utf-8", "replace")
-            )
-            stdout.flush()
-            stdout = stderr  # the remaining findings go to stderr, the code to stdout
+        report, fixed_bytes = _check_stdin(args, finder, compute_fixes)
+        if fixed_bytes is not None:  # --fix: the code to stdout, the findings to stderr
+            _write_bytes(stdout, fixed_bytes)
+            stdout = stderr
         reports = [report]
     else:
-        paths = [Path(p) for p in (args.paths or ["."])]
-        jobs: list[Job] = []
-        for item in discover(paths, finder):
-            if isinstance(item, MissingPath):
-                missing.append(
-                    FileReport(
-                        path=item.path.as_posix(),
-                        absolute=str(item.path),
-                        problem="no such file or directory",
-                    )
-                )
-                continue
-            jobs.append(
-                Job(
-                    path=str(item.path),
-                    display=item.path.as_posix(),
-                    engine_path=item.engine_path,
-                    settings=apply_cli_overrides(item.settings, args),
-                    fix=compute_fixes,
-                    write=write,
-                    unsafe=args.unsafe_fixes,
-                    notebook=_is_notebook(item.path.name),
-                )
-            )
+        jobs, missing = _jobs(args, finder, compute_fixes, write)
         progress = _Progress(stderr)
         try:
             reports = missing + run_jobs(jobs, worker_count(args.jobs), progress)
@@ -319,19 +274,89 @@ def _check(args: argparse.Namespace) -> int:
     return _internal_or(exit_code, reports, INTERNAL_ERROR)
 
 
+def _jobs(
+    args: argparse.Namespace, finder: ConfigFinder, compute_fixes: bool, write: bool
+) -> tuple[list[Job], list[FileReport]]:
+    """One job per file found; a report for each path that does not exist."""
+    jobs: list[Job] = []
+    missing: list[FileReport] = []
+    overridden: dict[int, Settings] = {}  # per config: CLI flags applied once
+    for item in discover([Path(p) for p in (args.paths or ["."])], finder):
+        if isinstance(item, MissingPath):
+            problem = "no such file or directory"
+            missing.append(FileReport(item.path.as_posix(), str(item.path), problem=problem))
+            continue
+        key = id(item.config)
+        if key not in overridden:
+            overridden[key] = apply_cli_overrides(item.settings, args)
+        jobs.append(
+            Job(
+                path=str(item.path),
+                display=item.path.as_posix(),
+                engine_path=item.engine_path,
+                settings=overridden[key],
+                fix=compute_fixes,
+                write=write,
+                unsafe=args.unsafe_fixes,
+                notebook=_is_notebook(item.path.name),
+            )
+        )
+    return jobs, missing
+
+
+def _check_stdin(
+    args: argparse.Namespace, finder: ConfigFinder, compute_fixes: bool
+) -> tuple[FileReport, bytes | None]:
+    """Check stdin; with --fix (not --diff) also the bytes to print: fixed, or as read."""
+    name = args.stdin_filename
+    if name:
+        config = finder.for_file(Path(name))
+        candidate = Candidate(display_path(Path(name)), config, explicit=True)
+        display, engine_path = candidate.path.as_posix(), candidate.engine_path
+    else:
+        config = finder.for_directory(Path.cwd())
+        display, engine_path = "-", "<stdin>"
+    job = Job(
+        path="-",
+        display=display,
+        engine_path=engine_path,
+        settings=apply_cli_overrides(config.settings, args),
+        fix=compute_fixes,
+        write=False,
+        unsafe=args.unsafe_fixes,
+        notebook=_is_notebook(name or ""),
+    )
+    data = sys.stdin.buffer.read()
+    report = run_job(job, data)
+    if not args.fix or args.diff:
+        return report, None
+    return report, _fixed_stdin_text(report, data, job)
+
+
+def _write_bytes(stream: TextIO, data: bytes) -> None:
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
+    else:
+        stream.write(data.decode("utf-8", "replace"))
+        stream.flush()
+
+
 def _internal_or(code: int, reports: Sequence[FileReport], marker: str) -> int:
     if any(r.problem and r.problem.startswith(marker) for r in reports):
         return EXIT_ERROR
     return code
 
 
-def _fixed_stdin_text(report: FileReport, data: bytes, job: object) -> bytes:
+def _fixed_stdin_text(report: FileReport, data: bytes, job: Job) -> bytes:
     """What ``--fix`` on stdin prints: the fixed code, or the input unchanged."""
     from .files import decode_source, encode_source
 
     if report.problem or not report.fixes_applied:
         return data
-    if getattr(job, "notebook", False):
+    if job.notebook:
         from .notebook import read_notebook
 
         notebook = read_notebook(data.decode("utf-8-sig"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from gradguard.rules import get_rule
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+
+from gradguard.rules import get_rule
 
 from .conftest import GG101_SOURCE, diagnostics, open_doc
 

@@ -163,7 +163,7 @@ async def fix_all_edit(ls: GradguardServer, doc: Document) -> types.WorkspaceEdi
         new, _ = engine.apply_fixes(text, shown)
     else:
         resolved = ls.settings.resolve(doc.path)
-        engine_path = resolved.engine_path(doc.path, doc.uri)
+        engine_path = doc.path or doc.uri
         future = ls.scheduler.call(lambda: fixed_text(text, engine_path, resolved.settings, shown))
         try:
             new = await asyncio.wrap_future(future)

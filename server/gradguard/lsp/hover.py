@@ -44,8 +44,10 @@ def render_diagnostic(diag: model.Diagnostic) -> str:
     parts = [f"**{diag.code}**" + (f" `{diag.name}`" if diag.name else "")
              + f" ({diag.severity.label}): {diag.message}"]
     if diag.runtime_message:
-        parts.append("PyTorch will raise:\n\n```text\nRuntimeError: "
-                     f"{diag.runtime_message}\n```")
+        raised = diag.runtime_message
+        if not raised.startswith(("RuntimeError", "UserWarning")):
+            raised = f"RuntimeError: {raised}"
+        parts.append(f"PyTorch will raise:\n\n```text\n{raised}\n```")
     if diag.explanation:
         parts.append(diag.explanation.strip())
     if diag.related:

@@ -292,9 +292,10 @@ class GradguardServer(LanguageServer):
         if self.settings.generation != before:  # a pyproject.toml changed on disk
             self.reanalyse_all()
             return
-        engine_path = resolved.engine_path(doc.path, doc.uri)
-        excluded = resolved.root is not None and resolved.settings.is_excluded(engine_path)
-        payload = TextPayload(uri, doc.text, engine_path, excluded)
+        relative = resolved.relative_path(doc.path, doc.uri)
+        excluded = resolved.root is not None and resolved.settings.is_excluded(relative)
+        # The engine (and jedi) get the absolute path; per-file-ignores match its tail.
+        payload = TextPayload(uri, doc.text, doc.path or doc.uri, excluded)
         job = Job(uri, doc.version, self.settings.generation, resolved.settings, payload)
         self.scheduler.submit(job, immediate=immediate)
 

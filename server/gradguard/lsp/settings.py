@@ -92,8 +92,8 @@ class ResolvedSettings:
     settings: Settings
     root: Path | None  # the directory relative patterns refer to
 
-    def engine_path(self, path: str | None, fallback: str) -> str:
-        """The path the engine sees: relative to the project root when inside it."""
+    def relative_path(self, path: str | None, fallback: str) -> str:
+        """The path relative to the project root when inside it (what exclude patterns match)."""
         if path is None:
             return fallback
         if self.root is not None:

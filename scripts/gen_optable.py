@@ -42,7 +42,7 @@ JSON layout (read by ``server/gradguard/optable.py``)::
         view?, multi_view?             returns a view / autograd multi-output views
         overloads: [{                  in the order Python's argument parser tries them
             name                       overload name ("" default)
-            args: [[name, kind, flags]]   kind T T? TL S I F B O; flags "k" kw-only, "d" default
+            args: [[name, kind, flags]]   kind T T? TL S I F B L O; flags "k" kw-only, "d" default
             n_out                      number of returns
             grad                       formula | composite | nondiff | none | manual
             saves?: {input: [saved]}   saved tensors when `input` requires grad: argument
@@ -499,7 +499,8 @@ def load_torchgen(paths: dict[str, str]) -> tuple[list[Any], set[str]]:
 
 def arg_kind(t: Any) -> str:
     """Compact kind of a schema argument type: T, T? (optional tensor), TL (tensor list),
-    S (Scalar: any number), I (int/SymInt), F (float), B (bool), O (anything else)."""
+    S (Scalar: any number), I (int/SymInt), F (float), B (bool), L (int list: also takes one
+    int, or several as varargs when first), O (anything else: dtype, device, str, ...)."""
     s = str(t)
     if s == "Tensor":
         return "T"
@@ -515,6 +516,8 @@ def arg_kind(t: Any) -> str:
         return "F"
     if s in ("bool", "bool?"):
         return "B"
+    if s.startswith(("int[", "SymInt[")):
+        return "L"
     return "O"
 
 
@@ -752,6 +755,23 @@ def rename_saves(saves: dict[str, list[str]], argmap: dict[str, str]) -> dict[st
     return out
 
 
+def own_outputs(saves: dict[str, list[str]], target_n_out: int,
+                n_out: int) -> dict[str, list[str]]:
+    """Keep the saved outputs of a decomposition target that the composite itself returns:
+    layer_norm returns output 0 of native_layer_norm; its mean/rstd are internals."""
+
+    def keep(label: str) -> str | None:
+        if not label.startswith("result"):
+            return label
+        index = int(label[6:] or 0) if target_n_out > 1 else 0
+        if index >= n_out:
+            return None
+        return "result" if n_out == 1 else f"result{index}"
+
+    return {k: sorted({kept for v in vs if (kept := keep(v)) is not None})
+            for k, vs in saves.items()}
+
+
 def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
     import torch
     from torchgen.context import native_function_manager
@@ -913,7 +933,8 @@ def apply_composites(ops: dict[str, Any]) -> None:
                         PROBLEMS.append(f"{spec} has no saves for {name}")
                         continue
                     argmap = {s: t for s, t in argmap.items() if s in tensor_args}
-                    entry["saves"] = rename_saves(target["saves"], argmap)
+                    entry["saves"] = own_outputs(rename_saves(target["saves"], argmap),
+                                                 target["n_out"], entry["n_out"])
                     for a in tensor_args:
                         entry["saves"].setdefault(a, [])
                     entry["via"] = spec

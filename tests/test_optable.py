@@ -585,3 +585,29 @@ def test_saves_binop_matches_autograd(expr: str, left_grad, right_grad) -> None:
         if not src[0].isdigit():
             assert run(str(pos)) == (pos in s.args), (expr, pos)
     assert run("out") == s.result, (expr, "result")
+
+
+@pytest.mark.parametrize("call, args", [
+    ("view", [GRAD, NUMBER]), ("view", [GRAD, NUMBER, NUMBER]), ("reshape", [GRAD, NUMBER, NUMBER]),
+    ("permute", [GRAD, NUMBER, NUMBER]), ("expand", [GRAD, NUMBER, NUMBER]),
+    ("view", [GRAD, OTHER]), ("sum", [GRAD, NUMBER]), ("transpose", [GRAD, NUMBER, NUMBER]),
+])
+def test_overload_resolution_matches_python(call: str, args) -> None:
+    """Int lists take varargs and single ints; dtype overloads take only dtypes."""
+    s = ot.saves(call, args, method=True)
+    assert s is not None and s.exact
+    x = grad_input(shape=(2, 3))
+    values = {"view": [-1] if len(args) == 2 else [3, 2], "reshape": [3, 2], "permute": [1, 0],
+              "expand": [2, 3], "sum": [0], "transpose": [0, 1]}[call]
+    if args[1] is OTHER:
+        values = [torch.int32]
+    out = getattr(x, call)(*values)
+    assert out.requires_grad == bool(s.records_grad), s.op
+
+
+def test_composite_outputs_exclude_internals() -> None:
+    # layer_norm -> native_layer_norm: mean/rstd (outputs 1, 2) are not layer_norm's outputs
+    s = ot.saves("layer_norm", [GRAD, OTHER], method=False)
+    assert s.args == {0} and not s.outputs
+    assert ot.saves("native_layer_norm", [GRAD, OTHER, OTHER, OTHER, NUMBER],
+                    method=False).outputs == {1, 2}

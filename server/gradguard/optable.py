@@ -107,7 +107,7 @@ _TENSOR_KINDS = frozenset({"T", "T?", "TL"})
 @dataclass(frozen=True, slots=True)
 class Param:
     name: str
-    kind: str  # T, T? (optional tensor), TL (tensor list), S (number), I, F, B, O (other)
+    kind: str  # T, T? (optional tensor), TL (tensor list), S (number), I, F, B, L (int list), O
     keyword_only: bool
     has_default: bool
 
@@ -455,7 +455,9 @@ def _accepts(param: Param, arg: Arg, numbers_as_tensors: bool) -> bool:
         return k in (Kind.OTHER, Kind.TENSOR)
     if param.kind == "S":
         return k in (Kind.NUMBER, Kind.TENSOR)
-    return k in (Kind.NUMBER, Kind.OTHER)  # I, F, B, O
+    if param.kind == "O":  # dtype, device, layout, str, generator, ... (or None)
+        return k is Kind.OTHER
+    return k in (Kind.NUMBER, Kind.OTHER)  # I, F, B, L (an int list takes a single int)
 
 
 def _bind(ovl: Overload, args: Sequence[Arg], kwargs: Mapping[str, Arg], method: bool,
@@ -473,7 +475,13 @@ def _bind(ovl: Overload, args: Sequence[Arg], kwargs: Mapping[str, Arg], method:
         params = [p for p in params if p.name != "self"]
     positional = [p for p in params if not p.keyword_only]
     if len(rest) > len(positional):
-        return None
+        # x.view(2, 3), x.permute(1, 0): an int list first takes its ints as varargs
+        if not positional or positional[0].kind != "L" or kwargs.get(positional[0].name):
+            return None
+        if any(a.kind not in (Kind.NUMBER, Kind.UNKNOWN) for _, a in rest):
+            return None
+        bound[positional[0].name] = (("pos", rest[0][0]), NUMBER)
+        rest = []
     by_name = {p.name: p for p in ovl.params}
     for (i, a), p in zip(rest, positional, strict=False):
         if not _accepts(p, a, numbers_as_tensors):

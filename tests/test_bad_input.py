@@ -163,6 +163,7 @@ def test_findings_around_a_half_typed_line(
 
 def test_one_megabyte_file(tmp_path: Path) -> None:
     block = (
+        "# step {i}: " + "a long comment, as generated code often carries, " * 4 + "\n"
         "def step_{i}(w, grad, lr=0.1):\n"
         "    with torch.no_grad():\n"
         "        w -= lr * grad\n"

@@ -249,3 +249,21 @@ def test_any_input_gives_a_report_never_an_exception(pieces: list[str], noise: b
     if report.new_bytes is not None:
         assert report.new_bytes != data
         compile(report.new_bytes, "m.py", "exec")
+
+
+def test_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked.py"
+    locked.write_text(BUGGY, encoding="utf-8")
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "locked.py":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert main(["check", "-j", "1", str(locked)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"{locked}: error: cannot read: Permission denied; skipped\n"

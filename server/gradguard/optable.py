@@ -57,8 +57,7 @@ import enum
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -310,6 +309,8 @@ def _op(name: str, raw: Mapping[str, Any]) -> OpInfo:
 
 @cache
 def _table() -> _Table:
+    from importlib import resources  # lazily: it pulls in zipfile/tempfile
+
     try:
         text = resources.files(_DATA_PACKAGE).joinpath(_DATA_FILE).read_text(encoding="ascii")
         raw = json.loads(text)
@@ -562,10 +563,16 @@ def _one(ovl: Overload, bound: Mapping[str, tuple[_Ref, Arg]]) -> tuple[
 def saves(name: str, args: Sequence[Arg], *, method: bool,
           kwargs: Mapping[str, Arg] | None = None) -> Saves | None:
     """What calling ``name`` with these arguments saves for backward (module docstring)."""
+    return _saves(name, tuple(args), method, tuple(sorted((kwargs or {}).items())))
+
+
+@lru_cache(maxsize=4096)
+def _saves(name: str, args: tuple[Arg, ...], method: bool,
+           kwargs: tuple[tuple[str, Arg], ...]) -> Saves | None:
     op = lookup(name)
     if op is None:
         return None
-    kw = kwargs or {}
+    kw = dict(kwargs)
     cands = _candidates(op, args, kw, method)
     if not cands:
         return None

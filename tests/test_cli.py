@@ -14,7 +14,7 @@ import pytest
 
 from gradguard import __version__
 from gradguard.cli import _Progress, _use_color, main
-from gradguard.rules import all_rules
+from gradguard.rules import all_rules, get_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 BUGGY = "import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\n"
@@ -322,3 +322,16 @@ def test_fix_on_a_file_with_syntax_errors_writes_nothing_and_says_why(
     assert path.read_text(encoding="utf-8") == source
     assert "model.py:3:1: GG101" in captured.out
     assert "fixes not written: the file has syntax errors" in captured.err
+
+
+def test_quiet_and_statistics(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(project / "model.py", BUGGY)
+    assert main(["check", "--statistics", str(path)]) == 1
+    count, code, rest = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert (count, code) == ("1", "GG101") and rest.endswith(get_rule("GG101").name)
+    assert main(["check", "-q", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "GG101" in out and "Found" not in out
+    clean = _write(project / "clean.py", CLEAN)
+    assert main(["check", "-q", str(clean)]) == 0
+    assert capsys.readouterr().out == ""

@@ -259,3 +259,12 @@ def test_cli_checks_and_fixes_a_notebook(
     assert after["cells"][0] == doc["cells"][0]
     assert after["metadata"] == doc["metadata"]
     assert engine.check_source("\n".join("".join(c["source"]) for c in after["cells"][1:])) == []
+
+
+def test_windows_line_endings_and_indent_are_kept() -> None:
+    doc = _notebook([_code("a = 1\nb = 2")])
+    text = (json.dumps(doc, indent=2) + "\n").replace("\n", "\r\n")
+    nb = read_notebook(text)
+    assert nb.dumps() == text
+    changed = nb.with_sources(["a = 3\nb = 2"]).dumps()
+    assert changed == text.replace('"a = 1\\n"', '"a = 3\\n"')

@@ -385,6 +385,7 @@ class NotebookFile:
     code_cells: list[int]  # indices into document["cells"]
     indent: int | None = 1
     trailing_newline: bool = True
+    newline: str = "\n"  # the file's line ending ("\r\n" for a notebook saved on Windows)
 
     @property
     def sources(self) -> list[str]:
@@ -398,11 +399,14 @@ class NotebookFile:
                 cell["source"] = text
             else:
                 cell["source"] = text.splitlines(keepends=True)
-        return NotebookFile(document, list(self.code_cells), self.indent, self.trailing_newline)
+        return NotebookFile(
+            document, list(self.code_cells), self.indent, self.trailing_newline, self.newline
+        )
 
     def dumps(self) -> str:
         text = json.dumps(self.document, indent=self.indent, ensure_ascii=False)
-        return text + "\n" if self.trailing_newline else text
+        text = text + "\n" if self.trailing_newline else text
+        return text.replace("\n", self.newline) if self.newline != "\n" else text
 
 
 def _cell_source(cell: dict[str, Any]) -> str:
@@ -454,4 +458,5 @@ def read_notebook(text: str) -> NotebookFile:
             raise NotebookError(f"not a valid notebook: cell {index + 1} has a malformed `source`")
         if cell.get("cell_type") == "code":
             code_cells.append(index)
-    return NotebookFile(document, code_cells, _detect_indent(text), text.endswith("\n"))
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return NotebookFile(document, code_cells, _detect_indent(text), text.endswith("\n"), newline)

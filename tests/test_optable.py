@@ -386,7 +386,7 @@ MODULE_INPUT_SHAPES = {
     "ConstantPad2d": (1, 1, 3, 3), "ReflectionPad2d": (1, 1, 3, 3),
     "ReplicationPad2d": (1, 1, 3, 3), "PixelShuffle": (1, 1, 2, 2), "PixelUnshuffle": (1, 1, 2, 2),
     "Flatten": (2, 2, 2), "Unflatten": (2, 4), "Identity": (2, 4), "GLU": (2, 4),
-    "Softmax2d": (1, 2, 2, 2),
+    "Softmax2d": (1, 2, 2, 2), "Dropout2d": (1, 2, 3, 3), "Dropout3d": (1, 2, 2, 2, 2),
 }
 SKIPPED_MODULES = {  # covered elsewhere or multi-input forwards
     "Bilinear", "Embedding", "EmbeddingBag", "RNN", "LSTM", "GRU", "LSTMCell",
@@ -465,6 +465,7 @@ def test_module_facts() -> None:
     assert emb.saves_input == breaks(idx, out)
 
 
+FUNCTIONAL_SHAPES = {"dropout2d": (1, 2, 3, 3), "dropout3d": (1, 2, 2, 2, 2)}
 FUNCTIONAL_INPUTS = {"softmax": {"dim": 1}, "log_softmax": {"dim": 1}, "softmin": {"dim": 1},
                      "threshold": {"threshold": 0.5, "value": 0.0}, "glu": {}}
 
@@ -486,16 +487,16 @@ def test_functional_inplace_flags_match_torch(name: str) -> None:
         return
     params = list(inspect.signature(fn).parameters)
     assert info.inplace_param == "inplace" and params[info.inplace_index] == "inplace"
+    shape = FUNCTIONAL_SHAPES.get(name, (2, 3))
+    training = {"training": True} if "training" in params else {}
     for inplace in (False, True):
-        x = grad_input()
-        out = fn(x, **kw, inplace=inplace, **({"training": True} if "training" in params else {}))
+        x = grad_input(shape=shape)
+        out = fn(x, **kw, inplace=inplace, **training)
         expected = info.inplace_saves_output if inplace else info.saves_input
         assert breaks(x, out) == expected, inplace
-        if not inplace:
-            x = grad_input()
-            out = fn(x, **kw, **({"training": True} if "training" in params else {}))
-            assert breaks(out, out) == (
-                info.saves_output)
+    x = grad_input(shape=shape)
+    out = fn(x, **kw, **training)
+    assert breaks(out, out) == info.saves_output
 
 
 def test_python_functionals() -> None:

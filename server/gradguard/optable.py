@@ -32,9 +32,23 @@ Which tensors an op saves for backward
     the caller's ``args`` list, names in :attr:`Saves.kwargs` its ``kwargs``.  For in-place ops
     (``y.mul_(w)``) output 0 *is* the receiver after the write; the original receiver is cloned
     by autograd when a formula needs it, so it never appears in ``args``.
-    The answer is ``None`` when the op is unknown, no overload accepts the arguments, or the op
-    is a composite whose decomposition the table does not record.  It is "possible" rather than
-    "certain" (``exact=False``) when some argument kind or ``requires_grad`` is unknown.
+    The answer is ``None`` when the op is unknown, no overload accepts the arguments, the op
+    is a composite whose decomposition the table does not record, or its derivative is not
+    implemented (``acosh_``, ``2 % x``: see ``lookup(name).overloads[i].grad``).  It is
+    "possible" rather than "certain" (``exact=False``) when some argument kind or
+    ``requires_grad`` is unknown.  Answers are memoised (``Arg`` is hashable).
+
+    Argument matching follows Python's parser: overloads are tried in PyTorch's order, a
+    number binds a ``Scalar``/int/float/bool parameter (or, failing that, a Tensor one as a
+    wrapped number, which is never a user tensor), an int list also takes one int or several
+    as varargs (``x.view(2, 3)``), ``dtype``-like parameters take only ``OTHER``; the function
+    form accepts ``input=`` for ``self``; ``out=`` is ignored.  Call ``torch.nn.functional``
+    functions through :func:`functional_info` (their Python signatures differ from the ops').
+
+    Python operators: ``saves_binop("*", left, right)`` (positions 0/1 = left/right operand)
+    handles ``2 ** x`` (``torch.pow(2, x)``: saves x and the result), ``1 / x``
+    (``x.reciprocal() * 1``: saves nothing of x or the result), ``2 - x`` (``rsub``).
+    Augmented assignment ``x += v``: ``saves(augmented_op("+="), [x, v], method=True)``.
 
 Other facts: :func:`is_inplace_method`, :func:`functional_twin`, :func:`is_view`,
 :func:`is_multi_view`, :func:`is_differentiable`, :func:`returns_no_grad`, :func:`has_out`,

@@ -251,7 +251,8 @@ REFLECTED = {
 UNARY_OPERATORS = {"-": "neg", "~": "bitwise_not", "+": None, "abs": "abs"}
 
 # torch.nn.functional function -> (op it runs, in-place op it runs with inplace=True).
-# Functionals not listed but sharing a name with an op map to that op.
+# Only these (and PYTHON_FUNCTIONAL_SAVES) get a FunctionalInfo; other F.* names that are ops
+# (F.sigmoid is torch.sigmoid) are found with lookup().
 FUNCTIONALS: dict[str, tuple[str, str | None]] = {
     "relu": ("relu", "relu_"), "relu_": ("relu_", None),
     "relu6": ("relu6", "relu6_"),

@@ -81,7 +81,7 @@ __all__ = [
     "lookup", "saves", "is_inplace_method", "functional_twin", "is_view", "is_multi_view",
     "is_differentiable", "returns_no_grad", "has_out", "module_info", "functional_info",
     "operator_op", "augmented_op", "reflected_op", "unary_op", "torch_version", "op_names",
-    "saves_binop",
+    "saves_binop", "OpTableError",
 ]
 
 _DATA_PACKAGE = "gradguard.data"

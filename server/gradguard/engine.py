@@ -114,14 +114,26 @@ def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Dia
     return out
 
 
-def _raw_diagnostics(source: str, settings: Settings, path: str | None) -> list[Diagnostic]:
+def _raw_diagnostics(
+    source: str, settings: Settings, path: str | None, incremental: bool = False
+) -> list[Diagnostic]:
     from .analysis.driver import analyze
 
-    return analyze(source, settings, path=path)
+    return analyze(source, settings, path=path, incremental=incremental)
 
 
-def check(source: str, path: str = "<string>", settings: Settings | None = None) -> CheckResult:
-    """Analyse one file's text. Never raises for any input text."""
+def check(
+    source: str,
+    path: str = "<string>",
+    settings: Settings | None = None,
+    *,
+    incremental: bool = False,
+) -> CheckResult:
+    """Analyse one file's text. Never raises for any input text.
+
+    ``incremental=True`` (for an editor re-checking the same ``path`` after an edit) lets
+    the parser reuse the previous tree of that path and re-parse only what changed.
+    """
     settings = settings or Settings()
     result = CheckResult(path=path, source=source)
     if "\x00" in source:
@@ -135,7 +147,7 @@ def check(source: str, path: str = "<string>", settings: Settings | None = None)
     try:
         sys.setrecursionlimit(max(limit, 20000))
         raw = _raw_diagnostics(
-            source_for_analysis, settings, path if path != "<string>" else None
+            source_for_analysis, settings, path if path != "<string>" else None, incremental
         )
     except RecursionError:
         result.problem = FileProblem(path, "too deeply nested to analyse; skipped")

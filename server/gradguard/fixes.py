@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .analysis.syntax import call_args, code_of, dotted_name, is_sole_statement_on_line, node_range
 from .analysis.values import Origin
 from .model import Applicability, Fix, Position, Range, TextEdit
-from .text import newline_of
+from .text import newline_of, split_lines
 
 Node = Any
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
@@ -34,9 +35,13 @@ class FixContext:
     torch_alias: str | None  # the name torch is imported as at module level
     fix_style: str = "where"
 
-    @property
+    @cached_property
     def newline(self) -> str:
         return newline_of(self.source)
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return split_lines(self.source)
 
     def torch_name(self) -> tuple[str, list[TextEdit]]:
         """How to spell `torch`, and the edit that imports it when the file does not."""
@@ -59,8 +64,12 @@ class FixContext:
             break
         return TextEdit(Range.of(line, 0, line, 0), "import torch" + self.newline)
 
-    def used_names(self) -> set[str]:
+    @cached_property
+    def _names(self) -> set[str]:
         return set(_NAME_RE.findall(self.source))
+
+    def used_names(self) -> set[str]:
+        return self._names
 
     def fresh_name(self, base: str) -> str:
         names = self.used_names()
@@ -94,9 +103,7 @@ def indent_of(stmt: Node, source_lines: list[str]) -> str:
 
 
 def _lines(ctx: FixContext) -> list[str]:
-    from .text import split_lines
-
-    return split_lines(ctx.source)
+    return ctx.lines
 
 
 def wrap_no_grad(

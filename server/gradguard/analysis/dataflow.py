@@ -9,6 +9,7 @@ every in-place write (``WriteSite``) and every saved tensor modified before its 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,7 @@ class Dataflow:
         self._site_keys: set[tuple[str, Any]] = set()
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
+        self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -703,17 +705,14 @@ class Dataflow:
 
     def later_grad_use(self, node: Node, name: str) -> bool:
         """Is `<name>.grad` read after node, in the same function (or module)?"""
+        lines = self.grad_reads.get(name)
+        if not lines:
+            return False
         scope_node = node
         while scope_node.parent is not None and scope_node.type not in ("funcdef", "file_input"):
             scope_node = scope_node.parent
-        code = scope_node.get_code()
-        needle = name + ".grad"
-        start_line = node.end_pos[0]
-        for offset, line in enumerate(code.splitlines()):
-            abs_line = scope_node.start_pos[0] + offset
-            if abs_line > start_line and needle in line:
-                return True
-        return False
+        after, last = node.end_pos[0], scope_node.end_pos[0]
+        return any(after < line <= last for line in lines)
 
     # ---------------------------------------------------------------- writes
     def add_site(self, site: WriteSite, sc: Scope | None = None) -> None:
@@ -1960,4 +1959,17 @@ def _leaves(node: Node) -> list[Node]:
             stack.extend(reversed(cur.children))
         else:
             out.append(cur)
+    return out
+
+
+_GRAD_READ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\.grad\b")
+
+
+def _grad_reads(lines: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for number, line in enumerate(lines, start=1):
+        if ".grad" not in line:
+            continue
+        for match in _GRAD_READ.finditer(line):
+            out.setdefault(match.group(1), []).append(number)
     return out

@@ -35,16 +35,26 @@ def _rule_modules() -> tuple:
     return tuple(modules)
 
 
-def parse(source: str):
+def parse(source: str, path: str | None = None, incremental: bool = False):
+    """parso's error-tolerant tree. ``incremental`` (the language server, one path per open
+    document) lets parso re-parse only what changed since the last text of that path."""
+    if incremental and path:
+        return _grammar().parse(
+            source, error_recovery=True, path=path, cache=False, diff_cache=True
+        )
     return _grammar().parse(source, error_recovery=True)
 
 
 def analyze(
-    source: str, settings: Settings, module=None, path: str | None = None
+    source: str,
+    settings: Settings,
+    module=None,
+    path: str | None = None,
+    incremental: bool = False,
 ) -> list[Diagnostic]:
     """Diagnostics for one file's text (before noqa and severity overrides)."""
     if module is None:
-        module = parse(source)
+        module = parse(source, path, incremental)
     lines = split_lines(source)
     flow = Dataflow(module, lines)
     flow.run()

@@ -1227,11 +1227,15 @@ class Dataflow:
                 result = result.evolve(graph=result.graph | {rec.id})
             # Its weights are saved to compute the input's gradient (when the input needs one):
             # an optimizer step before that backward invalidates them.
+            # A model with several parametrised layers saves the later layers' weights even
+            # when its input needs no gradient.
+            deep = self._parametrised_layers(mod) >= 2
+            input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
                 and owner.storage is not None
                 and grad is not Tri.NO
-                and x.requires_grad is not Tri.NO
+                and input_grad is not Tri.NO
                 and x.tensor is not Tri.NO
             ):
                 rec = SaveRecord(
@@ -1241,7 +1245,7 @@ class Dataflow:
                         f"`{_code(node)[:40]}` on line {node.start_pos[0]}",
                     ),
                     certain=grad is Tri.YES
-                    and x.requires_grad is Tri.YES
+                    and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
                 )
                 owner.storage.saves.append(rec)
@@ -1251,6 +1255,21 @@ class Dataflow:
         if mod.op is not None:
             return self.op_result(mod.op, [x], node, sc, method=False)
         return self.unknown_call(positional, sc)
+
+    def _parametrised_layers(self, mod: ModuleDesc) -> int:
+        """How many parametrised layers a user-defined module holds (from its __init__)."""
+        cls = self.classes.get(mod.user_class or "")
+        if cls is None:
+            return 0
+        count = 0
+        for value in cls.attrs.values():
+            if value.parameter:
+                count += 1
+            elif value.module is not None:
+                inner = value.module
+                children = inner.children or (inner,)
+                count += sum(1 for c in children if c.has_parameters is Tri.YES)
+        return count
 
     def torch_call(self, path: str, trailer: Node, node: Node, sc: Scope) -> Value:
         args, positional, keywords = self.evaluate_args(trailer, sc)

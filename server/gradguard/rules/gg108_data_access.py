@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .. import fixes as fx
 from ..analysis.sites import WriteSite
 from ..analysis.syntax import code_of, node_range
@@ -9,6 +11,8 @@ from ..analysis.values import Tri
 from ..model import Diagnostic, Fix, Severity, TextEdit
 from .base import Invalid, Rule, Valid
 from .common import RuleContext, diagnostic, origin_text, related_for
+
+_INIT_SCOPE = re.compile(r"^__init__$|(^|_)(init|reset|initiali[sz]e)", re.I)
 
 RULE = Rule(
     code="GG108",
@@ -21,6 +25,9 @@ RULE = Rule(
 PyTorch raises nothing — which is the danger: if `x` was saved for backward, the
 gradients come out silently wrong instead of failing loudly. PyTorch's docs and the seed
 article discourage it.
+
+Writes in `__init__` and in initialisation functions (`init_weights`, `reset_parameters`,
+`_initialize…`) are not reported: no graph holds the tensor yet.
 
 **Fix.** Do the write under `with torch.no_grad():` on the tensor itself
 (`x.copy_(e)`, `x.add_(…)`, `x[i] = v`): same values, and autograd's version check still
@@ -142,6 +149,8 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
         )
     if owner_value.requires_grad is not Tri.YES or site.grad is Tri.NO:
         return None
+    if _INIT_SCOPE.search(site.scope.name):
+        return None  # initialising weights: no graph holds them yet
     message = (
         f"writing through `{owner}.data` changes `{owner}`, which requires grad "
         f"({origin_text(owner_value)}), behind autograd's back: PyTorch raises nothing and "

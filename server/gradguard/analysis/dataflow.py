@@ -115,6 +115,7 @@ class Dataflow:
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
+        self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -490,7 +491,11 @@ class Dataflow:
         last = name.split(".")[-1]
         if last in tn.NEUTRAL_DECORATORS:
             return None
-        return Tri.MAYBE
+        # Only decorators about grad can change grad mode (`_use_grad_for_differentiable`,
+        # a project's own `no_grad_wrapper`…); `@torch.compile`, `@app.route`… cannot.
+        if re.search(r"grad|inference", name, re.I):
+            return Tri.MAYBE
+        return None
 
     def from_annotation(self, ann: Node, sc: Scope) -> Value:
         text = ann.get_code(include_prefix=False).strip().strip("'\"")
@@ -1542,6 +1547,8 @@ class Dataflow:
                 if recv.module is None and recv.user_class in self.classes:
                     has = self.classes[recv.user_class].has_parameters
                     has = Tri.YES if has is Tri.YES else Tri.MAYBE
+                if has is Tri.YES and self.freezes_parameters:
+                    has = Tri.MAYBE  # the file turns requires_grad off somewhere
                 param = Value(
                     tensor=Tri.YES,
                     requires_grad=has,
@@ -1981,6 +1988,7 @@ def _leaves(node: Node) -> list[Node]:
     return out
 
 
+_FREEZE = re.compile(r"requires_grad\s*=\s*False|requires_grad_\(\s*(False|0)\s*\)")
 _GRAD_READ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\.grad\b")
 
 

@@ -1139,13 +1139,15 @@ class Dataflow:
         return self.unknown_call(positional + list(keywords.values()), sc)
 
     def unknown_call(self, args: list[Value], sc: Scope) -> Value:
-        graph = frozenset().union(*(a.graph for a in args)) if args else frozenset()
-        rg = (
-            Tri.MAYBE
-            if any(a.requires_grad is not Tri.NO and a.tensor is not Tri.NO for a in args)
-            else Tri.MAYBE
-        )
-        return Value(tensor=Tri.MAYBE, requires_grad=rg, graph=graph)
+        """A call we know nothing of: its result may depend on every argument's graph."""
+        graph: set[int] = set()
+        for a in args:
+            graph |= a.graph
+            for item in a.items or ():
+                graph |= item.graph
+            if a.element is not None:
+                graph |= a.element.graph
+        return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=frozenset(graph))
 
     def module_call(
         self,

@@ -149,6 +149,18 @@ for step in range(2):
             line=17,
             raises=SAVED_MESSAGE,
         ),
+        Invalid(
+            code="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+y.detach().mul_(2)
+y.sum().backward()
+print(x.grad)
+""",
+            line=4,
+            raises=SAVED_MESSAGE,
+        ),
     ),
     valid=(
         Valid(

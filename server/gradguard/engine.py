@@ -16,6 +16,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from . import noqa
 from .config import Settings
@@ -35,6 +36,12 @@ def _parses(source: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
+
+
+@lru_cache(maxsize=4096)
+def _window_parses(text: str) -> bool:
+    """``_parses`` for a few top-level statements; an editor re-checks the same ones often."""
+    return _parses(text)
 
 
 _CONTINUATIONS = ("else", "elif", "except", "finally", "case", ")", "]", "}", "#", "@")
@@ -78,7 +85,7 @@ class _FixJudge:
         window = self.source[begin:stop]
         ok = self._window_ok.get((first, end))
         if ok is None:
-            ok = self._window_ok[(first, end)] = _parses(window)
+            ok = self._window_ok[(first, end)] = _window_parses(window)
         if not ok:  # the window is not a complete statement list: judge the whole file
             return _parses(apply_edits(self.source, fix.edits))
         shifted = [
@@ -88,7 +95,7 @@ class _FixJudge:
         ]
         if any(e.range.end.line >= end - first and end < len(self.lines) for e in shifted):
             return _parses(apply_edits(self.source, fix.edits))
-        return _parses(apply_edits(window, shifted))
+        return _window_parses(apply_edits(window, shifted))
 
 
 def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

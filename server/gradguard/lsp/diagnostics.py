@@ -67,7 +67,9 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     assert isinstance(payload, TextPayload)
     if payload.excluded:
         return [DocResult(payload.uri, job.version, job.generation, with_jedi, (), ())]
-    result = engine.check(payload.text, payload.engine_path, settings)
+    # Incremental parsing mutates the previous tree of the path: only the fast lane (one
+    # thread, one job at a time) may use it; the jedi lane parses afresh.
+    result = engine.check(payload.text, payload.engine_path, settings, incremental=not with_jedi)
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
@@ -82,7 +84,8 @@ def _run_notebook(
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
     if snap.cell_uris:
-        result = engine.check(snap.program.source, snap.path, settings)
+        result = engine.check(snap.program.source, snap.path, settings,
+                              incremental=not with_jedi)
         problem = result.problem.message if result.problem else None
         for diag in result.diagnostics:
             mapped = snap.program.map_diagnostic(diag)
@@ -95,6 +98,14 @@ def _run_notebook(
         lsp = diagnostics_to_lsp(index, diags, uri=uri, version=version)
         out.append(DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem))
     return out
+
+
+def forget_parse(path: str) -> None:
+    """Drop parso's incremental-parse tree of a closed document (runs in the fast lane)."""
+    import parso.cache
+
+    for trees in list(parso.cache.parser_cache.values()):
+        trees.pop(path, None)
 
 
 class DiagnosticsHub:

@@ -129,6 +129,8 @@ class DocumentStore:
 
 
 def register(ls: GradguardServer) -> None:
+    from .diagnostics import forget_parse
+
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
@@ -144,9 +146,11 @@ def register(ls: GradguardServer) -> None:
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if ls.documents.close(uri) is None:
+        doc = ls.documents.close(uri)
+        if doc is None:
             log.warning("didClose for %s, which is not open: ignored", uri)
             return
         if ls.scheduler is not None:
             ls.scheduler.forget(uri)
+            ls.scheduler.call(lambda: forget_parse(doc.path or doc.uri))
         ls.diagnostics.clear(uri)

@@ -99,6 +99,10 @@ class _Lane:
         with self._cond:
             return key in self._pending or self._running_key == key
 
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._pending or self._calls) or self._running_key is not None
+
     def pending_version(self, key: str) -> Any:
         with self._cond:
             entry = self._pending.get(key)
@@ -159,6 +163,8 @@ class Scheduler:
         debounce: float = 0.05,
         refine_delay: float = 0.3,
         warm_up: Callable[[], Any] | None = None,
+        prepare: Callable[[], Any] | None = None,
+        warm_up_delay: float = 1.0,
         refine_limit_chars: int = 400_000,
     ) -> None:
         self._runner = runner
@@ -172,12 +178,20 @@ class Scheduler:
         self.fast = _Lane("analysis", self._run_fast)
         self.jedi = _Lane("jedi", self._run_refined)
         self.warmed_up = threading.Event()
+        self.warm_up_delay = warm_up_delay
+        if prepare is not None:  # imports and tables, before the first document arrives
+            self.fast.call(prepare)
         if warm_up is not None:
             self.jedi.call(lambda: self._warm(warm_up))
         else:
             self.warmed_up.set()
 
     def _warm(self, warm_up: Callable[[], Any]) -> None:
+        """jedi's warm-up costs seconds of CPU: let the first documents be analysed first."""
+        start = time.monotonic()
+        time.sleep(self.warm_up_delay)
+        while self.fast.busy() and time.monotonic() - start < 10 * self.warm_up_delay:
+            time.sleep(0.05)
         try:
             warm_up()
         finally:

@@ -140,6 +140,13 @@ class LspLogHandler(logging.Handler):
             pass
 
 
+def prepare_engine() -> None:
+    """Import the analysis and load its tables (the first check pays for them otherwise)."""
+    from .. import engine
+
+    engine.check("import torch\nx = torch.zeros(1, requires_grad=True)\nx.add_(1)\n")
+
+
 class GradguardServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
@@ -212,7 +219,7 @@ class GradguardServer(LanguageServer):
 
             warm_up = jedi_types.warm_up
         scheduler = Scheduler(lambda job, jedi: run_job(job, jedi, self.encoding), deliver,
-                              warm_up=warm_up)
+                              warm_up=warm_up, prepare=prepare_engine)
         if jedi_on:
             from ..analysis import jedi_types
 

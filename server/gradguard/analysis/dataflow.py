@@ -116,6 +116,7 @@ class Dataflow:
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
+        self.bound_names = _bound_names(module)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -910,6 +911,10 @@ class Dataflow:
             scope = scope.parent
         if name in ("True", "False", "None"):
             return NOT_TENSOR
+        # A snippet pasted without its imports (bug reports, notebooks' later cells): the
+        # conventional names still mean torch when the file binds them nowhere.
+        if name in _CONVENTIONAL and name not in self.bound_names:
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
         return UNKNOWN
 
     def lookup_path(self, path: str, sc: Scope) -> Value | None:
@@ -1988,6 +1993,21 @@ def _leaves(node: Node) -> list[Node]:
         else:
             out.append(cur)
     return out
+
+
+_CONVENTIONAL = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional"}
+
+
+def _bound_names(module: Node) -> set[str]:
+    """Every name the file binds anywhere (assignments, imports, defs, parameters)."""
+    try:
+        return set(module.get_used_names()) & {
+            name
+            for name, leaves in module.get_used_names().items()
+            if any(leaf.is_definition() for leaf in leaves)
+        }
+    except Exception:
+        return set(_CONVENTIONAL)
 
 
 _FREEZE = re.compile(r"requires_grad\s*=\s*False|requires_grad_\(\s*(False|0)\s*\)")

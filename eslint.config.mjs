@@ -1,11 +1,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const nodeGlobals = {
+    process: 'readonly',
+    console: 'readonly',
+    fetch: 'readonly',
+    setTimeout: 'readonly',
+    clearTimeout: 'readonly',
+};
+
 export default tseslint.config(
-    { ignores: ['dist/**', 'node_modules/**', 'bundled/**', '.cache/**'] },
+    { ignores: ['dist/**', 'node_modules/**', 'bundled/**', '.cache/**', 'build/**'] },
     js.configs.recommended,
-    ...tseslint.configs.recommendedTypeChecked,
     {
+        files: ['client/src/**/*.ts'],
+        extends: [...tseslint.configs.recommendedTypeChecked],
         languageOptions: {
             parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
         },
@@ -15,5 +24,10 @@ export default tseslint.config(
             eqeqeq: 'error',
             curly: 'error',
         },
+    },
+    {
+        files: ['**/*.mjs'],
+        languageOptions: { globals: nodeGlobals, sourceType: 'module' },
+        rules: { eqeqeq: 'error', curly: 'error' },
     },
 );

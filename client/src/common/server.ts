@@ -129,6 +129,18 @@ export class GradGuardServer implements Disposable {
             traceOutputChannel: getLogChannel(),
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: toServerSettings(settings),
+            middleware: {
+                workspace: {
+                    // The server asks for section "gradguard": answer with the keys the user set,
+                    // not VS Code's merged defaults (they would override pyproject.toml).
+                    configuration: (params, token, next) => {
+                        const forServer = toServerSettings(readSettings());
+                        return params.items.some((item) => item.section === SECTION)
+                            ? params.items.map((item) => (item.section === SECTION ? forServer : null))
+                            : next(params, token);
+                    },
+                },
+            },
         };
         const client = new LanguageClient(SECTION, 'GradGuard', executable, clientOptions);
         this.clientDisposables.push(
@@ -175,8 +187,8 @@ export class GradGuardServer implements Disposable {
         if (!client || client.state !== State.Running) {
             return;
         }
-        const settings = toServerSettings(readSettings());
-        await client.sendNotification(DidChangeConfigurationNotification.type, { settings });
+        const gradguard = toServerSettings(readSettings());
+        await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { gradguard } });
         await client.setTrace(traceSetting());
     }
 

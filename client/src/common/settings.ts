@@ -18,13 +18,17 @@ export interface ExtensionSettings {
     logLevel: LogLevel;
 }
 
-/** The part the language server understands (camelCase keys, as in initializationOptions). */
+/**
+ * The part the language server understands (camelCase keys, as in initializationOptions).
+ * Only keys the user actually set are sent: an editor value wins over `[tool.gradguard]` in
+ * pyproject.toml key by key, so sending defaults (an empty `select`) would override the project.
+ */
 export interface ServerSettings {
-    select: string[];
-    ignore: string[];
-    severity: Record<string, SeverityName>;
-    fixStyle: string;
-    logLevel: LogLevel;
+    select?: string[];
+    ignore?: string[];
+    severity?: Record<string, SeverityName>;
+    fixStyle?: string;
+    logLevel?: LogLevel;
 }
 
 /** Settings whose change needs a new server process. */
@@ -64,12 +68,33 @@ export function readSettings(scope?: ConfigurationScope): ExtensionSettings {
     };
 }
 
-export function toServerSettings(settings: ExtensionSettings): ServerSettings {
-    return {
-        select: settings.select,
-        ignore: settings.ignore,
-        severity: settings.severity,
-        fixStyle: settings.fixStyle,
-        logLevel: settings.logLevel,
-    };
+/** Whether the user set `gradguard.<key>` anywhere (user, workspace or folder settings). */
+function isSet(key: string, scope?: ConfigurationScope): boolean {
+    const inspected = workspace.getConfiguration(SECTION, scope).inspect(key);
+    return (
+        inspected !== undefined &&
+        [inspected.globalValue, inspected.workspaceValue, inspected.workspaceFolderValue].some(
+            (value) => value !== undefined,
+        )
+    );
+}
+
+export function toServerSettings(settings: ExtensionSettings, scope?: ConfigurationScope): ServerSettings {
+    const result: ServerSettings = {};
+    if (settings.select.length > 0) {
+        result.select = settings.select;
+    }
+    if (settings.ignore.length > 0) {
+        result.ignore = settings.ignore;
+    }
+    if (Object.keys(settings.severity).length > 0) {
+        result.severity = settings.severity;
+    }
+    if (isSet('fixStyle', scope)) {
+        result.fixStyle = settings.fixStyle;
+    }
+    if (isSet('logLevel', scope)) {
+        result.logLevel = settings.logLevel;
+    }
+    return result;
 }

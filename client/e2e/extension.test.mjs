@@ -1,0 +1,204 @@
+// End-to-end tests of the packaged extension in a real VS Code (code-server 4.139.1) driven
+// through Debian's Chromium. Run: scripts/e2e.sh (installs, builds, packages, then runs this
+// file with `node --test`). Each test starts its own code-server from a fresh profile.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { runPython, Session, TIMEOUT } from './harness.mjs';
+import { normalizeText, SEL } from './selectors.mjs';
+
+const LEAF_PROGRAM = 'import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\nprint(x)\n';
+const LEAF_MESSAGE = 'a leaf Variable that requires grad is being used in an in-place operation';
+
+const sessions = new Set();
+after(async () => {
+    for (const session of sessions) {
+        await session.close();
+    }
+});
+
+async function start(options) {
+    const session = await Session.start(options);
+    sessions.add(session);
+    return session;
+}
+
+async function stop(session) {
+    sessions.delete(session);
+    await session.close();
+}
+
+/** Waits until a condition on the workspace file holds (the editor writes asynchronously). */
+async function waitForFile(file, predicate) {
+    const deadline = Date.now() + TIMEOUT;
+    let text = '';
+    while (Date.now() < deadline) {
+        text = fs.readFileSync(file, 'utf8');
+        if (predicate(text)) {
+            return text;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.fail(`${path.basename(file)} never reached the expected text; it holds:\n${text}`);
+}
+
+async function editorText(session) {
+    return normalizeText(await session.page.locator(SEL.editorLines).first().innerText());
+}
+
+async function waitForEditorText(session, needle) {
+    await session.page.locator(SEL.editorLines, { hasText: needle }).first().waitFor();
+}
+
+test('squiggle, hover, quick fix (preferred first), save, and the saved file runs under torch', async () => {
+    const before = await runPython(await (async () => {
+        const file = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gg-leaf-')), 'leaf.py');
+        fs.writeFileSync(file, LEAF_PROGRAM);
+        return file;
+    })());
+    assert.notEqual(before.code, 0, 'the unfixed program must fail under torch');
+    assert.match(before.stderr, new RegExp(LEAF_MESSAGE));
+
+    const session = await start({ name: 'quickfix', files: { 'train.py': LEAF_PROGRAM } });
+    const page = session.page;
+    await session.openFile('train.py');
+
+    const squiggle = page.locator(SEL.squiggleError).first();
+    await squiggle.waitFor();
+    const status = page.locator(SEL.statusItem).first();
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: ready"]`).first().waitFor();
+    assert.match((await status.getAttribute('aria-label')) ?? '', /GradGuard: ready \(Python 3\.\d+\.\d+, .*python/);
+
+    await session.pointAt(squiggle);
+    const hover = page.locator(SEL.hover, { hasText: 'GG101' }).first();
+    await hover.waitFor();
+    const hoverText = await hover.innerText();
+    assert.match(hoverText, /leaf tensor that requires grad/);
+    assert.match(hoverText, new RegExp(LEAF_MESSAGE));
+    await session.screenshot('1-squiggle-hover');
+
+    await session.pointAt(squiggle, { click: true });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+.');
+    await page.locator(SEL.actionRow).first().waitFor();
+    const titles = (await page.locator(SEL.actionRow).locator('.title').allInnerTexts()).map(normalizeText);
+    assert.equal(titles[0], 'Rebind out of place: `x = x.add(1)`', `first quick fix: ${titles.join(' | ')}`);
+    assert.ok(titles.includes('Disable GG101 for this line'), titles.join(' | '));
+    assert.ok(titles.some((title) => title.includes('torch.no_grad()')), titles.join(' | '));
+    await session.screenshot('2-quick-fix-menu');
+
+    await page.keyboard.press('Enter'); // the focused (first, preferred) fix
+    await waitForEditorText(session, 'x = x.add(1)');
+    await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' });
+    assert.ok(!(await editorText(session)).includes('x.add_(1)'));
+    await page.locator(SEL.dirtyTab).first().waitFor();
+    await session.screenshot('3-after-fix');
+
+    await page.keyboard.press('Control+S');
+    await page.locator(SEL.dirtyTab).first().waitFor({ state: 'detached' });
+    const saved = await waitForFile(session.file('train.py'), (text) => text.includes('x = x.add(1)'));
+    assert.equal(saved, LEAF_PROGRAM.replace('x.add_(1)', 'x = x.add(1)'));
+
+    const run = await runPython(session.file('train.py'));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /tensor\(\[1\., 1\., 1\.\], grad_fn=<AddBackward0>\)/);
+    await stop(session);
+});
+
+test('fix-all on save (editor.codeActionsOnSave source.fixAll.gradguard)', async () => {
+    const program = 'import torch\nw = torch.ones(3, requires_grad=True)\nw.mul_(2)\nw.add_(1)\nprint(w)\n';
+    const session = await start({
+        name: 'fixall',
+        files: { 'model.py': program },
+        settings: { 'editor.codeActionsOnSave': { 'source.fixAll.gradguard': 'explicit' } },
+    });
+    const page = session.page;
+    await session.openFile('model.py');
+    await page.locator(SEL.squiggleError).nth(1).waitFor(); // both in-place calls are flagged
+
+    // A user edit (a comment at the end), then Ctrl+S: the save runs the fix-all action.
+    await session.pointAt(page.locator(SEL.editorLines).first(), { click: true });
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('# edited\n');
+    await page.keyboard.press('Control+S');
+    const saved = await waitForFile(session.file('model.py'), (text) => text.includes('# edited'));
+    assert.equal(
+        saved,
+        'import torch\nw = torch.ones(3, requires_grad=True)\nw = w.mul(2)\nw = w.add(1)\nprint(w)\n# edited\n',
+    );
+    await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' });
+
+    const run = await runPython(session.file('model.py'));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /tensor\(\[3\., 3\., 3\.\], grad_fn=<AddBackward0>\)/);
+    await stop(session);
+});
+
+test('a settings change reaches the running server, and "Fix All in File" fixes the file', async () => {
+    const session = await start({ name: 'settings', files: { 'train.py': LEAF_PROGRAM } });
+    const page = session.page;
+    await session.openFile('train.py');
+    await page.locator(SEL.squiggleError).first().waitFor();
+
+    // Ignore GG101 in the workspace settings: the squiggle goes, no restart needed.
+    const settingsFile = session.file('.vscode/settings.json');
+    const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'gradguard.ignore': ['GG101'] }, null, 2));
+    await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' });
+    fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+    await page.locator(SEL.squiggleError).first().waitFor();
+
+    // The command palette, as a user would run it.
+    await session.pointAt(page.locator(SEL.editorLines).first(), { click: true });
+    await page.keyboard.press('Control+Shift+P');
+    await page.locator(SEL.quickInputBox).waitFor();
+    await page.keyboard.type('GradGuard: Fix All in File');
+    await page.locator(SEL.quickInputRow, { hasText: 'GradGuard: Fix All in File' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await waitForEditorText(session, 'x = x.add(1)');
+    await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' });
+    await stop(session);
+});
+
+test('a notebook cell gets a diagnostic', async () => {
+    const cell = (source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+    const notebook = {
+        cells: [cell(['import torch\n', 'x = torch.zeros(3, requires_grad=True)']), cell(['x.add_(1)'])],
+        metadata: {
+            kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+            language_info: { name: 'python' },
+        },
+        nbformat: 4,
+        nbformat_minor: 5,
+    };
+    const session = await start({ name: 'notebook', files: { 'explore.ipynb': JSON.stringify(notebook, null, 1) } });
+    const page = session.page;
+    await session.openFile('explore.ipynb');
+    await page.locator(SEL.notebookCellEditor).nth(1).waitFor();
+    await page.locator(SEL.notebookSquiggleError).first().waitFor();
+    // The squiggle is in the second cell, the one with x.add_(1).
+    const flagged = page.locator(SEL.notebookCellEditor, { has: page.locator('.squiggly-error') });
+    assert.match(normalizeText(await flagged.first().innerText()), /x\.add_\(1\)/);
+    await session.screenshot('4-notebook');
+    await stop(session);
+});
+
+test('a too-old Python gives a notification with "Select Interpreter", not a crash loop', async () => {
+    // A stand-in interpreter that reports Python 3.8 to the extension's version probe.
+    const fake = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gg-py38-')), 'python38.sh');
+    fs.writeFileSync(fake, 'echo \'{"executable": "/usr/bin/python3.8", "version": [3, 8, 10], "hasGradguard": true}\'\n');
+    const session = await start({
+        name: 'oldpython',
+        files: { 'train.py': LEAF_PROGRAM },
+        settings: { 'gradguard.interpreter': ['bash', fake] },
+    });
+    const page = session.page;
+    await session.openFile('train.py');
+    const toast = page.locator(SEL.notificationToast, { hasText: 'GradGuard needs Python 3.10 or newer' });
+    await toast.first().waitFor();
+    assert.match(await toast.first().innerText(), /Python 3\.8\.10/);
+    await toast.first().locator('.monaco-button', { hasText: 'Select Interpreter' }).waitFor();
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: error"]`).first().waitFor();
+    await stop(session);
+});

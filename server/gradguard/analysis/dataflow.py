@@ -1225,7 +1225,11 @@ class Dataflow:
             )
             if mod.user_class:
                 result = result.evolve(tensor=Tri.MAYBE)
-            if mod.saves_input and grad is not Tri.NO and x.storage is not None:
+            # Layers save their tensor inputs for the weights' gradient (an RNN cell its
+            # hidden state too).
+            for arg in positional if mod.saves_input and grad is not Tri.NO else ():
+                if arg.storage is None or arg.tensor is Tri.NO:
+                    continue
                 rec = SaveRecord(
                     mod.class_name,
                     Origin(
@@ -1234,7 +1238,7 @@ class Dataflow:
                     ),
                     certain=grad is Tri.YES and mod.has_parameters is Tri.YES,
                 )
-                x.storage.saves.append(rec)
+                arg.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             # Its weights are saved to compute the input's gradient (when the input needs one):

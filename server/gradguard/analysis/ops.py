@@ -100,10 +100,17 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
         for a in args
         if a.name is not None
     }
-    try:
-        info = _table.saves(name, positional, method=method, kwargs=keywords)
-    except Exception:
-        return NOTHING_SAVED
+    # Python-level signatures differ from ATen's (`x.norm(dim=1)` binds no ATen overload):
+    # retry without the keywords, then with the receiver / first argument alone.
+    attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
+    info = None
+    for args, kwargs in attempts:
+        try:
+            info = _table.saves(name, args, method=method, kwargs=kwargs)
+        except Exception:
+            info = None
+        if info is not None:
+            break
     if info is None or info.nothing:
         return NOTHING_SAVED
     certainty = Tri.YES if info.exact else Tri.MAYBE

@@ -17,6 +17,7 @@ import {
     LanguageClientOptions,
     RevealOutputChannelOn,
     State,
+    StaticFeature,
     Trace,
 } from 'vscode-languageclient/node';
 import { getLogChannel, logError, logInfo, logWarn } from './log';
@@ -56,6 +57,21 @@ function serverEnvironment(context: ExtensionContext, settings: ExtensionSetting
     }
     return env;
 }
+
+/**
+ * vscode-languageclient 9 never pulls diagnostics for notebook cells (it pulls only for documents
+ * open in a text tab; microsoft/vscode-languageserver-node#1464). Not advertising pull makes the
+ * server push diagnostics, which VS Code shows for files and notebook cells alike.
+ */
+const pushDiagnosticsOnly: StaticFeature = {
+    fillClientCapabilities(capabilities) {
+        delete capabilities.textDocument?.diagnostic;
+        delete capabilities.workspace?.diagnostics;
+    },
+    initialize() {},
+    getState: () => ({ kind: 'static' }),
+    clear() {},
+};
 
 /** Owns the language client: start, stop, restart (serialised), settings, fix-all. */
 export class GradGuardServer implements Disposable {
@@ -143,6 +159,7 @@ export class GradGuardServer implements Disposable {
             },
         };
         const client = new LanguageClient(SECTION, 'GradGuard', executable, clientOptions);
+        client.registerFeature(pushDiagnosticsOnly);
         this.clientDisposables.push(
             client.onDidChangeState((event) => {
                 if (event.newState === State.Running) {

@@ -220,10 +220,10 @@ class GradguardServer(LanguageServer):
             warm_up = jedi_types.warm_up
         scheduler = Scheduler(lambda job, jedi: run_job(job, jedi, self.encoding), deliver,
                               warm_up=warm_up, prepare=prepare_engine)
-        if jedi_on:
-            from ..analysis import jedi_types
+        from ..analysis import jedi_types
 
-            jedi_types.set_stop_check(scheduler.should_stop_refining)
+        # Settings may turn jedi on later: its budget loop always yields to newer edits.
+        jedi_types.set_stop_check(scheduler.should_stop_refining)
         return scheduler
 
     def adjust_capabilities(self, caps: types.ServerCapabilities) -> None:

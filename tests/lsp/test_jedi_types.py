@@ -1,0 +1,58 @@
+"""The jedi tier: kinds of expressions, one cached Script per text, budget, never raises."""
+
+from __future__ import annotations
+
+from gradguard.analysis import jedi_types
+from gradguard.analysis.jedi_types import JediTyper
+
+SOURCE = """import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.w = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x: torch.Tensor):
+        self.w
+        self.fc.weight
+        self.fc
+        y = x.view(-1)
+        n = 3
+        return y
+"""
+
+
+def end_of(line: int) -> tuple[int, int]:
+    return line, len(SOURCE.split("\n")[line])
+
+
+def test_kinds_of_parameters_tensors_and_modules():
+    typer = JediTyper()
+    positions = [end_of(11), end_of(12), end_of(13), end_of(14), end_of(15), (15, 9)]
+    kinds = typer.infer_kinds(SOURCE, "/tmp/gg_jedi_net.py", positions, budget_ms=60_000)
+    assert kinds[end_of(11)] == "Parameter"  # self.w
+    assert kinds[end_of(12)] == "Parameter"  # self.fc.weight
+    assert kinds[end_of(13)] == "Module"  # self.fc
+    assert kinds[end_of(14)] == "Tensor"  # y = x.view(-1)
+    assert kinds[end_of(15)] == "other"  # n = 3
+    script = typer._script
+    typer.infer_kinds(SOURCE, "/tmp/gg_jedi_net.py", [end_of(11)], budget_ms=60_000)
+    assert typer._script is script, "the Script of the same (path, text) is reused"
+    typer.infer_kinds(SOURCE + "\n", "/tmp/gg_jedi_net.py", [end_of(11)], budget_ms=60_000)
+    assert typer._script is not script
+
+
+def test_budget_and_stop_check_end_the_questions_early():
+    typer = JediTyper()
+    assert typer.infer_kinds(SOURCE, None, [end_of(11)], budget_ms=0) == {}
+    assert typer.infer_kinds(SOURCE, None, [end_of(11)], 60_000, should_stop=lambda: True) == {}
+
+
+def test_never_raises_on_bad_positions_or_text():
+    typer = JediTyper()
+    assert typer.infer_kinds(SOURCE, None, [(999, 0), (0, 999), (-5, -5)], 60_000) == {}
+    assert typer.infer_kinds("def (:\n\x00\ud800", "<string>", [(0, 3)], 60_000) == {}
+    assert isinstance(jedi_types.infer_kinds("x = 1\n", None, [(0, 5)], 10_000), dict)

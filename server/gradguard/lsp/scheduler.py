@@ -17,6 +17,7 @@ event loop; the server drops any whose version is no longer current.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -194,6 +195,9 @@ class Scheduler:
             time.sleep(0.05)
         try:
             warm_up()
+            # jedi's parsed torch stubs live for the whole session: keep them out of the
+            # collector's full passes (they made as-you-type latency spiky).
+            gc.freeze()
         finally:
             self.warmed_up.set()
 

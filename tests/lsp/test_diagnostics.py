@@ -88,3 +88,11 @@ async def test_burst_of_edits_never_publishes_a_stale_version(vscode: LanguageCl
     versions = [p.version for p in vscode.published[URI]]
     assert versions == sorted(versions), "versions only move forward"
     assert len(versions) < 21, "intermediate versions of a burst are not all analysed"
+
+
+async def test_non_python_documents_get_empty_diagnostics_at_once(client: LanguageClient):
+    uri = "file:///tmp/gradguard_lsp_tests/notes.md"
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1,
+                                             text="x.add_(1)\n")))
+    assert await asyncio.wait_for(diagnostics(client, uri, 1), 5) == []

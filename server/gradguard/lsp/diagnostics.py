@@ -163,6 +163,10 @@ class DiagnosticsHub:
         else:
             self.publish(res.uri, list(res.lsp), res.version)
 
+    def store_empty(self, uri: str, version: int | None) -> None:
+        res = DocResult(uri, version, self.server.settings.generation, False, (), ())
+        self._store(res)
+
     def publish(self, uri: str, items: list[types.Diagnostic], version: int | None) -> None:
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version)

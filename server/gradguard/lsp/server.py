@@ -294,7 +294,8 @@ class GradguardServer(LanguageServer):
         if doc.notebook_uri is not None:
             self.schedule_notebook(doc.notebook_uri, immediate=immediate)
             return
-        if not self.is_python(doc):
+        if not self.is_python(doc):  # nothing to analyse: answer pulls at once
+            self.diagnostics.store_empty(uri, doc.version)
             return
         before = self.settings.generation
         resolved = self.settings.resolve(doc.path)

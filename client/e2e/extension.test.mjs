@@ -3,6 +3,7 @@
 // file with `node --test`). Each test starts its own code-server from a fresh profile.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { runPython, Session, TIMEOUT } from './harness.mjs';
@@ -12,10 +13,13 @@ const LEAF_PROGRAM = 'import torch\nx = torch.zeros(3, requires_grad=True)\nx.ad
 const LEAF_MESSAGE = 'a leaf Variable that requires grad is being used in an in-place operation';
 
 const sessions = new Set();
+/** Files the tests write outside a session (a copy of the unfixed program, a fake interpreter). */
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gg-e2e-scratch-'));
 after(async () => {
     for (const session of sessions) {
         await session.close();
     }
+    fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 async function start(options) {
@@ -52,11 +56,9 @@ async function waitForEditorText(session, needle) {
 }
 
 test('squiggle, hover, quick fix (preferred first), save, and the saved file runs under torch', async () => {
-    const before = await runPython(await (async () => {
-        const file = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gg-leaf-')), 'leaf.py');
-        fs.writeFileSync(file, LEAF_PROGRAM);
-        return file;
-    })());
+    const unfixed = path.join(scratch, 'leaf.py');
+    fs.writeFileSync(unfixed, LEAF_PROGRAM);
+    const before = await runPython(unfixed);
     assert.notEqual(before.code, 0, 'the unfixed program must fail under torch');
     assert.match(before.stderr, new RegExp(LEAF_MESSAGE));
 
@@ -66,6 +68,7 @@ test('squiggle, hover, quick fix (preferred first), save, and the saved file run
 
     const squiggle = page.locator(SEL.squiggleError).first();
     await squiggle.waitFor();
+    await page.locator(SEL.tabWithProblems).first().waitFor();
     const status = page.locator(SEL.statusItem).first();
     await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: ready"]`).first().waitFor();
     assert.match((await status.getAttribute('aria-label')) ?? '', /GradGuard: ready \(Python 3\.\d+\.\d+, .*python/);
@@ -93,6 +96,10 @@ test('squiggle, hover, quick fix (preferred first), save, and the saved file run
     await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' });
     assert.ok(!(await editorText(session)).includes('x.add_(1)'));
     await page.locator(SEL.dirtyTab).first().waitFor();
+    await page.mouse.move(900, 650); // away from the text: no stale hover in the picture
+    await page.keyboard.press('Escape');
+    await page.locator(SEL.hover).first().waitFor({ state: 'hidden' });
+    await page.locator(SEL.tabWithProblems).first().waitFor({ state: 'detached' });
     await session.screenshot('3-after-fix');
 
     await page.keyboard.press('Control+S');
@@ -186,7 +193,7 @@ test('a notebook cell gets a diagnostic', async () => {
 
 test('a too-old Python gives a notification with "Select Interpreter", not a crash loop', async () => {
     // A stand-in interpreter that reports Python 3.8 to the extension's version probe.
-    const fake = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gg-py38-')), 'python38.sh');
+    const fake = path.join(scratch, 'python38.sh');
     fs.writeFileSync(fake, 'echo \'{"executable": "/usr/bin/python3.8", "version": [3, 8, 10], "hasGradguard": true}\'\n');
     const session = await start({
         name: 'oldpython',

@@ -23,6 +23,8 @@ export const SEL = {
     notebookCellEditor: '.notebookOverlay .cell-editor-container .monaco-editor',
     notebookSquiggleError: '.notebookOverlay .cell-editor-container .squiggly-error',
     dirtyTab: '.tabs-container .tab.dirty',
+    /** A tab whose label says "• N problems in this file" (the workbench's problem decoration). */
+    tabWithProblems: '.tabs-container .tab .monaco-icon-label[aria-label*="problem"]',
 };
 
 /** Monaco renders spaces as U+00A0; compare text with this. */

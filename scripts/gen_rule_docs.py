@@ -19,10 +19,33 @@ from gradguard.rules import all_rules  # noqa: E402
 DOCS = ROOT / "docs" / "rules"
 
 
+README = ROOT / "README.md"
+BEGIN, END = "<!-- section:rules -->", "<!-- /section:rules -->"
+
+
+def readme_with_rules(rules) -> str:
+    """README.md with its rules section rebuilt from the rules (the table, linked to docs/)."""
+    text = README.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        return text
+    rows = ["## Rules", "",
+            "Codes are stable. Select, ignore and re-grade them in `[tool.gradguard]`, with CLI",
+            "flags or editor settings; `gradguard rule GG105` prints a rule's page.", "",
+            "| code | name | default severity | summary |", "|---|---|---|---|"]
+    for rule in rules:
+        summary = rule.summary.replace("|", "\\|").replace("\n", " ").strip()
+        rows.append(f"| [{rule.code}](docs/rules/{rule.code}.md) | {rule.name} | "
+                    f"{rule.severity.label} | {summary} |")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + BEGIN + "\n" + "\n".join(rows) + "\n" + END + tail
+
+
 def expected_files() -> dict[Path, str]:
     rules = all_rules()
     files = {DOCS / f"{rule.code}.md": rule_markdown(rule) for rule in rules}
     files[DOCS / "README.md"] = index_markdown(rules)
+    files[README] = readme_with_rules(rules)
     return files
 
 
@@ -52,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             print("run: python scripts/gen_rule_docs.py", file=sys.stderr)
             return 1
-        print(f"docs/rules is up to date ({len(files) - 1} rules)")
+        print(f"docs/rules is up to date ({len(files) - 2} rules)")
         return 0
     DOCS.mkdir(parents=True, exist_ok=True)
     for path in sorted(DOCS.glob("GG*.md")):
@@ -63,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             written += 1
-    print(f"wrote {written} file(s) in {DOCS.relative_to(ROOT)} ({len(files) - 1} rules)")
+    print(f"wrote {written} file(s) in {DOCS.relative_to(ROOT)} and README.md ({len(files) - 2} rules)")
     return 0
 
 

@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { runPython, Session, TIMEOUT } from './harness.mjs';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
+import { runPython, Session, TIMEOUT, VENV_PYTHON } from './harness.mjs';
 import { normalizeText, SEL } from './selectors.mjs';
 
 const LEAF_PROGRAM = 'import torch\nx = torch.zeros(3, requires_grad=True)\nx.add_(1)\nprint(x)\n';
@@ -207,5 +209,31 @@ test('a too-old Python gives a notification with "Select Interpreter", not a cra
     assert.match(await toast.first().innerText(), /Python 3\.8\.10/);
     await toast.first().locator('.monaco-button', { hasText: 'Select Interpreter' }).waitFor();
     await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: error"]`).first().waitFor();
+    await stop(session);
+});
+
+test('the bundled server runs in a bare Python; fromEnvironment there says gradguard is missing', async () => {
+    // A fresh venv from the same base interpreter: no gradguard, no torch, no pygls.
+    const bare = path.join(scratch, 'bare-venv');
+    await promisify(execFile)(VENV_PYTHON, ['-m', 'venv', '--without-pip', bare], { timeout: TIMEOUT });
+    const barePython = path.join(bare, 'bin', 'python');
+    const session = await start({
+        name: 'bundled',
+        files: { 'train.py': LEAF_PROGRAM },
+        settings: { 'gradguard.interpreter': [barePython] },
+    });
+    const page = session.page;
+    await session.openFile('train.py');
+    await page.locator(SEL.squiggleError).first().waitFor(); // served from the .vsix's bundled/libs
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: ready"]`).first().waitFor();
+    assert.match((await page.locator(SEL.statusItem).first().getAttribute('aria-label')) ?? '', /bare-venv/);
+
+    const settingsFile = session.file('.vscode/settings.json');
+    const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'gradguard.importStrategy': 'fromEnvironment' }, null, 2));
+    const toast = page.locator(SEL.notificationToast, { hasText: 'gradguard is not installed in' });
+    await toast.first().waitFor();
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: error"]`).first().waitFor();
+    await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' }); // the server is gone
     await stop(session);
 });

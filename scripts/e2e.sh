@@ -6,13 +6,17 @@
 #
 #   bash scripts/e2e.sh                 # everything
 #   bash scripts/e2e.sh --no-package    # reuse gradguard-<version>.vsix (tests only)
+#   GG_E2E_KEEP=1 bash scripts/e2e.sh   # keep each test's temp folder (user-data/logs/*/exthost*/
+#                                       # gradguard.gradguard/GradGuard.log is the extension's log)
 #
 # Needs: the project's .venv (scripts/setup.sh --dev: its python has torch), the machine's
 # Node/npm (>= 20), and root for apt-get on a fresh machine (chromium, libkrb5-dev).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$ROOT/.cache/e2e"
+# GRADGUARD_E2E_CACHE: keep the ~650 MB of Node 24 + code-server outside the checkout (e.g. a CI
+# cache shared between clones); default: the git-ignored .cache/e2e of this checkout.
+CACHE="${GRADGUARD_E2E_CACHE:-$ROOT/.cache/e2e}"
 NODE_MAJOR=24
 CODE_SERVER_VERSION=4.139.1
 PACKAGE=1
@@ -101,6 +105,7 @@ if ((PACKAGE)); then
 fi
 step "setup took $((SECONDS - started)) s"
 
+export GG_E2E_NODE="$NODE24" GG_E2E_CODE_SERVER="$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js"
 step "tests (code-server $CODE_SERVER_VERSION, $("$NODE24" --version), $(chromium --version 2>/dev/null | head -1))"
 "$NODE24" --test --test-reporter=spec --test-timeout=300000 client/e2e/*.test.mjs
 step "done in $((SECONDS - started)) s"

@@ -237,3 +237,24 @@ test('the bundled server runs in a bare Python; fromEnvironment there says gradg
     await page.locator(SEL.squiggleError).first().waitFor({ state: 'detached' }); // the server is gone
     await stop(session);
 });
+
+test('an untrusted workspace cannot choose the interpreter (restricted mode)', async () => {
+    // The workspace asks for a program of its choosing; in restricted mode VS Code and the
+    // extension ignore workspace values of gradguard.interpreter, so python3 runs instead.
+    const planted = path.join(scratch, 'planted.sh');
+    fs.writeFileSync(planted, 'echo \'{"executable": "/planted", "version": [3, 8, 0], "hasGradguard": true}\'\n');
+    const session = await start({
+        name: 'untrusted',
+        files: { 'train.py': LEAF_PROGRAM },
+        settings: { 'gradguard.interpreter': ['bash', planted] },
+        untrusted: true,
+    });
+    const page = session.page;
+    await session.openFile('train.py');
+    await page.locator(SEL.squiggleError).first().waitFor();
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: ready"]`).first().waitFor();
+    const label = (await page.locator(SEL.statusItem).first().getAttribute('aria-label')) ?? '';
+    assert.match(label, /GradGuard: ready \(Python 3\.\d+\.\d+, /);
+    assert.doesNotMatch(label, /planted|3\.8\.0/);
+    await stop(session);
+});

@@ -105,8 +105,13 @@ function writeWorkspace(dir, files, workspaceSettings) {
 
 /** One code-server + one browser page, from a fresh profile. Always call `close()`. */
 export class Session {
-    static async start({ name, files, settings = {} }) {
+    /**
+     * `untrusted: true` turns workspace trust on and opens the folder in restricted mode (no
+     * prompt), as VS Code does for a folder the user has not trusted.
+     */
+    static async start({ name, files, settings = {}, untrusted = false }) {
         const session = new Session(name);
+        session.untrusted = untrusted;
         try {
             await session.#start(files, settings);
         } catch (error) {
@@ -149,7 +154,15 @@ export class Session {
         const userData = this.#path('user-data');
         const extensions = this.#path('extensions');
         fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-        fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+        const userSettings = this.untrusted
+            ? {
+                  ...USER_SETTINGS,
+                  'security.workspace.trust.enabled': true,
+                  'security.workspace.trust.startupPrompt': 'never',
+                  'security.workspace.trust.emptyWindow': false,
+              }
+            : USER_SETTINGS;
+        fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
         this.port = await freePort();
         const config = path.join(this.dir, 'config.yaml');
         fs.writeFileSync(config, `bind-addr: 127.0.0.1:${this.port}\nauth: none\ncert: false\n`);
@@ -169,7 +182,7 @@ export class Session {
                 ...common,
                 '--disable-telemetry',
                 '--disable-update-check',
-                '--disable-workspace-trust',
+                ...(this.untrusted ? [] : ['--disable-workspace-trust']),
                 '--disable-getting-started-override',
                 '--reconnection-grace-time',
                 '5',

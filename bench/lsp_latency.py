@@ -173,9 +173,14 @@ async def start_server() -> Session:
 
 
 async def stop_server(session: Session) -> None:
-    await session.client.shutdown_async(None)
-    session.client.exit(None)
-    await session.client.stop()
+    try:
+        await asyncio.wait_for(session.client.shutdown_async(None), 30)
+        session.client.exit(None)
+        await asyncio.wait_for(session.client.stop(), 30)
+    except asyncio.TimeoutError:
+        print("the server did not stop in time: killed", file=sys.stderr)
+        if session.client._server is not None:
+            session.client._server.kill()
 
 
 def open_doc(session: Session, uri: str, text: str) -> None:

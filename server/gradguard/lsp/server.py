@@ -240,8 +240,11 @@ class GradguardServer(LanguageServer):
     def apply_log_level(self) -> None:
         name = self.settings.log_level or self.default_log_level
         level = LOG_LEVELS.get(name, logging.WARNING)
+        stderr_level = LOG_LEVELS.get(self.default_log_level, logging.WARNING)
         root = logging.getLogger("gradguard")
-        root.setLevel(level)
+        # The editor's logLevel is for its log window; stderr keeps the --log-level
+        # (a client that does not drain stderr must never block the server).
+        root.setLevel(min(level, stderr_level))
         self._log_handler.setLevel(level)
         if self._log_handler not in root.handlers:
             root.addHandler(self._log_handler)
@@ -385,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     level = LOG_LEVELS[args.log_level]
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

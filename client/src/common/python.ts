@@ -5,6 +5,8 @@ import { logError, logInfo, logWarn } from './log';
 
 export const MIN_PYTHON: readonly [number, number] = [3, 10];
 const PYTHON_EXTENSION_ID = 'ms-python.python';
+/** Windows installs `python` (and the `py` launcher), not `python3`. */
+const DEFAULT_PYTHON = process.platform === 'win32' ? 'python' : 'python3';
 
 export type InterpreterSource = 'python extension' | 'gradguard.interpreter' | 'default';
 
@@ -63,7 +65,7 @@ async function fromPythonExtension(resource?: Uri): Promise<string[] | undefined
     }
 }
 
-/** `gradguard.interpreter` when set, else the Python extension's interpreter, else `python3`. */
+/** `gradguard.interpreter` when set, else the Python extension's interpreter, else `python3` (`python` on Windows). */
 export async function resolveInterpreter(setting: string[], resource?: Uri): Promise<Interpreter> {
     if (setting.length > 0 && setting[0].trim() !== '') {
         return { command: setting, source: 'gradguard.interpreter' };
@@ -72,7 +74,7 @@ export async function resolveInterpreter(setting: string[], resource?: Uri): Pro
     if (selected) {
         return { command: selected, source: 'python extension' };
     }
-    return { command: ['python3'], source: 'default' };
+    return { command: [DEFAULT_PYTHON], source: 'default' };
 }
 
 const PROBE_SCRIPT = [

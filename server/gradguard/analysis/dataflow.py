@@ -117,6 +117,7 @@ class Dataflow:
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
         self.bound_names = _bound_names(module)
+        self.module_grad = Tri.YES  # after a top-level `torch.set_grad_enabled(False)`: NO
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -438,7 +439,7 @@ class Dataflow:
     ) -> None:
         name = node.name.value
         is_method = cls is not None
-        grad, certain = Tri.YES, False
+        grad, certain = self.module_grad, False
         if cls is not None and cls.is_autograd_function:
             grad = Tri.NO
         if is_method and name in ("forward", "__init__", "__call__"):
@@ -1301,6 +1302,9 @@ class Dataflow:
             stmt = enclosing_statement(node)
             if stmt is node and node.parent is not None and node.parent.type == "simple_stmt":
                 sc.grad = Tri.MAYBE if flag is None else Tri.of(flag)
+                if sc.info.kind == "module":
+                    # Process-wide: functions called later run in the module's final mode.
+                    self.module_grad = sc.grad
             return ctx
         if path in tn.PARAMETER_CLASSES:
             flag = (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from .conftest import (
+    CONFIG,
     GG101_SOURCE,
     apply_edits,
     diagnostics,
@@ -13,6 +15,7 @@ from .conftest import (
     encoding_of,
     open_doc,
     replace_all,
+    start,
 )
 
 URI = "file:///tmp/gradguard_lsp_tests/actions.py"
@@ -117,3 +120,23 @@ async def test_only_quickfix_does_not_compute_fix_all(client: LanguageClient):
     [diag] = await gg101_of(client, 1)
     actions = await code_actions(client, [diag], only=["quickfix"])
     assert actions and all(a.kind == "quickfix" for a in actions)
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def emacs(lsp_client: LanguageClient):
+    await start(lsp_client, client_capabilities("emacs"))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_client_without_resolve_gets_the_fix_all_edit_at_once(emacs: LanguageClient):
+    assert emacs.server_capabilities.code_action_provider.resolve_provider is False
+    assert encoding_of(emacs) == "utf-8"  # offered utf-32, utf-8, utf-16: UTF-8 wins
+    open_doc(emacs, URI, GG101_SOURCE)
+    [diag] = [d for d in await diagnostics(emacs, URI, 1) if d.code == "GG101"]
+    assert fix_all_expected(diag)
+    [action] = await code_actions(emacs, [diag], only=["source.fixAll.gradguard"])
+    assert action.edit is not None
+    fixed = apply_edits(GG101_SOURCE, edits_of(action.edit, URI), encoding_of(emacs))
+    replace_all(emacs, URI, fixed, 2)
+    assert await gg101_of(emacs, 2) == []

@@ -68,12 +68,18 @@ class _Lane:
         previous = threading.stack_size()
         try:
             threading.stack_size(WORKER_STACK_BYTES)
-            self._thread = threading.Thread(
-                target=self._loop, name=f"gradguard-{name}", daemon=True
-            )
-            self._thread.start()
+            self._thread = self._start()
+        except (RuntimeError, ValueError):  # no room for a big stack: the default will do
+            log.warning("%s lane: default thread stack (deep nesting may not be analysed)", name)
+            threading.stack_size(previous)
+            self._thread = self._start()
         finally:
             threading.stack_size(previous)
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, name=f"gradguard-{self.name}", daemon=True)
+        thread.start()
+        return thread
 
     # -- called from any thread --------------------------------------------------------
     def put(self, job: Job, not_before: float) -> None:

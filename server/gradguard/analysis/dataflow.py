@@ -116,8 +116,17 @@ class Dataflow:
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
-        self.bound_names = _bound_names(module)
+        self._bound_names: set[str] | None = None
+        self.attribute_owners: set[str] = set()  # "self", "self.fc": prefixes of dotted env keys
+        self._held: dict[int, int] = {}  # id(value) -> how many bindings it got (aliases)
+        self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it
+        self._viewed: set[int] = set()  # id(storage) of tensors some view shares
         self.module_grad = Tri.YES  # after a top-level `torch.set_grad_enabled(False)`: NO
+
+    def bound_names(self) -> set[str]:
+        if self._bound_names is None:
+            self._bound_names = _bound_names(self.module)
+        return self._bound_names
 
     # ------------------------------------------------------------------ driver
     def run(self) -> None:
@@ -300,7 +309,7 @@ class Dataflow:
         if not has_else:
             envs.append(cond_env)
             grads.append(start_grad)
-        sc.env = _merge_envs(envs)
+        sc.env = self.merged(envs)
         sc.grad = grads[0] if all(g == grads[0] for g in grads) else Tri.MAYBE
 
     def loop(self, node: Node, sc: Scope) -> None:
@@ -322,7 +331,7 @@ class Dataflow:
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
             self.block(suite_statements(body), sc)
-        sc.env = _merge_envs([before, sc.env]) if node.type == "while_stmt" else sc.env
+        sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         if else_suite is not None:
             self.block(suite_statements(else_suite), sc)
 
@@ -361,14 +370,14 @@ class Dataflow:
             elif child.type == "except_clause" or (
                 child.type == "keyword" and child.value == "except"
             ):
-                sc.env = _merge_envs([start, envs[0]]) if envs else dict(start)
+                sc.env = self.merged([start, envs[0]]) if envs else dict(start)
                 self.block(suite_statements(children[i + 2]), sc)
                 envs.append(dict(sc.env))
                 i += 3
             else:
                 i += 1
         if len(envs) > 1:
-            sc.env = _merge_envs(envs)
+            sc.env = self.merged(envs)
 
     # ---------------------------------------------------------- definitions
     def define(self, node: Node, decorators: list[Node], sc: Scope) -> None:
@@ -472,7 +481,7 @@ class Dataflow:
                 scope.env[pname] = UNKNOWN
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
-                scope.env[scope.self_name + key[4:]] = _fresh_copy(value)
+                self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
         self.block(suite_statements(node.children[-1]), scope)
         self.finish(scope)
         if cls is not None and name == "__init__" and scope.self_name:
@@ -601,25 +610,57 @@ class Dataflow:
         self.expr(target, sc)
 
     def bind(self, sc: Scope, name: str, value: Value) -> None:
-        prefix = name + "."
-        for key in [k for k in sc.env if k.startswith(prefix)]:
-            del sc.env[key]
+        # Rebinding `a` forgets what we knew of `a.b`: only names that own attributes in the
+        # env (few) need the scan, which keeps files with thousands of names linear.
+        if name in self.attribute_owners:
+            prefix = name + "."
+            for key in [k for k in sc.env if k.startswith(prefix)]:
+                del sc.env[key]
+        if "." in name:
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                self.attribute_owners.add(".".join(parts[:i]))
         sc.env[name] = value
+        self._note(name, value)
 
     def replace_value(self, sc: Scope, old: Value, new: Value) -> None:
         """The tensor object itself changed (requires_grad_, in-place op): update every alias."""
+        key = self._key_of.get(id(old))
+        if self._held.get(id(old), 0) <= 1 and key is not None and sc.env.get(key) is old:
+            sc.env[key] = new  # the common case, without scanning the scope
+            self._note(key, new)
+            return
         for key, v in list(sc.env.items()):
             if v is old:
                 sc.env[key] = new
+                self._note(key, new)
 
     def aliases_of(self, sc: Scope, value: Value) -> int:
+        """Other live names for the same tensor, or views of it (rebinding misses them)."""
+        storage = value.storage
+        if self._held.get(id(value), 0) <= 1 and (
+            storage is None or id(storage) not in self._viewed
+        ):
+            return 0
         count = 0
         for v in sc.env.values():
             if v is value or (
-                v.storage is not None and v.storage is value.storage and v.base is not None
+                v.storage is not None and v.storage is storage and v.base is not None
             ):
                 count += 1
         return max(0, count - 1)
+
+    def merged(self, envs: list[dict[str, Value]]) -> dict[str, Value]:
+        """Join branch environments; the joined values are new objects, noted as bound."""
+        env = _merge_envs(envs)
+        for key, value in env.items():
+            if id(value) not in self._key_of:
+                self._note(key, value)
+        return env
+
+    def _note(self, key: str, value: Value) -> None:
+        self._held[id(value)] = self._held.get(id(value), 0) + 1
+        self._key_of[id(value)] = key
 
     def augassign(self, node: Node, sc: Scope) -> None:
         target, op_leaf, rhs = node.children[0], node.children[1], node.children[2]
@@ -769,7 +810,7 @@ class Dataflow:
     def apply_saves(
         self, facts: ops.SaveFacts, op: str, result: Value, args: list[Value], node: Node, sc: Scope
     ) -> Value:
-        if sc.grad is Tri.NO:
+        if sc.grad is Tri.NO or (facts.result is Tri.NO and not facts.args):
             return result
         new_ids: set[int] = set()
         origin = Origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
@@ -914,7 +955,7 @@ class Dataflow:
             return NOT_TENSOR
         # A snippet pasted without its imports (bug reports, notebooks' later cells): the
         # conventional names still mean torch when the file binds them nowhere.
-        if name in _CONVENTIONAL and name not in self.bound_names:
+        if name in _CONVENTIONAL and name not in self.bound_names():
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
         return UNKNOWN
 
@@ -1078,6 +1119,8 @@ class Dataflow:
         self, base: Value, op: str, node: Node, sc: Scope, multi: str | None = None
     ) -> Value:
         root = base.root() if base.view is not Tri.NO and base.base is not None else base
+        if base.storage is not None:
+            self._viewed.add(id(base.storage))
         no_grad_view = base.no_grad_view or (sc.grad is Tri.NO and base.requires_grad is not Tri.NO)
         return Value(
             tensor=Tri.YES if base.tensor is not Tri.NO else Tri.MAYBE,

@@ -10,10 +10,8 @@ This is the whole interface the faces use:
 
 from __future__ import annotations
 
-import ast
 import logging
 import sys
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -22,20 +20,13 @@ from . import noqa
 from .config import Settings
 from .model import CheckResult, Diagnostic, FileProblem, Fix, Range, TextEdit
 from .text import apply_edits, line_starts, split_lines
+from .text import parses as _parses
 
 log = logging.getLogger(__name__)
 
 MAX_FIX_PASSES = 8
 
 
-def _parses(source: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 @lru_cache(maxsize=4096)

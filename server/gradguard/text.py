@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterable
 
 from .model import Position, TextEdit
@@ -61,3 +63,14 @@ def apply_edits(source: str, edits: Iterable[TextEdit]) -> str:
         cursor = max(begin, end)
     out.append(source[cursor:])
     return "".join(out)
+
+
+def parses(source: str) -> bool:
+    """Does the text parse as Python (quietly: no SyntaxWarning, no exception)?"""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True

@@ -1725,24 +1725,6 @@ class Dataflow:
         if name in ("register_hook", "retain_grad", "register_post_accumulate_grad_hook"):
             return NOT_TENSOR
         if ops.is_inplace_method(name):
-            if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
-                # Unknown receiver: the jedi tier may still say it is a Parameter.
-                self.unknown_sites.append(
-                    WriteSite(
-                        "method",
-                        name,
-                        node,
-                        enclosing_statement(node),
-                        recv,
-                        recv_node,
-                        sc.grad,
-                        sc.info,
-                        node_range(node),
-                        call_args=trailer,
-                        target_text=_code_span(recv_span),
-                    )
-                )
-                return UNKNOWN
             site = WriteSite(
                 "method",
                 name,
@@ -1756,6 +1738,10 @@ class Dataflow:
                 call_args=trailer,
                 target_text=_code_span(recv_span),
             )
+            if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
+                # Unknown receiver: the jedi tier may still say it is a Parameter.
+                self.unknown_sites.append(site)
+                return UNKNOWN
             site.aliases = self.aliases_of(sc, recv)
             site.later_grad_use = self.later_grad_use(node, site.target_text)
             self.add_site(site, sc)

@@ -9,10 +9,8 @@ only computed when the client picks it.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import logging
-import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ from lsprotocol import types
 
 from .. import engine
 from ..model import Fix
+from ..text import parses as _parses
 from .convert import SOURCE, TextIndex, edit_from_json
 
 if TYPE_CHECKING:
@@ -108,14 +107,6 @@ def quickfixes(
     return fixes + noqas
 
 
-def _parses(source: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def minimal_edit(old: str, new: str, encoding: str) -> types.TextEdit | None:

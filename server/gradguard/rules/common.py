@@ -208,3 +208,21 @@ def leaf_write_fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
         preferred=update_like,
     )
     return [f for f in (rebinding, nograd) if f is not None]
+
+
+def out_of_place_fixes(site: WriteSite, ctx: RuleContext, *, setitem: bool = True) -> list[Fix]:
+    """The write, made out of place: `y = y.mul(2)`, `y = y + v`, or clone before `y[i] = v`.
+
+    Safe when no other name sees the tensor (rebinding keeps values and gradients then).
+    """
+    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
+    fix: Fix | None = None
+    if site.kind == "method":
+        fix = method_rebind(site, ctx, safe=safe, preferred=True)
+    elif site.kind == "augassign":
+        fix = augassign_rebind(site, ctx, safe=safe, preferred=True)
+    elif site.kind == "setitem" and setitem and fx.is_rebindable(site.target_text):
+        fix = fx.clone_then_write(
+            ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
+        )
+    return [fix] if fix is not None else []

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from .. import fixes as fx
-from ..analysis.sites import Violation, WriteSite
+from ..analysis.sites import Violation
 from ..analysis.values import Tri
-from ..model import Diagnostic, Fix, RelatedInfo, Severity
+from ..model import Diagnostic, RelatedInfo, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     SAVED_MESSAGE,
     RuleContext,
-    augassign_rebind,
     diagnostic,
-    method_rebind,
+    out_of_place_fixes,
 )
 from .gg104_inplace_on_view import is_view_of_leaf
 
@@ -275,22 +273,6 @@ print(x.grad)
 )
 
 
-def _fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
-    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
-    if site.kind == "method":
-        return [method_rebind(site, ctx, safe=safe, preferred=True)]
-    if site.kind == "augassign":
-        return [augassign_rebind(site, ctx, safe=safe, preferred=True)]
-    if site.kind == "setitem" and fx.is_rebindable(site.target_text):
-        t = site.target_text
-        return [
-            fx.clone_then_write(
-                ctx.fix, site.stmt, t, site.value_node, safe=fx.is_plain_name(t), preferred=True
-            )
-        ]
-    return []
-
-
 def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     """`opt.step()` rewrites parameters that a still-pending graph saved (GANs, two losses)."""
     if v.backward is None or not v.certain:
@@ -339,4 +321,6 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     related = [RelatedInfo(save.origin.range, f"saved for backward by `{save.op}` here")]
     if v.backward is not None:
         related.append(RelatedInfo(v.backward.range, "this backward() will raise"))
-    return diagnostic(RULE, site.range, message, severity, _fixes(site, ctx), tuple(related))
+    return diagnostic(
+        RULE, site.range, message, severity, out_of_place_fixes(site, ctx), tuple(related)
+    )

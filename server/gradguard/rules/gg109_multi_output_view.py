@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from .. import fixes as fx
 from ..analysis.sites import WriteSite
 from ..analysis.values import Tri
-from ..model import Diagnostic, Fix, Severity
+from ..model import Diagnostic, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     RuleContext,
-    augassign_rebind,
     diagnostic,
     grad_certainty,
-    method_rebind,
     origin_text,
+    out_of_place_fixes,
     related_for,
     severity_for,
 )
@@ -114,18 +112,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
     if severity is None:
         return None
-    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
-    fixes: list[Fix | None]
-    if site.kind == "method":
-        fixes = [method_rebind(site, ctx, safe=safe, preferred=True)]
-    elif site.kind == "augassign":
-        fixes = [augassign_rebind(site, ctx, safe=safe, preferred=True)]
-    else:
-        fixes = [
-            fx.clone_then_write(
-                ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
-            )
-        ]
+    fixes = out_of_place_fixes(site, ctx)
     message = (
         f"`{site.target_text}` is one of several views returned by "
         f"`{target.multi_view}` of a tensor that requires grad ({origin_text(target)}); "

@@ -8,11 +8,10 @@ from ..model import Diagnostic, Fix, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     RuleContext,
-    augassign_rebind,
     diagnostic,
     grad_certainty,
-    method_rebind,
     origin_text,
+    out_of_place_fixes,
     related_for,
     severity_for,
 )
@@ -96,14 +95,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
     if severity is None:
         return None
-    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
-    fixes: list[Fix | None]
-    if site.kind == "method":
-        fixes = [method_rebind(site, ctx, safe=safe, preferred=True)]
-    elif site.kind == "augassign":
-        fixes = [augassign_rebind(site, ctx, safe=safe, preferred=True)]
-    else:
-        fixes = []
+    fixes: list[Fix | None] = list(out_of_place_fixes(site, ctx, setitem=False))
     fixes.append(
         fx.wrap_no_grad(
             ctx.fix,

@@ -16,10 +16,8 @@ line, or span two cells, are dropped.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 from .config import Settings
 from .model import Diagnostic, Fix, Position, Range, RelatedInfo, TextEdit
 from .text import apply_edits, line_starts, offset_at, split_lines
+from .text import parses as _parses
 
 _LINE_MAGIC = re.compile(
     r"""^(?P<indent>[ \t]*)(?:
@@ -308,14 +307,6 @@ def _conflict(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return bb == be and ab <= bb <= ae
 
 
-def _parses(source: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 def check_cells(

@@ -1518,7 +1518,7 @@ class Dataflow:
             leaf=rg,
             grad_from=Origin(
                 node_range(args.keyword_nodes["requires_grad"]),
-                f"`requires_grad=True` on line {node.start_pos[0]}",
+                f"`{_code(args.keyword_nodes['requires_grad'])}` on line {node.start_pos[0]}",
             ),
         )
 

@@ -9,7 +9,7 @@ from ..analysis import ops
 from ..analysis import torchnames as tn
 from ..analysis.sites import WriteSite
 from ..analysis.syntax import code_of
-from ..analysis.values import Origin, Tri, Value
+from ..analysis.values import Tri, Value
 from ..config import Settings
 from ..model import Diagnostic, Fix, RelatedInfo, Severity
 from .base import Rule
@@ -30,15 +30,21 @@ class RuleContext:
     lines: list[str]
 
 
-def grad_certainty(site: WriteSite, origin: Origin | None) -> Tri:
+def grad_certainty(site: WriteSite, value: Value) -> Tri:
     """Is grad mode on at the site, as far as we can prove?"""
     if site.grad is not Tri.YES:
         return site.grad
     if site.scope.entry_grad_certain:
         return Tri.YES
-    # A leaf created inside this very function: grad mode is the function's own business.
-    rng = site.scope.range
-    if origin is not None and rng is not None and rng.start <= origin.range.start <= rng.end:
+    # A tensor made to require grad inside this very function (`requires_grad=True` right
+    # here): grad mode is the function's own business.
+    origin, rng = value.grad_from, site.scope.range
+    if (
+        value.requires_grad is Tri.YES
+        and origin is not None
+        and rng is not None
+        and rng.start <= origin.range.start <= rng.end
+    ):
         return Tri.YES
     return Tri.MAYBE
 

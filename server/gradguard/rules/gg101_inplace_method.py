@@ -216,7 +216,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if target.data_of is not None:
         return None
     leaf = target.grad_leaf
-    grad = grad_certainty(site, target.grad_from)
+    grad = grad_certainty(site, target)
     severity = severity_for(RULE.severity, leaf, grad, settings=ctx.settings)
     if severity is None:
         return None

@@ -132,7 +132,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     severity = severity_for(
         RULE.severity,
         target.grad_leaf,
-        grad_certainty(site, target.grad_from),
+        grad_certainty(site, target),
         settings=ctx.settings,
     )
     if severity is None:

@@ -118,7 +118,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     view = is_view_of_leaf(site)
     severity = severity_for(
-        RULE.severity, view, grad_certainty(site, target.grad_from), settings=ctx.settings
+        RULE.severity, view, grad_certainty(site, target), settings=ctx.settings
     )
     if severity is None:
         return None

@@ -179,7 +179,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     leaf = max(target.grad_leaf, is_view_of_leaf(site), key=int)
     severity = severity_for(
-        RULE.severity, leaf, grad_certainty(site, target.grad_from), settings=ctx.settings
+        RULE.severity, leaf, grad_certainty(site, target), settings=ctx.settings
     )
     if severity is None:
         return None

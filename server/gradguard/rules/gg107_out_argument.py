@@ -97,7 +97,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     severity = severity_for(
         RULE.severity,
         source.requires_grad if source.requires_grad is not Tri.NO else Tri.NO,
-        grad_certainty(site, source.grad_from),
+        grad_certainty(site, source),
         settings=ctx.settings,
     )
     if severity is None:

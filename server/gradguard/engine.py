@@ -90,8 +90,12 @@ class _FixJudge:
 
 
 def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop every fix whose result would not parse (only judged when the input parses)."""
-    if not any(d.fixes for d in diagnostics) or not _parses(source):
+    """Drop every fix whose result would not parse.
+
+    Judged statement by statement (see _FixJudge): no whole-file parse when the file is
+    healthy, and in a half-typed file a fix is kept only where its own statements parse.
+    """
+    if not any(d.fixes for d in diagnostics):
         return diagnostics
     judge = _FixJudge(source)
     out = []

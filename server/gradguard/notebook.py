@@ -307,8 +307,6 @@ def _conflict(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return bb == be and ab <= bb <= ae
 
 
-
-
 def check_cells(
     cells: Sequence[str], path: str, settings: Settings | None = None
 ) -> list[tuple[int, Diagnostic]]:

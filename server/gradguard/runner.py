@@ -8,14 +8,12 @@ the fixed text differs and parses.
 
 from __future__ import annotations
 
-import ast
 import concurrent.futures
 import difflib
 import multiprocessing
 import os
 import re
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from .config import Settings
 from .files import SourceText, UnreadableFile, decode_source, encode_source, read_bytes
 from .model import Diagnostic
 from .output import FileReport, Finding
+from .text import parses
 
 INTERNAL_ERROR = "internal error"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -40,16 +39,6 @@ class Job:
     write: bool = False  # produce new_bytes (--fix without --diff)
     unsafe: bool = False
     notebook: bool = False
-
-
-def parses(source: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return False
-    return True
 
 
 def keep_line_endings(original: str, fixed: str) -> str:

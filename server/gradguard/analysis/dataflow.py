@@ -111,7 +111,7 @@ class Dataflow:
         self.classes: dict[str, ClassInfo] = {}
         self.torch_aliases: set[str] = set()
         self._reported_violation_keys: set[tuple[int, int]] = set()
-        self._site_keys: set[tuple[str, Any]] = set()
+        self._site_keys: dict[tuple[str, Any], WriteSite] = {}
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
@@ -771,14 +771,13 @@ class Dataflow:
                     site.base_name = key_name
                     break
         key = (site.kind, id(site.node), site.op)
-        if key in self._site_keys:
+        existing = self._site_keys.get(key)
+        if existing is not None:
             # The second pass over a loop body sees the same site: keep the first record,
             # but remember what the later iteration invalidated.
-            for existing in self.sites:
-                if (existing.kind, id(existing.node), existing.op) == key:
-                    site.__dict__["_dup_of"] = existing
+            site.__dict__["_dup_of"] = existing
             return
-        self._site_keys.add(key)
+        self._site_keys[key] = site
         self.sites.append(site)
 
     def write(self, site: WriteSite, sc: Scope) -> None:

@@ -7,18 +7,15 @@ a file expecting a finding must raise under torch 2.13; a file expecting nothing
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from oracle import run_under_torch
 
 from gradguard.engine import check_source
 from gradguard.model import Severity
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "bug_reports").glob("*.py"))
-RUNNER = Path(__file__).parent / "oracle" / "runner.py"
 
 
 def _expectation(path: Path) -> tuple[str, int] | None:
@@ -30,16 +27,7 @@ def _expectation(path: Path) -> tuple[str, int] | None:
 @pytest.fixture(scope="module")
 def torch_results() -> dict[str, dict]:
     programs = [p.read_text(encoding="utf-8") for p in FIXTURES]
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER)],
-        input=json.dumps(programs),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return {p.name: r for p, r in zip(FIXTURES, json.loads(proc.stdout), strict=True)}
+    return {p.name: r for p, r in zip(FIXTURES, run_under_torch(programs), strict=True)}
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])

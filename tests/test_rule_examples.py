@@ -10,18 +10,12 @@ All programs run in one torch process (see tests/oracle/runner.py).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from oracle import run_under_torch
 
 from gradguard.engine import apply_fixes, check_source
 from gradguard.model import Severity
 from gradguard.rules import all_rules
-
-RUNNER = Path(__file__).parent / "oracle" / "runner.py"
 
 INVALID = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.invalid)]
 VALID = [(rule, i, ex) for rule in all_rules() for i, ex in enumerate(rule.valid)]
@@ -66,16 +60,7 @@ def oracle() -> dict[str, dict]:
                 pass  # reported by the test itself
     programs.extend(ex.code for _, _, ex in VALID)
     programs = list(dict.fromkeys(programs))
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER)],
-        input=json.dumps(programs),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(zip(programs, json.loads(proc.stdout), strict=True))
+    return dict(zip(programs, run_under_torch(programs), strict=True))
 
 
 def test_rule_codes_unique_and_documented():

@@ -73,28 +73,16 @@ def analyze(
     ctx = RuleContext(FixContext(source, module, torch_alias, settings.fix_style), settings, lines)
     out: list[Diagnostic] = []
     seen: set[tuple[str, object]] = set()
-    for site in flow.sites:
+    judged = [("diagnose", site) for site in flow.sites]
+    judged += [("diagnose_violation", violation) for violation in flow.violations]
+    for method, finding in judged:
         for mod in _rule_modules():
-            judge = getattr(mod, "diagnose", None)
-            if judge is None:
-                continue
-            diag = judge(site, ctx)
+            judge = getattr(mod, method, None)
+            diag = judge(finding, ctx) if judge is not None else None
             if diag is not None:
                 key = (diag.code, diag.range)
                 if key not in seen:
                     seen.add(key)
                     out.append(diag)
-                break  # one rule per site: PyTorch raises one error there
-    for violation in flow.violations:
-        for mod in _rule_modules():
-            judge = getattr(mod, "diagnose_violation", None)
-            if judge is None:
-                continue
-            diag = judge(violation, ctx)
-            if diag is not None:
-                key = (diag.code, diag.range)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(diag)
-                break
+                break  # one rule per finding: PyTorch raises one error there
     return out

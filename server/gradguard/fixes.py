@@ -102,19 +102,20 @@ def indent_of(stmt: Node, source_lines: list[str]) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def _lines(ctx: FixContext) -> list[str]:
-    return ctx.lines
+def own_line_indent(ctx: FixContext, stmt: Node) -> str | None:
+    """The statement's indentation when it owns its line(s) (no `a; b`, no inline suite)."""
+    if stmt is None or not is_sole_statement_on_line(stmt):
+        return None
+    indent = indent_of(stmt, ctx.lines)
+    return indent if stmt.start_pos[1] == len(indent) else None
 
 
 def wrap_no_grad(
     ctx: FixContext, stmt: Node, *, title: str, safe: bool, preferred: bool
 ) -> Fix | None:
     """Put the statement under `with torch.no_grad():`, keeping its comment and line ending."""
-    if stmt is None or not is_sole_statement_on_line(stmt) or _has_multiline_string(stmt):
-        return None
-    lines = _lines(ctx)
-    indent = indent_of(stmt, lines)
-    if stmt.start_pos[1] != len(indent):
+    indent = own_line_indent(ctx, stmt)
+    if indent is None or _has_multiline_string(stmt):
         return None
     torch, imports = ctx.torch_name()
     nl = ctx.newline
@@ -150,11 +151,8 @@ def insert_before(
     ctx: FixContext, stmt: Node, line_text: str, *, title: str, safe: bool, preferred: bool
 ) -> Fix | None:
     """Insert a line (at the statement's indentation) before the statement."""
-    if stmt is None or not is_sole_statement_on_line(stmt):
-        return None
-    lines = _lines(ctx)
-    indent = indent_of(stmt, lines)
-    if stmt.start_pos[1] != len(indent):
+    indent = own_line_indent(ctx, stmt)
+    if indent is None:
         return None
     pos = Position(stmt.start_pos[0] - 1, stmt.start_pos[1])
     edit = TextEdit(Range(pos, pos), f"{line_text}{ctx.newline}{indent}")
@@ -171,11 +169,8 @@ def replace_statement_lines(
     preferred: bool,
     needs_torch: bool,
 ) -> Fix | None:
-    if stmt is None or not is_sole_statement_on_line(stmt) or _has_multiline_string(stmt):
-        return None
-    lines = _lines(ctx)
-    indent = indent_of(stmt, lines)
-    if stmt.start_pos[1] != len(indent):
+    indent = own_line_indent(ctx, stmt)
+    if indent is None or _has_multiline_string(stmt):
         return None
     text = (ctx.newline + indent).join(new_lines)
     edits = [TextEdit(node_range(stmt), text)]

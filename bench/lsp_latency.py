@@ -76,7 +76,7 @@ def train_step_{i}(model: nn.Module, batch: torch.Tensor, lr: float = 0.01) -> f
 
 '''
 
-BUGGY = '''
+BUGGY = """
 def buggy_update_{i}(dim: int = {dim}) -> torch.Tensor:
     w = torch.randn(dim, requires_grad=True)
     w.add_(1.0)
@@ -86,7 +86,7 @@ def buggy_update_{i}(dim: int = {dim}) -> torch.Tensor:
     b[mask] = 0.0
     return w * b
 
-'''
+"""
 
 
 def model_source(lines: int) -> str:
@@ -163,11 +163,15 @@ async def start_server() -> Session:
     session = Session(client, client._server.pid)
     caps = types.ClientCapabilities(
         text_document=types.TextDocumentClientCapabilities(
-            publish_diagnostics=types.PublishDiagnosticsClientCapabilities(version_support=True)),
+            publish_diagnostics=types.PublishDiagnosticsClientCapabilities(version_support=True)
+        ),
         general=types.GeneralClientCapabilities(position_encodings=["utf-16"]),
     )
-    await client.initialize_async(types.InitializeParams(
-        capabilities=caps, process_id=os.getpid(), initialization_options={"logLevel": "debug"}))
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=caps, process_id=os.getpid(), initialization_options={"logLevel": "debug"}
+        )
+    )
     client.initialized(types.InitializedParams())
     return session
 
@@ -184,8 +188,13 @@ async def stop_server(session: Session) -> None:
 
 
 def open_doc(session: Session, uri: str, text: str) -> None:
-    session.client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+    session.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=text
+            )
+        )
+    )
 
 
 async def wait_version(session: Session, uri: str, version: int, timeout: float = 60) -> float:
@@ -198,8 +207,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def type_into(session: Session, uri: str, text: str, edits: int, think: float,
-                    memory: list[tuple[int, float]] | None = None) -> list[float]:
+async def type_into(
+    session: Session,
+    uri: str,
+    text: str,
+    edits: int,
+    think: float,
+    memory: list[tuple[int, float]] | None = None,
+) -> list[float]:
     """Make ``edits`` one-character edits, each waited for; returns latencies in ms."""
     sites = edit_sites(text)
     lines = text.split("\n")
@@ -209,11 +224,19 @@ async def type_into(session: Session, uri: str, text: str, edits: int, think: fl
         line = sites[(n * 7) % len(sites)]
         column = lines[line].index("Dropout(0.") + len("Dropout(0.")
         digit = str(1 + (n % 9))
-        session.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(line, column), types.Position(line, column + 1)),
-                text=digit)]))
+        session.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(
+                            types.Position(line, column), types.Position(line, column + 1)
+                        ),
+                        text=digit,
+                    )
+                ],
+            )
+        )
         sent = time.perf_counter()
         arrived = await wait_version(session, uri, version)
         latencies.append((arrived - sent) * 1000)
@@ -240,8 +263,10 @@ async def run(args: argparse.Namespace) -> int:
     ok = True
 
     first = await first_diagnostics(small, workdir)
-    print(f"first diagnostics after didOpen (fresh server, 1,000 lines): {first * 1000:.0f} ms"
-          f"  (target <= {TARGET_FIRST_S * 1000:.0f} ms)")
+    print(
+        f"first diagnostics after didOpen (fresh server, 1,000 lines): {first * 1000:.0f} ms"
+        f"  (target <= {TARGET_FIRST_S * 1000:.0f} ms)"
+    )
     ok &= first <= TARGET_FIRST_S
 
     session = await start_server()
@@ -258,22 +283,28 @@ async def run(args: argparse.Namespace) -> int:
         session.arrived.clear()
         session.analysis_ms.clear()
         # Re-open at a fresh version range so the versions above do not collide.
-        session.client.text_document_did_close(types.DidCloseTextDocumentParams(
-            text_document=types.TextDocumentIdentifier(uri=uri)))
+        session.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
         open_doc(session, uri, text)
         await wait_version(session, uri, 1)
-        lat = await type_into(session, uri, text, edits, args.think,
-                              memory if lines == 1000 else None)
+        lat = await type_into(
+            session, uri, text, edits, args.think, memory if lines == 1000 else None
+        )
         results[lines] = lat
         inside = [ms for (u, _), ms in session.analysis_ms.items() if u == uri]
         p50, p95 = statistics.median(lat), pct(lat, 95)
         target = TARGET_P95_MS[lines]
-        print(f"{lines:>5} lines, {count} diagnostics, {len(lat)} edits: didChange -> diagnostics"
-              f"  p50 {p50:.0f} ms  p95 {p95:.0f} ms  max {max(lat):.0f} ms"
-              f"  (target p95 <= {target:.0f} ms)")
+        print(
+            f"{lines:>5} lines, {count} diagnostics, {len(lat)} edits: didChange -> diagnostics"
+            f"  p50 {p50:.0f} ms  p95 {p95:.0f} ms  max {max(lat):.0f} ms"
+            f"  (target p95 <= {target:.0f} ms)"
+        )
         if inside:
-            print(f"{'':>6}of which analysis in the server: p50 {statistics.median(inside):.0f} ms"
-                  f"  p95 {pct(inside, 95):.0f} ms  (the rest: queueing, transport, load)")
+            print(
+                f"{'':>6}of which analysis in the server: p50 {statistics.median(inside):.0f} ms"
+                f"  p95 {pct(inside, 95):.0f} ms  (the rest: queueing, transport, load)"
+            )
         ok &= p95 <= target
     rss_end = rss_mb(session.pid)
     await stop_server(session)
@@ -284,8 +315,10 @@ async def run(args: argparse.Namespace) -> int:
         half = memory[len(memory) // 2 - 1][1] if len(memory) >= 2 else memory[0][1]
         growth = memory[-1][1] - half
         peak = max(mb for _, mb in memory)
-        print(f"memory: peak {peak:.0f} MB, growth over the second half {growth:+.0f} MB,"
-              f" at the end {rss_end:.0f} MB  (target <= {TARGET_RSS_MB:.0f} MB, not growing)")
+        print(
+            f"memory: peak {peak:.0f} MB, growth over the second half {growth:+.0f} MB,"
+            f" at the end {rss_end:.0f} MB  (target <= {TARGET_RSS_MB:.0f} MB, not growing)"
+        )
         ok &= peak <= TARGET_RSS_MB and growth <= 20
     print("all targets met" if ok else "SOME TARGETS MISSED")
     return 0 if ok or not args.check else 1
@@ -293,8 +326,12 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--edits", type=int, default=1000, help="edits on the 1,000-line file "
-                        "(the 3,000-line file gets a fifth)")
+    parser.add_argument(
+        "--edits",
+        type=int,
+        default=1000,
+        help="edits on the 1,000-line file (the 3,000-line file gets a fifth)",
+    )
     parser.add_argument("--think", type=float, default=0.1, help="pause between keystrokes, s")
     parser.add_argument("--warm", type=float, default=10.0, help="seconds for jedi's warm-up")
     parser.add_argument("--workdir", default="/tmp/gradguard-bench")

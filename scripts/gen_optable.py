@@ -122,13 +122,23 @@ DECOMPOSITIONS: dict[str, tuple[str, dict[str, str]]] = {
     "group_norm": ("native_group_norm", {"input": "input", "weight": "weight", "bias": "bias"}),
     "batch_norm": (
         "native_batch_norm",
-        {"input": "input", "weight": "weight", "bias": "bias",
-         "running_mean": "running_mean", "running_var": "running_var"},
+        {
+            "input": "input",
+            "weight": "weight",
+            "bias": "bias",
+            "running_mean": "running_mean",
+            "running_var": "running_var",
+        },
     ),
     "instance_norm": (
         "native_batch_norm",
-        {"input": "input", "weight": "weight", "bias": "bias",
-         "running_mean": "running_mean", "running_var": "running_var"},
+        {
+            "input": "input",
+            "weight": "weight",
+            "bias": "bias",
+            "running_mean": "running_mean",
+            "running_var": "running_var",
+        },
     ),
     "conv1d": ("convolution", {"input": "input", "weight": "weight", "bias": "bias"}),
     "conv2d": ("convolution", {"input": "input", "weight": "weight", "bias": "bias"}),
@@ -173,17 +183,67 @@ KEPT_PRIVATE = DECOMPOSITION_TARGETS | {"_to_copy", "_softmax", "_log_softmax"}
 
 # Composite ops whose decomposition saves no argument and not the result (dropout multiplies by
 # a fresh mask; reshapes and views save sizes only; L1 loss saves the internal difference).
-SAVES_NOTHING = frozenset({
-    "dropout", "dropout_", "feature_dropout", "feature_dropout_", "alpha_dropout",
-    "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
-    "reshape", "reshape_as", "flatten", "unflatten", "view_as", "expand_as", "contiguous",
-    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "split", "movedim", "moveaxis", "swapaxes",
-    "swapdims", "ravel", "fliplr", "flipud", "l1_loss", "pad", "hstack", "vstack", "dstack",
-    "column_stack", "concat", "concatenate", "narrow", "broadcast_to", "tile",
-    "repeat_interleave", "adjoint", "unsafe_chunk", "conj", "resolve_conj", "resolve_neg",
-    "positive", "real", "mT", "mH", "sum_to_size", "pin_memory", "to_dense", "swapaxes_",
-    "swapdims_", "diag", "diagflat", "requires_grad_",
-})
+SAVES_NOTHING = frozenset(
+    {
+        "dropout",
+        "dropout_",
+        "feature_dropout",
+        "feature_dropout_",
+        "alpha_dropout",
+        "alpha_dropout_",
+        "feature_alpha_dropout",
+        "feature_alpha_dropout_",
+        "reshape",
+        "reshape_as",
+        "flatten",
+        "unflatten",
+        "view_as",
+        "expand_as",
+        "contiguous",
+        "chunk",
+        "tensor_split",
+        "hsplit",
+        "vsplit",
+        "dsplit",
+        "split",
+        "movedim",
+        "moveaxis",
+        "swapaxes",
+        "swapdims",
+        "ravel",
+        "fliplr",
+        "flipud",
+        "l1_loss",
+        "pad",
+        "hstack",
+        "vstack",
+        "dstack",
+        "column_stack",
+        "concat",
+        "concatenate",
+        "narrow",
+        "broadcast_to",
+        "tile",
+        "repeat_interleave",
+        "adjoint",
+        "unsafe_chunk",
+        "conj",
+        "resolve_conj",
+        "resolve_neg",
+        "positive",
+        "real",
+        "mT",
+        "mH",
+        "sum_to_size",
+        "pin_memory",
+        "to_dense",
+        "swapaxes_",
+        "swapdims_",
+        "diag",
+        "diagflat",
+        "requires_grad_",
+    }
+)
 
 # Autograd marks outputs of multi-output view functions (split, chunk, unbind: a derivative
 # formula returning ``Tensor(a)[]``) so that writing one in place raises.  Composite ops returning
@@ -192,8 +252,9 @@ SAVES_NOTHING = frozenset({
 MULTI_VIEW_COMPOSITES = frozenset({"split", "chunk"})
 
 # Ops autograd handles by hand (VariableTypeManual): their outputs never require grad.
-MANUAL_NONDIFF = frozenset({"detach", "detach_", "one_hot", "isclose", "isfinite", "isreal",
-                            "argwhere"})
+MANUAL_NONDIFF = frozenset(
+    {"detach", "detach_", "one_hot", "isclose", "isfinite", "isreal", "argwhere"}
+)
 # ... and ones that are differentiable there, with what they save (copy_ saves nothing:
 # grad flows to src unchanged, self's old value is discarded).
 MANUAL_SAVES: dict[str, dict[str, list[str]]] = {"copy_": {"self": [], "src": []}}
@@ -201,17 +262,44 @@ MANUAL_SAVES: dict[str, dict[str, list[str]]] = {"copy_": {"self": [], "src": []
 # Aliases that are CompositeImplicitAutograd spellings of another op with the same arguments
 # (torch.divide is torch.div, ...).  Overloads are matched by overload name.
 ALIASES = {
-    "absolute": "abs", "arccos": "acos", "arccosh": "acosh", "arcsin": "asin",
-    "arcsinh": "asinh", "arctan": "atan", "arctan2": "atan2", "arctanh": "atanh",
-    "clip": "clamp", "divide": "div", "true_divide": "div", "multiply": "mul",
-    "subtract": "sub", "negative": "neg", "fix": "trunc", "greater": "gt",
-    "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne",
-    "special_expit": "sigmoid", "special_exp2": "exp2", "special_expm1": "expm1",
-    "special_erf": "erf", "special_erfc": "erfc", "special_erfinv": "erfinv",
-    "special_log1p": "log1p", "special_round": "round", "special_sinc": "sinc",
-    "special_logit": "logit", "special_logsumexp": "logsumexp", "special_psi": "digamma",
-    "special_digamma": "digamma", "special_gammaln": "lgamma", "special_xlogy": "xlogy",
-    "special_i0": "i0", "special_polygamma": "polygamma", "ger": "outer",
+    "absolute": "abs",
+    "arccos": "acos",
+    "arccosh": "acosh",
+    "arcsin": "asin",
+    "arcsinh": "asinh",
+    "arctan": "atan",
+    "arctan2": "atan2",
+    "arctanh": "atanh",
+    "clip": "clamp",
+    "divide": "div",
+    "true_divide": "div",
+    "multiply": "mul",
+    "subtract": "sub",
+    "negative": "neg",
+    "fix": "trunc",
+    "greater": "gt",
+    "greater_equal": "ge",
+    "less": "lt",
+    "less_equal": "le",
+    "not_equal": "ne",
+    "special_expit": "sigmoid",
+    "special_exp2": "exp2",
+    "special_expm1": "expm1",
+    "special_erf": "erf",
+    "special_erfc": "erfc",
+    "special_erfinv": "erfinv",
+    "special_log1p": "log1p",
+    "special_round": "round",
+    "special_sinc": "sinc",
+    "special_logit": "logit",
+    "special_logsumexp": "logsumexp",
+    "special_psi": "digamma",
+    "special_digamma": "digamma",
+    "special_gammaln": "lgamma",
+    "special_xlogy": "xlogy",
+    "special_i0": "i0",
+    "special_polygamma": "polygamma",
+    "ger": "outer",
 }
 for _base, _target in list(ALIASES.items()):
     if not _base.startswith("special_"):
@@ -220,21 +308,40 @@ for _base, _target in list(ALIASES.items()):
 # Python operators -> the Tensor op they run.  ``reflected`` is the op for ``number OP tensor``
 # (None when Python's __rOP__ decomposes into another op chain, described in ``note``).
 BINARY_OPERATORS = {
-    "+": ("add", "__iadd__"), "-": ("sub", "__isub__"), "*": ("mul", "__imul__"),
-    "/": ("div", "__itruediv__"), "//": ("floor_divide", "__ifloordiv__"),
-    "%": ("remainder", "__imod__"), "**": ("pow", "__ipow__"), "@": ("matmul", "__imatmul__"),
-    "&": ("bitwise_and", "__iand__"), "|": ("bitwise_or", "__ior__"),
-    "^": ("bitwise_xor", "__ixor__"), "<<": ("bitwise_left_shift", "__ilshift__"),
+    "+": ("add", "__iadd__"),
+    "-": ("sub", "__isub__"),
+    "*": ("mul", "__imul__"),
+    "/": ("div", "__itruediv__"),
+    "//": ("floor_divide", "__ifloordiv__"),
+    "%": ("remainder", "__imod__"),
+    "**": ("pow", "__ipow__"),
+    "@": ("matmul", "__imatmul__"),
+    "&": ("bitwise_and", "__iand__"),
+    "|": ("bitwise_or", "__ior__"),
+    "^": ("bitwise_xor", "__ixor__"),
+    "<<": ("bitwise_left_shift", "__ilshift__"),
     ">>": ("bitwise_right_shift", "__irshift__"),
-    "<": ("lt", None), "<=": ("le", None), ">": ("gt", None), ">=": ("ge", None),
-    "==": ("eq", None), "!=": ("ne", None),
+    "<": ("lt", None),
+    "<=": ("le", None),
+    ">": ("gt", None),
+    ">=": ("ge", None),
+    "==": ("eq", None),
+    "!=": ("ne", None),
 }
 # The in-place op each augmented operator runs when Python calls __iOP__ (checked below).
 AUGMENTED_TARGET = {
-    "__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
-    "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__ipow__": "pow_",
-    "__imatmul__": None, "__iand__": "bitwise_and_", "__ior__": "bitwise_or_",
-    "__ixor__": "bitwise_xor_", "__ilshift__": "bitwise_left_shift_",
+    "__iadd__": "add_",
+    "__isub__": "sub_",
+    "__imul__": "mul_",
+    "__itruediv__": "div_",
+    "__ifloordiv__": "floor_divide_",
+    "__imod__": "remainder_",
+    "__ipow__": "pow_",
+    "__imatmul__": None,
+    "__iand__": "bitwise_and_",
+    "__ior__": "bitwise_or_",
+    "__ixor__": "bitwise_xor_",
+    "__ilshift__": "bitwise_left_shift_",
     "__irshift__": "bitwise_right_shift_",
 }
 # ``number OP tensor``: what torch/_tensor.py's __rOP__ runs.  "same": op(tensor, number)
@@ -242,11 +349,19 @@ AUGMENTED_TARGET = {
 # ``torch.pow(other, self)``); "temp": ``__rtruediv__`` is ``self.reciprocal() * other``, so
 # only a temporary is saved, never an operand or the result.
 REFLECTED = {
-    "+": ("add", "same"), "*": ("mul", "same"), "-": ("rsub", "same"),
-    "/": ("reciprocal", "temp"), "**": ("pow", "swap"), "//": ("floor_divide", "swap"),
-    "%": ("remainder", "swap"), "&": ("bitwise_and", "same"), "|": ("bitwise_or", "same"),
-    "^": ("bitwise_xor", "same"), "<<": ("bitwise_left_shift", "swap"),
-    ">>": ("bitwise_right_shift", "swap"), "@": ("matmul", "swap"),
+    "+": ("add", "same"),
+    "*": ("mul", "same"),
+    "-": ("rsub", "same"),
+    "/": ("reciprocal", "temp"),
+    "**": ("pow", "swap"),
+    "//": ("floor_divide", "swap"),
+    "%": ("remainder", "swap"),
+    "&": ("bitwise_and", "same"),
+    "|": ("bitwise_or", "same"),
+    "^": ("bitwise_xor", "same"),
+    "<<": ("bitwise_left_shift", "swap"),
+    ">>": ("bitwise_right_shift", "swap"),
+    "@": ("matmul", "swap"),
 }
 UNARY_OPERATORS = {"-": "neg", "~": "bitwise_not", "+": None, "abs": "abs"}
 
@@ -254,41 +369,70 @@ UNARY_OPERATORS = {"-": "neg", "~": "bitwise_not", "+": None, "abs": "abs"}
 # Only these (and PYTHON_FUNCTIONAL_SAVES) get a FunctionalInfo; other F.* names that are ops
 # (F.sigmoid is torch.sigmoid) are found with lookup().
 FUNCTIONALS: dict[str, tuple[str, str | None]] = {
-    "relu": ("relu", "relu_"), "relu_": ("relu_", None),
+    "relu": ("relu", "relu_"),
+    "relu_": ("relu_", None),
     "relu6": ("relu6", "relu6_"),
-    "elu": ("elu", "elu_"), "elu_": ("elu_", None),
-    "selu": ("selu", "selu_"), "selu_": ("selu_", None),
-    "celu": ("celu", "celu_"), "celu_": ("celu_", None),
-    "leaky_relu": ("leaky_relu", "leaky_relu_"), "leaky_relu_": ("leaky_relu_", None),
-    "hardtanh": ("hardtanh", "hardtanh_"), "hardtanh_": ("hardtanh_", None),
-    "threshold": ("threshold", "threshold_"), "threshold_": ("threshold_", None),
-    "rrelu": ("rrelu", "rrelu_"), "rrelu_": ("rrelu_", None),
-    "silu": ("silu", "silu_"), "mish": ("mish", "mish_"),
-    "hardswish": ("hardswish", "hardswish_"), "hardsigmoid": ("hardsigmoid", "hardsigmoid_"),
-    "gelu": ("gelu", None), "glu": ("glu", None), "logsigmoid": ("log_sigmoid", None),
-    "softplus": ("softplus", None), "softshrink": ("softshrink", None),
-    "hardshrink": ("hardshrink", None), "sigmoid": ("sigmoid", None), "tanh": ("tanh", None),
-    "softmax": ("softmax", None), "log_softmax": ("log_softmax", None),
-    "softmin": ("softmax", None), "prelu": ("prelu", None),
-    "dropout": ("dropout", "dropout_"), "dropout1d": ("feature_dropout", "feature_dropout_"),
+    "elu": ("elu", "elu_"),
+    "elu_": ("elu_", None),
+    "selu": ("selu", "selu_"),
+    "selu_": ("selu_", None),
+    "celu": ("celu", "celu_"),
+    "celu_": ("celu_", None),
+    "leaky_relu": ("leaky_relu", "leaky_relu_"),
+    "leaky_relu_": ("leaky_relu_", None),
+    "hardtanh": ("hardtanh", "hardtanh_"),
+    "hardtanh_": ("hardtanh_", None),
+    "threshold": ("threshold", "threshold_"),
+    "threshold_": ("threshold_", None),
+    "rrelu": ("rrelu", "rrelu_"),
+    "rrelu_": ("rrelu_", None),
+    "silu": ("silu", "silu_"),
+    "mish": ("mish", "mish_"),
+    "hardswish": ("hardswish", "hardswish_"),
+    "hardsigmoid": ("hardsigmoid", "hardsigmoid_"),
+    "gelu": ("gelu", None),
+    "glu": ("glu", None),
+    "logsigmoid": ("log_sigmoid", None),
+    "softplus": ("softplus", None),
+    "softshrink": ("softshrink", None),
+    "hardshrink": ("hardshrink", None),
+    "sigmoid": ("sigmoid", None),
+    "tanh": ("tanh", None),
+    "softmax": ("softmax", None),
+    "log_softmax": ("log_softmax", None),
+    "softmin": ("softmax", None),
+    "prelu": ("prelu", None),
+    "dropout": ("dropout", "dropout_"),
+    "dropout1d": ("feature_dropout", "feature_dropout_"),
     "dropout2d": ("feature_dropout", "feature_dropout_"),
     "dropout3d": ("feature_dropout", "feature_dropout_"),
     "alpha_dropout": ("alpha_dropout", "alpha_dropout_"),
     "feature_alpha_dropout": ("feature_alpha_dropout", "feature_alpha_dropout_"),
-    "linear": ("linear", None), "bilinear": ("bilinear", None),
-    "conv1d": ("conv1d", None), "conv2d": ("conv2d", None), "conv3d": ("conv3d", None),
-    "conv_transpose1d": ("conv_transpose1d", None), "conv_transpose2d": ("conv_transpose2d", None),
+    "linear": ("linear", None),
+    "bilinear": ("bilinear", None),
+    "conv1d": ("conv1d", None),
+    "conv2d": ("conv2d", None),
+    "conv3d": ("conv3d", None),
+    "conv_transpose1d": ("conv_transpose1d", None),
+    "conv_transpose2d": ("conv_transpose2d", None),
     "conv_transpose3d": ("conv_transpose3d", None),
-    "batch_norm": ("batch_norm", None), "layer_norm": ("layer_norm", None),
-    "group_norm": ("group_norm", None), "instance_norm": ("instance_norm", None),
+    "batch_norm": ("batch_norm", None),
+    "layer_norm": ("layer_norm", None),
+    "group_norm": ("group_norm", None),
+    "instance_norm": ("instance_norm", None),
     "embedding": ("embedding", None),
-    "max_pool1d": ("max_pool1d", None), "max_pool2d": ("max_pool2d", None),
-    "max_pool3d": ("max_pool3d", None), "avg_pool1d": ("avg_pool1d", None),
-    "avg_pool2d": ("avg_pool2d", None), "avg_pool3d": ("avg_pool3d", None),
+    "max_pool1d": ("max_pool1d", None),
+    "max_pool2d": ("max_pool2d", None),
+    "max_pool3d": ("max_pool3d", None),
+    "avg_pool1d": ("avg_pool1d", None),
+    "avg_pool2d": ("avg_pool2d", None),
+    "avg_pool3d": ("avg_pool3d", None),
     "adaptive_avg_pool2d": ("adaptive_avg_pool2d", None),
     "adaptive_max_pool2d": ("adaptive_max_pool2d", None),
-    "pad": ("constant_pad_nd", None), "mse_loss": ("mse_loss", None),
-    "l1_loss": ("l1_loss", None), "nll_loss": ("nll_loss_nd", None),
+    "pad": ("constant_pad_nd", None),
+    "mse_loss": ("mse_loss", None),
+    "l1_loss": ("l1_loss", None),
+    "nll_loss": ("nll_loss_nd", None),
     "binary_cross_entropy": ("binary_cross_entropy", None),
     "binary_cross_entropy_with_logits": ("binary_cross_entropy_with_logits", None),
 }
@@ -307,10 +451,18 @@ PYTHON_FUNCTIONAL_SAVES: dict[str, dict[str, Any]] = {
 class M:
     """A torch.nn module: which functional/op it runs and how to instantiate a sample of it."""
 
-    def __init__(self, op: str | None, inplace_op: str | None = None, ctor: tuple = (),
-                 kw: dict | None = None, saves_input: bool | None = None,
-                 saves_output: bool | None = None, functional: str | None = None,
-                 note: str = "", explicit: bool = False) -> None:
+    def __init__(
+        self,
+        op: str | None,
+        inplace_op: str | None = None,
+        ctor: tuple = (),
+        kw: dict | None = None,
+        saves_input: bool | None = None,
+        saves_output: bool | None = None,
+        functional: str | None = None,
+        note: str = "",
+        explicit: bool = False,
+    ) -> None:
         self.op = op
         self.inplace_op = inplace_op
         self.ctor = ctor
@@ -323,8 +475,9 @@ class M:
         self.explicit = explicit or saves_input is not None or saves_output is not None
 
 
-ADAPTIVE_AVG_NOTE = ("output size 1 runs mean (saves nothing); other sizes run "
-                     "_adaptive_avg_pool (saves the input)")
+ADAPTIVE_AVG_NOTE = (
+    "output size 1 runs mean (saves nothing); other sizes run _adaptive_avg_pool (saves the input)"
+)
 
 # torch.nn modules.  ``op`` is the op the forward runs (looked up in the table for saves, unless
 # saves_input/saves_output are given: those are for forwards that are Python code over many ops
@@ -336,8 +489,9 @@ MODULES: dict[str, M] = {
     "Tanh": M("tanh", functional="tanh"),
     "Softmax": M("softmax", kw={"dim": 1}, functional="softmax"),
     "LogSoftmax": M("log_softmax", kw={"dim": 1}, functional="log_softmax"),
-    "Softmin": M("softmax", kw={"dim": 1}, functional="softmin",
-                 note="softmax of -input: saves its output"),
+    "Softmin": M(
+        "softmax", kw={"dim": 1}, functional="softmin", note="softmax of -input: saves its output"
+    ),
     "Softmax2d": M("softmax", functional="softmax"),
     "LeakyReLU": M("leaky_relu", "leaky_relu_", functional="leaky_relu"),
     "ELU": M("elu", "elu_", functional="elu"),
@@ -349,26 +503,40 @@ MODULES: dict[str, M] = {
     "Hardswish": M("hardswish", "hardswish_", functional="hardswish"),
     "Hardsigmoid": M("hardsigmoid", "hardsigmoid_", functional="hardsigmoid"),
     "Threshold": M("threshold", "threshold_", ctor=(0.1, 0.0), functional="threshold"),
-    "RReLU": M("rrelu", "rrelu_", functional="rrelu",
-               note="training mode: rrelu_with_noise; eval mode: leaky_relu"),
+    "RReLU": M(
+        "rrelu",
+        "rrelu_",
+        functional="rrelu",
+        note="training mode: rrelu_with_noise; eval mode: leaky_relu",
+    ),
     "GELU": M("gelu", functional="gelu"),
     "GLU": M("glu", functional="glu"),
     "LogSigmoid": M("log_sigmoid", functional="logsigmoid"),
     "Softplus": M("softplus", functional="softplus"),
     "Softshrink": M("softshrink", functional="softshrink"),
     "Hardshrink": M("hardshrink", functional="hardshrink"),
-    "Tanhshrink": M("tanhshrink", functional="tanhshrink", saves_input=False,
-                    saves_output=False, note="input - tanh(input): tanh saves an internal"),
-    "Softsign": M("softsign", functional="softsign", saves_input=True, saves_output=False,
-                  note="input / (1 + |input|): div saves input"),
-    "Dropout": M("dropout", "dropout_", functional="dropout",
-                 note="identity in eval mode"),
+    "Tanhshrink": M(
+        "tanhshrink",
+        functional="tanhshrink",
+        saves_input=False,
+        saves_output=False,
+        note="input - tanh(input): tanh saves an internal",
+    ),
+    "Softsign": M(
+        "softsign",
+        functional="softsign",
+        saves_input=True,
+        saves_output=False,
+        note="input / (1 + |input|): div saves input",
+    ),
+    "Dropout": M("dropout", "dropout_", functional="dropout", note="identity in eval mode"),
     "Dropout1d": M("feature_dropout", "feature_dropout_", functional="dropout1d"),
     "Dropout2d": M("feature_dropout", "feature_dropout_", functional="dropout2d"),
     "Dropout3d": M("feature_dropout", "feature_dropout_", functional="dropout3d"),
     "AlphaDropout": M("alpha_dropout", "alpha_dropout_", functional="alpha_dropout"),
-    "FeatureAlphaDropout": M("feature_alpha_dropout", "feature_alpha_dropout_",
-                             functional="feature_alpha_dropout"),
+    "FeatureAlphaDropout": M(
+        "feature_alpha_dropout", "feature_alpha_dropout_", functional="feature_alpha_dropout"
+    ),
     # modules with parameters
     "Linear": M("linear", ctor=(4, 3), functional="linear"),
     "Bilinear": M("bilinear", ctor=(4, 4, 3), functional="bilinear"),
@@ -383,34 +551,76 @@ MODULES: dict[str, M] = {
     "BatchNorm3d": M("batch_norm", ctor=(2,), functional="batch_norm"),
     "LayerNorm": M("layer_norm", ctor=(4,), functional="layer_norm"),
     "GroupNorm": M("group_norm", ctor=(1, 2), functional="group_norm"),
-    "InstanceNorm1d": M("instance_norm", ctor=(2,), functional="instance_norm",
-                        note="parameters only with affine=True"),
-    "InstanceNorm2d": M("instance_norm", ctor=(2,), functional="instance_norm",
-                        note="parameters only with affine=True"),
-    "InstanceNorm3d": M("instance_norm", ctor=(2,), functional="instance_norm",
-                        note="parameters only with affine=True"),
+    "InstanceNorm1d": M(
+        "instance_norm",
+        ctor=(2,),
+        functional="instance_norm",
+        note="parameters only with affine=True",
+    ),
+    "InstanceNorm2d": M(
+        "instance_norm",
+        ctor=(2,),
+        functional="instance_norm",
+        note="parameters only with affine=True",
+    ),
+    "InstanceNorm3d": M(
+        "instance_norm",
+        ctor=(2,),
+        functional="instance_norm",
+        note="parameters only with affine=True",
+    ),
     "RMSNorm": M(None, ctor=(4,), saves_input=True, saves_output=False, functional="rms_norm"),
-    "Embedding": M("embedding", ctor=(5, 3), functional="embedding", saves_input=True,
-                   saves_output=False, note="saves its indices (the input), not the weight"),
-    "EmbeddingBag": M(None, ctor=(5, 3), saves_input=True, saves_output=False,
-                      functional="embedding_bag", note="saves its indices"),
+    "Embedding": M(
+        "embedding",
+        ctor=(5, 3),
+        functional="embedding",
+        saves_input=True,
+        saves_output=False,
+        note="saves its indices (the input), not the weight",
+    ),
+    "EmbeddingBag": M(
+        None,
+        ctor=(5, 3),
+        saves_input=True,
+        saves_output=False,
+        functional="embedding_bag",
+        note="saves its indices",
+    ),
     "PReLU": M("prelu", functional="prelu"),
     "RNN": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
     "LSTM": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
     "GRU": M(None, ctor=(4, 3), saves_input=True, saves_output=None),
-    "RNNCell": M(None, ctor=(4, 3), saves_input=True, saves_output=True,
-                 note="tanh(...) saves its output, which is the new hidden state"),
+    "RNNCell": M(
+        None,
+        ctor=(4, 3),
+        saves_input=True,
+        saves_output=True,
+        note="tanh(...) saves its output, which is the new hidden state",
+    ),
     "LSTMCell": M(None, ctor=(4, 3), saves_input=True, saves_output=False),
     "GRUCell": M(None, ctor=(4, 3), saves_input=True, saves_output=False),
     "MultiheadAttention": M(None, ctor=(4, 1), saves_input=True, saves_output=None),
-    "Transformer": M(None, kw={"d_model": 4, "nhead": 1, "num_encoder_layers": 1,
-                               "num_decoder_layers": 1, "dim_feedforward": 4},
-                     saves_input=True, saves_output=None),
+    "Transformer": M(
+        None,
+        kw={
+            "d_model": 4,
+            "nhead": 1,
+            "num_encoder_layers": 1,
+            "num_decoder_layers": 1,
+            "dim_feedforward": 4,
+        },
+        saves_input=True,
+        saves_output=None,
+    ),
     "TransformerEncoderLayer": M(None, ctor=(4, 1, 4), saves_input=True, saves_output=None),
     "TransformerDecoderLayer": M(None, ctor=(4, 1, 4), saves_input=True, saves_output=None),
     # parameter-free, not in-place capable
-    "Identity": M(None, saves_input=False, saves_output=False,
-                  note="returns its input object itself (an alias)"),
+    "Identity": M(
+        None,
+        saves_input=False,
+        saves_output=False,
+        note="returns its input object itself (an alias)",
+    ),
     "Flatten": M("flatten", functional=None, note="returns a view of its input"),
     "Unflatten": M("unflatten", ctor=(1, (2, 2)), note="returns a view of its input"),
     "MaxPool1d": M("max_pool1d", ctor=(2,), functional="max_pool1d"),
@@ -419,13 +629,26 @@ MODULES: dict[str, M] = {
     "AvgPool1d": M("avg_pool1d", ctor=(2,), functional="avg_pool1d"),
     "AvgPool2d": M("avg_pool2d", ctor=(2,), functional="avg_pool2d"),
     "AvgPool3d": M("avg_pool3d", ctor=(2,), functional="avg_pool3d"),
-    "AdaptiveAvgPool1d": M("adaptive_avg_pool1d", ctor=(2,), explicit=True, saves_output=False,
-                           note=ADAPTIVE_AVG_NOTE),
-    "AdaptiveAvgPool2d": M("adaptive_avg_pool2d", ctor=(2,), explicit=True, saves_output=False,
-                           functional="adaptive_avg_pool2d", note=ADAPTIVE_AVG_NOTE),
+    "AdaptiveAvgPool1d": M(
+        "adaptive_avg_pool1d", ctor=(2,), explicit=True, saves_output=False, note=ADAPTIVE_AVG_NOTE
+    ),
+    "AdaptiveAvgPool2d": M(
+        "adaptive_avg_pool2d",
+        ctor=(2,),
+        explicit=True,
+        saves_output=False,
+        functional="adaptive_avg_pool2d",
+        note=ADAPTIVE_AVG_NOTE,
+    ),
     "AdaptiveMaxPool2d": M("adaptive_max_pool2d", ctor=(1,), functional="adaptive_max_pool2d"),
-    "Upsample": M(None, kw={"scale_factor": 2}, saves_input=False, saves_output=False,
-                  functional="interpolate", note="upsample_* save sizes only"),
+    "Upsample": M(
+        None,
+        kw={"scale_factor": 2},
+        saves_input=False,
+        saves_output=False,
+        functional="interpolate",
+        note="upsample_* save sizes only",
+    ),
     "ZeroPad2d": M("constant_pad_nd", ctor=(1,), functional="pad"),
     "ConstantPad2d": M("constant_pad_nd", ctor=(1, 0.0), functional="pad"),
     "ReflectionPad2d": M("reflection_pad2d", ctor=(1,), functional="pad"),
@@ -435,13 +658,18 @@ MODULES: dict[str, M] = {
     # losses
     "MSELoss": M("mse_loss", functional="mse_loss"),
     "L1Loss": M("l1_loss", functional="l1_loss"),
-    "CrossEntropyLoss": M(None, saves_input=False, saves_output=False,
-                          functional="cross_entropy",
-                          note="log_softmax + nll_loss: saves the target and internals only"),
+    "CrossEntropyLoss": M(
+        None,
+        saves_input=False,
+        saves_output=False,
+        functional="cross_entropy",
+        note="log_softmax + nll_loss: saves the target and internals only",
+    ),
     "NLLLoss": M("nll_loss_nd", functional="nll_loss"),
     "BCELoss": M("binary_cross_entropy", functional="binary_cross_entropy"),
-    "BCEWithLogitsLoss": M("binary_cross_entropy_with_logits",
-                           functional="binary_cross_entropy_with_logits"),
+    "BCEWithLogitsLoss": M(
+        "binary_cross_entropy_with_logits", functional="binary_cross_entropy_with_logits"
+    ),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -485,8 +713,12 @@ def load_torchgen(paths: dict[str, str]) -> tuple[list[Any], set[str]]:
     parsed = parse_native_yaml(paths["native"], paths["tags"])
     native = parsed.native_functions
     DENSE_KERNELS.clear()
-    for key in (DispatchKey.CPU, DispatchKey.CUDA, DispatchKey.CompositeExplicitAutograd,
-                DispatchKey.CompositeExplicitAutogradNonFunctional):
+    for key in (
+        DispatchKey.CPU,
+        DispatchKey.CUDA,
+        DispatchKey.CompositeExplicitAutograd,
+        DispatchKey.CompositeExplicitAutogradNonFunctional,
+    ):
         index = parsed.backend_indices.get(key)
         if index is not None:
             DENSE_KERNELS.update(str(f.func.name) for f in native if index.has_kernel(f))
@@ -559,9 +791,12 @@ def is_tensor_ctype(t: Any) -> bool:
     )
 
     return t in (
-        BaseCType(tensorT), OptionalCType(BaseCType(tensorT)),
-        MutRefCType(OptionalCType(BaseCType(tensorT))), BaseCType(tensorListT),
-        ListCType(OptionalCType(BaseCType(tensorT))), BaseCType(iTensorListRefT),
+        BaseCType(tensorT),
+        OptionalCType(BaseCType(tensorT)),
+        MutRefCType(OptionalCType(BaseCType(tensorT))),
+        BaseCType(tensorListT),
+        ListCType(OptionalCType(BaseCType(tensorT))),
+        BaseCType(iTensorListRefT),
         VectorCType(BaseCType(tensorT)),
     )
 
@@ -599,9 +834,7 @@ def saves_from_info(f: Any, info: Any, inplace: bool) -> tuple[dict[str, list[st
             if inplace and name == "self":
                 continue  # codegen clones the original self
             used_in = [dd for dd in info.derivatives if sa in dd.saved_inputs]
-            guarded = (
-                len(args) > 1 and len(used_in) == 1 and len(used_in[0].var_names) == 1
-            )
+            guarded = len(args) > 1 and len(used_in) == 1 and len(used_in[0].var_names) == 1
             if guarded:
                 saves.setdefault(used_in[0].var_names[0], set()).add(name)
             else:
@@ -648,14 +881,20 @@ def overload_entry(fi: Any, dont_require: set[str]) -> dict[str, Any]:
     has_tensor_input = any(arg_kind(a.type) in TENSOR_KINDS for a in func.arguments.flat_non_out)
     if not any(tensor_returns):
         entry["grad"] = "nondiff"
-    elif decomposes_on_dense(f) and not (base in dont_require or str(func.name.name)
-                                         in dont_require or str(func.name.name) in MANUAL_NONDIFF):
+    elif decomposes_on_dense(f) and not (
+        base in dont_require
+        or str(func.name.name) in dont_require
+        or str(func.name.name) in MANUAL_NONDIFF
+    ):
         # derivatives.yaml may have an entry (linear, matmul: for nested tensors), but for
         # ordinary CPU/CUDA tensors the dispatcher runs the CompositeImplicitAutograd kernel
         # before the Autograd one, so autograd records the decomposition.
         entry["grad"] = "composite"
-    elif (base in dont_require or str(func.name.name) in dont_require
-          or str(func.name.name) in MANUAL_NONDIFF):
+    elif (
+        base in dont_require
+        or str(func.name.name) in dont_require
+        or str(func.name.name) in MANUAL_NONDIFF
+    ):
         entry["grad"] = "nondiff"
     elif info is not None and info.derivatives is not None:
         diff_outs = [o.name for o in gen_differentiable_outputs(fi, key="Default")]
@@ -740,7 +979,7 @@ def exists_in_python(name: str, module: str | None) -> tuple[bool, bool]:
         obj = getattr(obj, part)
     short = name
     if module in ("linalg", "special", "fft") and name.startswith(module + "_"):
-        short = name[len(module) + 1:]
+        short = name[len(module) + 1 :]
     return False, hasattr(obj, short)
 
 
@@ -750,14 +989,14 @@ def rename_saves(saves: dict[str, list[str]], argmap: dict[str, str]) -> dict[st
     for t_in, saved in saves.items():
         if t_in not in inv:
             continue
-        names = sorted({inv[s] for s in saved if s in inv}
-                       | {s for s in saved if s.startswith("result")})
+        names = sorted(
+            {inv[s] for s in saved if s in inv} | {s for s in saved if s.startswith("result")}
+        )
         out[inv[t_in]] = names
     return out
 
 
-def own_outputs(saves: dict[str, list[str]], target_n_out: int,
-                n_out: int) -> dict[str, list[str]]:
+def own_outputs(saves: dict[str, list[str]], target_n_out: int, n_out: int) -> dict[str, list[str]]:
     """Keep the saved outputs of a decomposition target that the composite itself returns:
     layer_norm returns output 0 of native_layer_norm; its mean/rstd are internals."""
 
@@ -769,8 +1008,9 @@ def own_outputs(saves: dict[str, list[str]], target_n_out: int,
             return None
         return "result" if n_out == 1 else f"result{index}"
 
-    return {k: sorted({kept for v in vs if (kept := keep(v)) is not None})
-            for k, vs in saves.items()}
+    return {
+        k: sorted({kept for v in vs if (kept := keep(v)) is not None}) for k, vs in saves.items()
+    }
 
 
 def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
@@ -798,8 +1038,9 @@ def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
         if name in bound_names:
             if not python_visible(f):
                 continue
-        elif not (name in DECOMPOSITION_TARGETS or hasattr(torch.Tensor, name)
-                  or hasattr(torch, name)):
+        elif not (
+            name in DECOMPOSITION_TARGETS or hasattr(torch.Tensor, name) or hasattr(torch, name)
+        ):
             continue
         if name.startswith("_") and not name.startswith("__") and name not in KEPT_PRIVATE:
             continue  # torch._foo internals: user code does not call them
@@ -858,9 +1099,7 @@ def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
         else:
             continue
         op["twin_method"] = hasattr(torch.Tensor, twin)
-        op["twin_function"] = hasattr(torch, twin) or (
-            twin in ops and ops[twin]["function"]
-        )
+        op["twin_function"] = hasattr(torch, twin) or (twin in ops and ops[twin]["function"])
         # no twin when Python has no out-of-place spelling (zero_, fill_, copy_, uniform_, ...)
         op["twin"] = twin if op["twin_method"] or op["twin_function"] else None
         if twin in ops:
@@ -900,7 +1139,8 @@ def apply_composites(ops: dict[str, Any]) -> None:
             t = top["overloads"][tovl]
             tkinds = [a[1] for a in t["args"]]
             if len(tkinds) == len(kinds) and all(
-                    k == tk or (k == "S" and tk == "T") for k, tk in zip(kinds, tkinds, strict=True)):
+                k == tk or (k == "S" and tk == "T") for k, tk in zip(kinds, tkinds, strict=True)
+            ):
                 return tovl, t
         return None, None
 
@@ -910,9 +1150,14 @@ def apply_composites(ops: dict[str, Any]) -> None:
         for tovl in op["order"]:
             t = op["overloads"][tovl]
             tkinds = [a[1] for a in t["args"]]
-            if t is not entry and "saves" in t and len(tkinds) == len(kinds) and all(
-                    k == tk or (k == "S" and tk == "T") for k, tk in zip(kinds, tkinds,
-                                                                         strict=True)):
+            if (
+                t is not entry
+                and "saves" in t
+                and len(tkinds) == len(kinds)
+                and all(
+                    k == tk or (k == "S" and tk == "T") for k, tk in zip(kinds, tkinds, strict=True)
+                )
+            ):
                 return tovl, t
         return None, None
 
@@ -934,8 +1179,9 @@ def apply_composites(ops: dict[str, Any]) -> None:
                         PROBLEMS.append(f"{spec} has no saves for {name}")
                         continue
                     argmap = {s: t for s, t in argmap.items() if s in tensor_args}
-                    entry["saves"] = own_outputs(rename_saves(target["saves"], argmap),
-                                                 target["n_out"], entry["n_out"])
+                    entry["saves"] = own_outputs(
+                        rename_saves(target["saves"], argmap), target["n_out"], entry["n_out"]
+                    )
                     for a in tensor_args:
                         entry["saves"].setdefault(a, [])
                     entry["via"] = spec
@@ -955,15 +1201,21 @@ def apply_composites(ops: dict[str, Any]) -> None:
                     if target["grad"] in ("nondiff", "none"):
                         entry["grad"] = target["grad"]
                     elif "saves" in target:
-                        argmap = dict(zip([a[0] for a in entry["args"]],
-                                          [a[0] for a in target["args"]], strict=True))
+                        argmap = dict(
+                            zip(
+                                [a[0] for a in entry["args"]],
+                                [a[0] for a in target["args"]],
+                                strict=True,
+                            )
+                        )
                         entry["saves"] = rename_saves(target["saves"], argmap)
                 elif pass_no == 2:
                     tovl, target = same_op_wrapped(op, entry)
                     if target is not None:
                         entry["via"] = name + ("." + tovl if tovl else "")
                         entry["saves"] = rename_saves(
-                            target["saves"], {a[0]: a[0] for a in target["args"]})
+                            target["saves"], {a[0]: a[0] for a in target["args"]}
+                        )
     for name in sorted((set(DECOMPOSITIONS) | SAVES_NOTHING) - used):
         PROBLEMS.append(f"hand-written entry {name} unused (not composite or not in the table)")
 
@@ -975,14 +1227,25 @@ def add_python_only_methods(ops: dict[str, Any]) -> None:
         if not hasattr(torch.Tensor, name) or name in ops:
             continue
         ops[name] = {
-            "method": True, "function": hasattr(torch, name), "order": [],
-            "overloads": {}, "writes_self": True, "inplace_method": True,
-            "twin": twin, "twin_method": False, "twin_function": False,
+            "method": True,
+            "function": hasattr(torch, name),
+            "order": [],
+            "overloads": {},
+            "writes_self": True,
+            "inplace_method": True,
+            "twin": twin,
+            "twin_method": False,
+            "twin_function": False,
         }
     for name in sorted(NOT_DATA_WRITES):
         if name not in ops and hasattr(torch.Tensor, name):
-            ops[name] = {"method": True, "function": hasattr(torch, name), "order": [],
-                         "overloads": {}, "writes_self": True}
+            ops[name] = {
+                "method": True,
+                "function": hasattr(torch, name),
+                "order": [],
+                "overloads": {},
+                "writes_self": True,
+            }
 
 
 def build_operators(ops: dict[str, Any]) -> dict[str, Any]:
@@ -1023,8 +1286,11 @@ def signature_inplace(fn: Any, skip_self: bool) -> tuple[str | None, int | None]
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return None, None
-    params = [p for p in sig.parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    params = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     if skip_self and params and params[0].name == "self":
         params = params[1:]
     for i, p in enumerate(params):
@@ -1033,8 +1299,9 @@ def signature_inplace(fn: Any, skip_self: bool) -> tuple[str | None, int | None]
     return None, None
 
 
-def op_saves_summary(ops: dict[str, Any], opname: str | None,
-                     input_name: str) -> tuple[bool | None, bool | None]:
+def op_saves_summary(
+    ops: dict[str, Any], opname: str | None, input_name: str
+) -> tuple[bool | None, bool | None]:
     """(saves its first tensor input, saves its result) when any input requires grad."""
     if opname is None:
         return None, None
@@ -1043,8 +1310,11 @@ def op_saves_summary(ops: dict[str, Any], opname: str | None,
     if op is None:
         PROBLEMS.append(f"op {opname} (of a module/functional) not in the table")
         return None, None
-    entry = op["overloads"].get(tovl) if tovl else op["overloads"].get(
-        op["order"][0] if op["order"] else "")
+    entry = (
+        op["overloads"].get(tovl)
+        if tovl
+        else op["overloads"].get(op["order"][0] if op["order"] else "")
+    )
     if entry is None or "saves" not in entry:
         return None, None
     first = next((a[0] for a in entry["args"] if a[1] in TENSOR_KINDS), input_name)
@@ -1148,7 +1418,7 @@ def build_aliases(ops: dict[str, Any]) -> dict[str, str]:
     for name, op in ops.items():
         module = op.get("module")
         if module in ("linalg", "special", "fft") and name.startswith(module + "_"):
-            out[f"{module}.{name[len(module) + 1:]}"] = name
+            out[f"{module}.{name[len(module) + 1 :]}"] = name
         elif module == "nn":
             out[f"_C._nn.{name}"] = name
     return out

@@ -28,14 +28,21 @@ def readme_with_rules(rules) -> str:
     text = README.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
         return text
-    rows = ["## Rules", "",
-            "Codes are stable. Select, ignore and re-grade them in `[tool.gradguard]`, with CLI",
-            "flags or editor settings; `gradguard rule GG105` prints a rule's page.", "",
-            "| code | name | default severity | summary |", "|---|---|---|---|"]
+    rows = [
+        "## Rules",
+        "",
+        "Codes are stable. Select, ignore and re-grade them in `[tool.gradguard]`, with CLI",
+        "flags or editor settings; `gradguard rule GG105` prints a rule's page.",
+        "",
+        "| code | name | default severity | summary |",
+        "|---|---|---|---|",
+    ]
     for rule in rules:
         summary = rule.summary.replace("|", "\\|").replace("\n", " ").strip()
-        rows.append(f"| [{rule.code}](docs/rules/{rule.code}.md) | {rule.name} | "
-                    f"{rule.severity.label} | {summary} |")
+        rows.append(
+            f"| [{rule.code}](docs/rules/{rule.code}.md) | {rule.name} | "
+            f"{rule.severity.label} | {summary} |"
+        )
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return head + BEGIN + "\n" + "\n".join(rows) + "\n" + END + tail
@@ -86,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             written += 1
-    print(f"wrote {written} file(s) in {DOCS.relative_to(ROOT)} and README.md ({len(files) - 2} rules)")
+    print(
+        f"wrote {written} file(s) in {DOCS.relative_to(ROOT)} and README.md ({len(files) - 2} rules)"
+    )
     return 0
 
 

@@ -28,7 +28,9 @@ MODIFIED = "modified by an inplace operation"
 
 
 def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_optable", ROOT / "scripts" / "gen_optable.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_optable", ROOT / "scripts" / "gen_optable.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules["gen_optable"] = mod
@@ -109,8 +111,19 @@ def test_inplace_methods_exist_on_tensor() -> None:
     assert len(inplace) > 120
     for name in inplace:
         assert hasattr(torch.Tensor, name), name
-    for name in ("add_", "copy_", "zero_", "index_put_", "masked_fill_", "scatter_", "clamp_",
-                 "__iadd__", "fill_", "t_", "map_"):
+    for name in (
+        "add_",
+        "copy_",
+        "zero_",
+        "index_put_",
+        "masked_fill_",
+        "scatter_",
+        "clamp_",
+        "__iadd__",
+        "fill_",
+        "t_",
+        "map_",
+    ):
         assert ot.is_inplace_method(name), name
     for name in ("requires_grad_", "share_memory_", "retain_grad", "detach_", "add", "sigmoid"):
         assert not ot.is_inplace_method(name), name
@@ -134,12 +147,15 @@ def test_twins_match_torch() -> None:
 @pytest.mark.parametrize(
     "name, call",
     [
-        ("add_", lambda x: x.add_(1)), ("zero_", lambda x: x.zero_()),
-        ("copy_", lambda x: x.copy_(torch.ones(3))), ("t_", lambda x: x.t_()),
+        ("add_", lambda x: x.add_(1)),
+        ("zero_", lambda x: x.zero_()),
+        ("copy_", lambda x: x.copy_(torch.ones(3))),
+        ("t_", lambda x: x.t_()),
         ("index_put_", lambda x: x.index_put_((torch.tensor([0]),), torch.tensor(1.0))),
         ("masked_fill_", lambda x: x.masked_fill_(torch.tensor([True, False, True]), 0.0)),
         ("scatter_", lambda x: x.scatter_(0, torch.tensor([0]), 2.0)),
-        ("clamp_", lambda x: x.clamp_(0, 1)), ("unsqueeze_", lambda x: x.unsqueeze_(0)),
+        ("clamp_", lambda x: x.clamp_(0, 1)),
+        ("unsqueeze_", lambda x: x.unsqueeze_(0)),
         ("__imul__", lambda x: x.__imul__(2)),
         ("requires_grad_", lambda x: x.requires_grad_()),
         ("detach_", lambda x: x.detach_()),
@@ -176,26 +192,43 @@ def test_operators() -> None:
 
 def test_views_match_torch() -> None:
     x = torch.rand(4, 6)
-    for name, call in [("view", lambda: x.view(-1)), ("t", lambda: x.t()),
-                       ("transpose", lambda: x.transpose(0, 1)), ("select", lambda: x.select(0, 1)),
-                       ("narrow", lambda: x.narrow(0, 0, 2)), ("unflatten", lambda: x.unflatten(1, (2, 3))),
-                       ("diagonal", lambda: x.diagonal()), ("expand", lambda: x[:1].expand(3, 6)),
-                       ("permute", lambda: x.permute(1, 0)), ("squeeze", lambda: x.squeeze())]:
+    for name, call in [
+        ("view", lambda: x.view(-1)),
+        ("t", lambda: x.t()),
+        ("transpose", lambda: x.transpose(0, 1)),
+        ("select", lambda: x.select(0, 1)),
+        ("narrow", lambda: x.narrow(0, 0, 2)),
+        ("unflatten", lambda: x.unflatten(1, (2, 3))),
+        ("diagonal", lambda: x.diagonal()),
+        ("expand", lambda: x[:1].expand(3, 6)),
+        ("permute", lambda: x.permute(1, 0)),
+        ("squeeze", lambda: x.squeeze()),
+    ]:
         assert ot.is_view(name), name
         assert call()._base is not None, name
-    for name, call in [("exp", lambda: x.exp()), ("clone", lambda: x.clone()),
-                       ("sum", lambda: x.sum(0))]:
+    for name, call in [
+        ("exp", lambda: x.exp()),
+        ("clone", lambda: x.clone()),
+        ("sum", lambda: x.sum(0)),
+    ]:
         assert not ot.is_view(name), name
         assert call()._base is None, name
 
 
-@pytest.mark.parametrize("name, call", [
-    ("split", lambda x: x.split(2)), ("split", lambda x: x.split([1, 3])),
-    ("chunk", lambda x: x.chunk(2)), ("unbind", lambda x: x.unbind()),
-    ("split_with_sizes", lambda x: x.split_with_sizes([2, 2])),
-    ("tensor_split", lambda x: x.tensor_split(2)), ("hsplit", lambda x: x.hsplit(2)),
-    ("vsplit", lambda x: x.vsplit(2)), ("unsafe_chunk", lambda x: x.unsafe_chunk(2)),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("split", lambda x: x.split(2)),
+        ("split", lambda x: x.split([1, 3])),
+        ("chunk", lambda x: x.chunk(2)),
+        ("unbind", lambda x: x.unbind()),
+        ("split_with_sizes", lambda x: x.split_with_sizes([2, 2])),
+        ("tensor_split", lambda x: x.tensor_split(2)),
+        ("hsplit", lambda x: x.hsplit(2)),
+        ("vsplit", lambda x: x.vsplit(2)),
+        ("unsafe_chunk", lambda x: x.unsafe_chunk(2)),
+    ],
+)
 def test_multi_views_match_torch(name: str, call) -> None:
     x = grad_input(shape=(4, 4))
     if ot.is_multi_view(name):
@@ -212,9 +245,15 @@ def test_multi_views_match_torch(name: str, call) -> None:
 
 def test_non_differentiable_ops_match_torch() -> None:
     x = grad_input()
-    for name, call in [("eq", lambda: x == 0.5), ("argmax", lambda: x.argmax()),
-                       ("lt", lambda: x.lt(0.5)), ("sign", None), ("isnan", lambda: x.isnan()),
-                       ("detach", lambda: x.detach()), ("greater", lambda: x.greater(0.5))]:
+    for name, call in [
+        ("eq", lambda: x == 0.5),
+        ("argmax", lambda: x.argmax()),
+        ("lt", lambda: x.lt(0.5)),
+        ("sign", None),
+        ("isnan", lambda: x.isnan()),
+        ("detach", lambda: x.detach()),
+        ("greater", lambda: x.greater(0.5)),
+    ]:
         if call is None:
             assert ot.is_differentiable(name)
             continue
@@ -234,19 +273,56 @@ def test_out_overloads() -> None:
 
 # Unary float ops: op name -> input range.
 UNARY = {
-    "abs": (0.2, 0.8), "acos": (0.2, 0.8), "asin": (0.2, 0.8), "atan": (0.2, 0.8),
-    "cos": (0.2, 0.8), "cosh": (0.2, 0.8), "sin": (0.2, 0.8), "sinh": (0.2, 0.8),
-    "tan": (0.2, 0.8), "tanh": (0.2, 0.8), "exp": (0.2, 0.8), "exp2": (0.2, 0.8),
-    "expm1": (0.2, 0.8), "log": (0.2, 0.8), "log10": (0.2, 0.8), "log1p": (0.2, 0.8),
-    "log2": (0.2, 0.8), "neg": (0.2, 0.8), "reciprocal": (0.2, 0.8), "rsqrt": (0.2, 0.8),
-    "sigmoid": (0.2, 0.8), "sqrt": (0.2, 0.8), "square": (0.2, 0.8), "erf": (0.2, 0.8),
-    "erfc": (0.2, 0.8), "erfinv": (0.2, 0.8), "floor": (0.2, 0.8), "ceil": (0.2, 0.8),
-    "frac": (0.2, 0.8), "round": (0.2, 0.8), "trunc": (0.2, 0.8), "sign": (0.2, 0.8),
-    "sgn": (0.2, 0.8), "relu": (-0.5, 0.5), "digamma": (0.2, 0.8), "lgamma": (0.2, 0.8),
-    "i0": (0.2, 0.8), "sinc": (0.2, 0.8), "logit": (0.2, 0.8), "deg2rad": (0.2, 0.8),
-    "rad2deg": (0.2, 0.8), "asinh": (0.2, 0.8), "atanh": (0.2, 0.8), "acosh": (1.5, 2.5),
-    "nan_to_num": (0.2, 0.8), "arctan": (0.2, 0.8), "absolute": (0.2, 0.8),
-    "negative": (0.2, 0.8), "fix": (0.2, 0.8), "cumsum": (0.2, 0.8),
+    "abs": (0.2, 0.8),
+    "acos": (0.2, 0.8),
+    "asin": (0.2, 0.8),
+    "atan": (0.2, 0.8),
+    "cos": (0.2, 0.8),
+    "cosh": (0.2, 0.8),
+    "sin": (0.2, 0.8),
+    "sinh": (0.2, 0.8),
+    "tan": (0.2, 0.8),
+    "tanh": (0.2, 0.8),
+    "exp": (0.2, 0.8),
+    "exp2": (0.2, 0.8),
+    "expm1": (0.2, 0.8),
+    "log": (0.2, 0.8),
+    "log10": (0.2, 0.8),
+    "log1p": (0.2, 0.8),
+    "log2": (0.2, 0.8),
+    "neg": (0.2, 0.8),
+    "reciprocal": (0.2, 0.8),
+    "rsqrt": (0.2, 0.8),
+    "sigmoid": (0.2, 0.8),
+    "sqrt": (0.2, 0.8),
+    "square": (0.2, 0.8),
+    "erf": (0.2, 0.8),
+    "erfc": (0.2, 0.8),
+    "erfinv": (0.2, 0.8),
+    "floor": (0.2, 0.8),
+    "ceil": (0.2, 0.8),
+    "frac": (0.2, 0.8),
+    "round": (0.2, 0.8),
+    "trunc": (0.2, 0.8),
+    "sign": (0.2, 0.8),
+    "sgn": (0.2, 0.8),
+    "relu": (-0.5, 0.5),
+    "digamma": (0.2, 0.8),
+    "lgamma": (0.2, 0.8),
+    "i0": (0.2, 0.8),
+    "sinc": (0.2, 0.8),
+    "logit": (0.2, 0.8),
+    "deg2rad": (0.2, 0.8),
+    "rad2deg": (0.2, 0.8),
+    "asinh": (0.2, 0.8),
+    "atanh": (0.2, 0.8),
+    "acosh": (1.5, 2.5),
+    "nan_to_num": (0.2, 0.8),
+    "arctan": (0.2, 0.8),
+    "absolute": (0.2, 0.8),
+    "negative": (0.2, 0.8),
+    "fix": (0.2, 0.8),
+    "cumsum": (0.2, 0.8),
 }
 
 
@@ -373,25 +449,68 @@ def test_composites_resolve_through_decomposition() -> None:
 # --------------------------------------------------------------------------------------------
 
 MODULE_INPUT_SHAPES = {
-    "Linear": (2, 4), "Bilinear": None, "Conv1d": (1, 2, 5), "Conv2d": (1, 2, 4, 4),
-    "Conv3d": (1, 2, 3, 3, 3), "ConvTranspose1d": (1, 2, 5), "ConvTranspose2d": (1, 2, 4, 4),
-    "ConvTranspose3d": (1, 2, 3, 3, 3), "BatchNorm1d": (3, 2), "BatchNorm2d": (2, 2, 3, 3),
-    "BatchNorm3d": (2, 2, 3, 3, 3), "LayerNorm": (2, 4), "GroupNorm": (2, 2, 3),
-    "InstanceNorm1d": (2, 2, 5), "InstanceNorm2d": (2, 2, 3, 3), "InstanceNorm3d": (2, 2, 3, 3, 3),
-    "RMSNorm": (2, 4), "PReLU": (2, 4), "RNNCell": (2, 4), "GRUCell": (2, 4),
-    "MaxPool1d": (1, 2, 6), "MaxPool2d": (1, 2, 4, 4), "MaxPool3d": (1, 1, 4, 4, 4),
-    "AvgPool1d": (1, 2, 6), "AvgPool2d": (1, 2, 4, 4), "AvgPool3d": (1, 1, 4, 4, 4),
-    "AdaptiveAvgPool1d": (1, 2, 6), "AdaptiveAvgPool2d": (1, 2, 4, 4),
-    "AdaptiveMaxPool2d": (1, 2, 4, 4), "Upsample": (1, 1, 3, 3), "ZeroPad2d": (1, 1, 3, 3),
-    "ConstantPad2d": (1, 1, 3, 3), "ReflectionPad2d": (1, 1, 3, 3),
-    "ReplicationPad2d": (1, 1, 3, 3), "PixelShuffle": (1, 1, 2, 2), "PixelUnshuffle": (1, 1, 2, 2),
-    "Flatten": (2, 2, 2), "Unflatten": (2, 4), "Identity": (2, 4), "GLU": (2, 4),
-    "Softmax2d": (1, 2, 2, 2), "Dropout2d": (1, 2, 3, 3), "Dropout3d": (1, 2, 2, 2, 2),
+    "Linear": (2, 4),
+    "Bilinear": None,
+    "Conv1d": (1, 2, 5),
+    "Conv2d": (1, 2, 4, 4),
+    "Conv3d": (1, 2, 3, 3, 3),
+    "ConvTranspose1d": (1, 2, 5),
+    "ConvTranspose2d": (1, 2, 4, 4),
+    "ConvTranspose3d": (1, 2, 3, 3, 3),
+    "BatchNorm1d": (3, 2),
+    "BatchNorm2d": (2, 2, 3, 3),
+    "BatchNorm3d": (2, 2, 3, 3, 3),
+    "LayerNorm": (2, 4),
+    "GroupNorm": (2, 2, 3),
+    "InstanceNorm1d": (2, 2, 5),
+    "InstanceNorm2d": (2, 2, 3, 3),
+    "InstanceNorm3d": (2, 2, 3, 3, 3),
+    "RMSNorm": (2, 4),
+    "PReLU": (2, 4),
+    "RNNCell": (2, 4),
+    "GRUCell": (2, 4),
+    "MaxPool1d": (1, 2, 6),
+    "MaxPool2d": (1, 2, 4, 4),
+    "MaxPool3d": (1, 1, 4, 4, 4),
+    "AvgPool1d": (1, 2, 6),
+    "AvgPool2d": (1, 2, 4, 4),
+    "AvgPool3d": (1, 1, 4, 4, 4),
+    "AdaptiveAvgPool1d": (1, 2, 6),
+    "AdaptiveAvgPool2d": (1, 2, 4, 4),
+    "AdaptiveMaxPool2d": (1, 2, 4, 4),
+    "Upsample": (1, 1, 3, 3),
+    "ZeroPad2d": (1, 1, 3, 3),
+    "ConstantPad2d": (1, 1, 3, 3),
+    "ReflectionPad2d": (1, 1, 3, 3),
+    "ReplicationPad2d": (1, 1, 3, 3),
+    "PixelShuffle": (1, 1, 2, 2),
+    "PixelUnshuffle": (1, 1, 2, 2),
+    "Flatten": (2, 2, 2),
+    "Unflatten": (2, 4),
+    "Identity": (2, 4),
+    "GLU": (2, 4),
+    "Softmax2d": (1, 2, 2, 2),
+    "Dropout2d": (1, 2, 3, 3),
+    "Dropout3d": (1, 2, 2, 2, 2),
 }
 SKIPPED_MODULES = {  # covered elsewhere or multi-input forwards
-    "Bilinear", "Embedding", "EmbeddingBag", "RNN", "LSTM", "GRU", "LSTMCell",
-    "MultiheadAttention", "Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer",
-    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Bilinear",
+    "Embedding",
+    "EmbeddingBag",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "LSTMCell",
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "MSELoss",
+    "L1Loss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
 }
 
 
@@ -436,8 +555,7 @@ def test_module_saves_match_autograd(name: str) -> None:
             return
         assert out.data_ptr() == x.data_ptr()
         # with inplace=True the written input is saved iff inplace_saves_output
-        assert breaks(x, out) == (
-            info.inplace_saves_output), "inplace"
+        assert breaks(x, out) == (info.inplace_saves_output), "inplace"
 
 
 def test_adaptive_avg_pool_saves_depend_on_output_size() -> None:
@@ -466,12 +584,18 @@ def test_module_facts() -> None:
 
 
 FUNCTIONAL_SHAPES = {"dropout2d": (1, 2, 3, 3), "dropout3d": (1, 2, 2, 2, 2)}
-FUNCTIONAL_INPUTS = {"softmax": {"dim": 1}, "log_softmax": {"dim": 1}, "softmin": {"dim": 1},
-                     "threshold": {"threshold": 0.5, "value": 0.0}, "glu": {}}
+FUNCTIONAL_INPUTS = {
+    "softmax": {"dim": 1},
+    "log_softmax": {"dim": 1},
+    "softmin": {"dim": 1},
+    "threshold": {"threshold": 0.5, "value": 0.0},
+    "glu": {},
+}
 
 
-@pytest.mark.parametrize("name", [n for n, f in sorted(GEN.FUNCTIONALS.items())
-                                  if f[1] is not None or n.endswith("_")])
+@pytest.mark.parametrize(
+    "name", [n for n, f in sorted(GEN.FUNCTIONALS.items()) if f[1] is not None or n.endswith("_")]
+)
 def test_functional_inplace_flags_match_torch(name: str) -> None:
     info = ot.functional_info(name)
     assert info is not None and info is ot.functional_info(f"F.{name}")
@@ -512,18 +636,31 @@ def test_python_functionals() -> None:
 
 # Binary ops: for every requires-grad pattern, the per-input saved sets must match autograd.
 BINARY = {
-    "mul": lambda a, b: torch.mul(a, b), "div": lambda a, b: torch.div(a, b),
-    "add": lambda a, b: torch.add(a, b), "sub": lambda a, b: torch.sub(a, b),
-    "pow": lambda a, b: torch.pow(a, b), "atan2": lambda a, b: torch.atan2(a, b),
-    "hypot": lambda a, b: torch.hypot(a, b), "maximum": lambda a, b: torch.maximum(a, b),
-    "mm": lambda a, b: torch.mm(a, b), "matmul": lambda a, b: torch.matmul(a, b),
-    "linear": lambda a, b: F.linear(a, b), "xlogy": lambda a, b: torch.xlogy(a, b),
-    "fmod": lambda a, b: torch.fmod(a, b), "dist": lambda a, b: torch.dist(a, b),
-    "dot": lambda a, b: torch.dot(a[0], b[0]), "max": lambda a, b: torch.max(a, b),
-    "outer": lambda a, b: torch.outer(a[0], b[0]), "ger": lambda a, b: torch.ger(a[0], b[0]),
-    "divide": lambda a, b: torch.divide(a, b), "multiply": lambda a, b: torch.multiply(a, b),
-    "true_divide": lambda a, b: torch.true_divide(a, b), "sub_": lambda a, b: a.sub_(b),
-    "mul_": lambda a, b: a.mul_(b), "div_": lambda a, b: a.div_(b), "pow_": lambda a, b: a.pow_(b),
+    "mul": lambda a, b: torch.mul(a, b),
+    "div": lambda a, b: torch.div(a, b),
+    "add": lambda a, b: torch.add(a, b),
+    "sub": lambda a, b: torch.sub(a, b),
+    "pow": lambda a, b: torch.pow(a, b),
+    "atan2": lambda a, b: torch.atan2(a, b),
+    "hypot": lambda a, b: torch.hypot(a, b),
+    "maximum": lambda a, b: torch.maximum(a, b),
+    "mm": lambda a, b: torch.mm(a, b),
+    "matmul": lambda a, b: torch.matmul(a, b),
+    "linear": lambda a, b: F.linear(a, b),
+    "xlogy": lambda a, b: torch.xlogy(a, b),
+    "fmod": lambda a, b: torch.fmod(a, b),
+    "dist": lambda a, b: torch.dist(a, b),
+    "dot": lambda a, b: torch.dot(a[0], b[0]),
+    "max": lambda a, b: torch.max(a, b),
+    "outer": lambda a, b: torch.outer(a[0], b[0]),
+    "ger": lambda a, b: torch.ger(a[0], b[0]),
+    "divide": lambda a, b: torch.divide(a, b),
+    "multiply": lambda a, b: torch.multiply(a, b),
+    "true_divide": lambda a, b: torch.true_divide(a, b),
+    "sub_": lambda a, b: a.sub_(b),
+    "mul_": lambda a, b: a.mul_(b),
+    "div_": lambda a, b: a.div_(b),
+    "pow_": lambda a, b: a.pow_(b),
 }
 
 
@@ -556,12 +693,24 @@ def test_binary_saves_match_autograd(name: str, pattern: tuple[bool, bool]) -> N
     assert breaks(out, out) == s.result, (name, pattern, "result")
 
 
-@pytest.mark.parametrize("expr, left_grad, right_grad", [
-    ("x * 2", True, None), ("2 * x", None, True), ("x ** 2", True, None),
-    ("2 ** x", None, True), ("1 / x", None, True), ("2 - x", None, True), ("x / 3", True, None),
-    ("x + 2", True, None), ("x / w", True, False), ("w / x", False, True),
-    ("x @ w", True, False), ("w @ x", False, True), ("x * w", True, True),
-])
+@pytest.mark.parametrize(
+    "expr, left_grad, right_grad",
+    [
+        ("x * 2", True, None),
+        ("2 * x", None, True),
+        ("x ** 2", True, None),
+        ("2 ** x", None, True),
+        ("1 / x", None, True),
+        ("2 - x", None, True),
+        ("x / 3", True, None),
+        ("x + 2", True, None),
+        ("x / w", True, False),
+        ("w / x", False, True),
+        ("x @ w", True, False),
+        ("w @ x", False, True),
+        ("x * w", True, True),
+    ],
+)
 def test_saves_binop_matches_autograd(expr: str, left_grad, right_grad) -> None:
     left_src, sym, right_src = expr.split()
 
@@ -572,8 +721,10 @@ def test_saves_binop_matches_autograd(expr: str, left_grad, right_grad) -> None:
     assert s is not None and s.exact, expr
 
     def run(write: str) -> bool:
-        env = {"x": grad_input(shape=(3, 3)) if (left_grad or right_grad) else None,
-               "w": torch.rand(3, 3) + 0.5}
+        env = {
+            "x": grad_input(shape=(3, 3)) if (left_grad or right_grad) else None,
+            "w": torch.rand(3, 3) + 0.5,
+        }
         if left_src == "x" and left_grad is False or right_src == "x" and right_grad is False:
             env["x"] = torch.rand(3, 3) + 0.5
         if left_src == "w" and left_grad or right_src == "w" and right_grad:
@@ -589,18 +740,32 @@ def test_saves_binop_matches_autograd(expr: str, left_grad, right_grad) -> None:
     assert run("out") == s.result, (expr, "result")
 
 
-@pytest.mark.parametrize("call, args", [
-    ("view", [GRAD, NUMBER]), ("view", [GRAD, NUMBER, NUMBER]), ("reshape", [GRAD, NUMBER, NUMBER]),
-    ("permute", [GRAD, NUMBER, NUMBER]), ("expand", [GRAD, NUMBER, NUMBER]),
-    ("view", [GRAD, OTHER]), ("sum", [GRAD, NUMBER]), ("transpose", [GRAD, NUMBER, NUMBER]),
-])
+@pytest.mark.parametrize(
+    "call, args",
+    [
+        ("view", [GRAD, NUMBER]),
+        ("view", [GRAD, NUMBER, NUMBER]),
+        ("reshape", [GRAD, NUMBER, NUMBER]),
+        ("permute", [GRAD, NUMBER, NUMBER]),
+        ("expand", [GRAD, NUMBER, NUMBER]),
+        ("view", [GRAD, OTHER]),
+        ("sum", [GRAD, NUMBER]),
+        ("transpose", [GRAD, NUMBER, NUMBER]),
+    ],
+)
 def test_overload_resolution_matches_python(call: str, args) -> None:
     """Int lists take varargs and single ints; dtype overloads take only dtypes."""
     s = ot.saves(call, args, method=True)
     assert s is not None and s.exact
     x = grad_input(shape=(2, 3))
-    values = {"view": [-1] if len(args) == 2 else [3, 2], "reshape": [3, 2], "permute": [1, 0],
-              "expand": [2, 3], "sum": [0], "transpose": [0, 1]}[call]
+    values = {
+        "view": [-1] if len(args) == 2 else [3, 2],
+        "reshape": [3, 2],
+        "permute": [1, 0],
+        "expand": [2, 3],
+        "sum": [0],
+        "transpose": [0, 1],
+    }[call]
     if args[1] is OTHER:
         values = [torch.int32]
     out = getattr(x, call)(*values)
@@ -611,5 +776,6 @@ def test_composite_outputs_exclude_internals() -> None:
     # layer_norm -> native_layer_norm: mean/rstd (outputs 1, 2) are not layer_norm's outputs
     s = ot.saves("layer_norm", [GRAD, OTHER], method=False)
     assert s.args == {0} and not s.outputs
-    assert ot.saves("native_layer_norm", [GRAD, OTHER, OTHER, OTHER, NUMBER],
-                    method=False).outputs == {1, 2}
+    assert ot.saves(
+        "native_layer_norm", [GRAD, OTHER, OTHER, OTHER, NUMBER], method=False
+    ).outputs == {1, 2}

@@ -48,9 +48,9 @@ programs = st.lists(st.sampled_from(PIECES), min_size=1, max_size=12).map(
 def _assert_ranges_inside(source: str, diagnostics) -> None:
     lines = split_lines(source)
     for d in diagnostics:
-        for rng in [d.range] + [r.range for r in d.related] + [
-            e.range for f in d.fixes for e in f.edits
-        ]:
+        for rng in (
+            [d.range] + [r.range for r in d.related] + [e.range for f in d.fixes for e in f.edits]
+        ):
             assert rng.start <= rng.end
             assert 0 <= rng.start.line < len(lines)
             assert rng.end.line < len(lines)

@@ -36,7 +36,9 @@ def test_torch_nn_and_optim_stay_quiet():
         if result.problem is not None:
             problems.append(result.problem)
         for d in result.diagnostics:
-            where = f"{path.relative_to(_torch_dir())}:{d.range.start.line + 1} {d.code} {d.message}"
+            where = (
+                f"{path.relative_to(_torch_dir())}:{d.range.start.line + 1} {d.code} {d.message}"
+            )
             if d.severity == Severity.ERROR:
                 errors.append(where)
             elif d.severity == Severity.WARNING:

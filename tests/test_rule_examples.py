@@ -71,8 +71,9 @@ def test_rule_codes_unique_and_documented():
         assert rule.docs.strip() and rule.summary.strip()
 
 
-@pytest.mark.parametrize(("rule", "index", "example"), INVALID,
-                         ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID])
+@pytest.mark.parametrize(
+    ("rule", "index", "example"), INVALID, ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID]
+)
 def test_invalid_example_is_flagged(rule, index, example):
     diag = _diagnostic(rule, example)
     expected = example.severity or rule.severity
@@ -80,8 +81,9 @@ def test_invalid_example_is_flagged(rule, index, example):
     assert diag.message and diag.url.endswith(f"{rule.code}.md")
 
 
-@pytest.mark.parametrize(("rule", "index", "example"), INVALID,
-                         ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID])
+@pytest.mark.parametrize(
+    ("rule", "index", "example"), INVALID, ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID]
+)
 def test_invalid_example_fails_under_pytorch_as_claimed(oracle, rule, index, example):
     result = oracle[example.code]
     if example.raises is None:
@@ -92,10 +94,11 @@ def test_invalid_example_fails_under_pytorch_as_claimed(oracle, rule, index, exa
         assert result["error"].startswith("RuntimeError"), result["error"]
 
 
-@pytest.mark.parametrize(("rule", "index", "example"),
-                         [t for t in INVALID if t[2].intended is not None],
-                         ids=[f"{r.code}-invalid-{i}" for r, i, ex in INVALID
-                              if ex.intended is not None])
+@pytest.mark.parametrize(
+    ("rule", "index", "example"),
+    [t for t in INVALID if t[2].intended is not None],
+    ids=[f"{r.code}-invalid-{i}" for r, i, ex in INVALID if ex.intended is not None],
+)
 def test_fixed_example_runs_like_the_intended_program(oracle, rule, index, example):
     fixed = _fixed(rule, example)
     result = oracle[fixed]
@@ -107,8 +110,9 @@ def test_fixed_example_runs_like_the_intended_program(oracle, rule, index, examp
     assert not after, f"the fix left {rule.code}: {after[0].message}"
 
 
-@pytest.mark.parametrize(("rule", "index", "example"), VALID,
-                         ids=[f"{r.code}-valid-{i}" for r, i, _ in VALID])
+@pytest.mark.parametrize(
+    ("rule", "index", "example"), VALID, ids=[f"{r.code}-valid-{i}" for r, i, _ in VALID]
+)
 def test_valid_example_is_silent_and_runs(oracle, rule, index, example):
     diags = [d for d in check_source(example.code) if d.severity <= Severity.WARNING]
     assert not diags, [(d.code, d.range.start.line + 1, d.message) for d in diags]

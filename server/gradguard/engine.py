@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 MAX_FIX_PASSES = 8
 
 
-
-
 @lru_cache(maxsize=4096)
 def _window_parses(text: str) -> bool:
     """``_parses`` for a few top-level statements; an editor re-checks the same ones often."""
@@ -80,8 +78,15 @@ class _FixJudge:
         if not ok:  # the window is not a complete statement list: judge the whole file
             return _parses(apply_edits(self.source, fix.edits))
         shifted = [
-            TextEdit(Range.of(e.range.start.line - first, e.range.start.character,
-                              e.range.end.line - first, e.range.end.character), e.new_text)
+            TextEdit(
+                Range.of(
+                    e.range.start.line - first,
+                    e.range.start.character,
+                    e.range.end.line - first,
+                    e.range.end.character,
+                ),
+                e.new_text,
+            )
             for e in fix.edits
         ]
         if any(e.range.end.line >= end - first and end < len(self.lines) for e in shifted):

@@ -76,12 +76,39 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
-    "Arg", "Kind", "Param", "Overload", "OpInfo", "Saves", "ModuleInfo", "FunctionalInfo",
-    "TENSOR", "GRAD", "NO_GRAD", "NUMBER", "OTHER", "UNKNOWN",
-    "lookup", "saves", "is_inplace_method", "functional_twin", "is_view", "is_multi_view",
-    "is_differentiable", "returns_no_grad", "has_out", "module_info", "functional_info",
-    "operator_op", "augmented_op", "reflected_op", "unary_op", "torch_version", "op_names",
-    "saves_binop", "OpTableError",
+    "Arg",
+    "Kind",
+    "Param",
+    "Overload",
+    "OpInfo",
+    "Saves",
+    "ModuleInfo",
+    "FunctionalInfo",
+    "TENSOR",
+    "GRAD",
+    "NO_GRAD",
+    "NUMBER",
+    "OTHER",
+    "UNKNOWN",
+    "lookup",
+    "saves",
+    "is_inplace_method",
+    "functional_twin",
+    "is_view",
+    "is_multi_view",
+    "is_differentiable",
+    "returns_no_grad",
+    "has_out",
+    "module_info",
+    "functional_info",
+    "operator_op",
+    "augmented_op",
+    "reflected_op",
+    "unary_op",
+    "torch_version",
+    "op_names",
+    "saves_binop",
+    "OpTableError",
 ]
 
 _DATA_PACKAGE = "gradguard.data"
@@ -230,8 +257,18 @@ class OpTableError(RuntimeError):
 class _Table:
     """The parsed JSON; OpInfo/ModuleInfo/FunctionalInfo objects are built on first use."""
 
-    __slots__ = ("torch_version", "raw_ops", "aliases", "binary", "unary", "raw_modules",
-                 "raw_functionals", "_ops", "_modules", "_functionals")
+    __slots__ = (
+        "torch_version",
+        "raw_ops",
+        "aliases",
+        "binary",
+        "unary",
+        "raw_modules",
+        "raw_functionals",
+        "_ops",
+        "_modules",
+        "_functionals",
+    )
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.torch_version: str = raw["torch_version"]
@@ -258,13 +295,24 @@ class _Table:
             return self._modules[name]
         except KeyError:
             m = self.raw_modules.get(name)
-            info = self._modules[name] = None if m is None else ModuleInfo(
-                class_name=name, op=m["op"], functional=m["functional"],
-                inplace_param=m["inplace_param"], inplace_index=m["inplace_index"],
-                inplace_op=m["inplace_op"], has_parameters=m["has_parameters"],
-                saves_input=m["saves_input"], saves_output=m["saves_output"],
-                inplace_saves_output=m.get("inplace_saves_output"), note=m.get("note"),
-                inplace_ignored=bool(m.get("inplace_ignored")))
+            info = self._modules[name] = (
+                None
+                if m is None
+                else ModuleInfo(
+                    class_name=name,
+                    op=m["op"],
+                    functional=m["functional"],
+                    inplace_param=m["inplace_param"],
+                    inplace_index=m["inplace_index"],
+                    inplace_op=m["inplace_op"],
+                    has_parameters=m["has_parameters"],
+                    saves_input=m["saves_input"],
+                    saves_output=m["saves_output"],
+                    inplace_saves_output=m.get("inplace_saves_output"),
+                    note=m.get("note"),
+                    inplace_ignored=bool(m.get("inplace_ignored")),
+                )
+            )
             return info
 
     def functional(self, name: str) -> FunctionalInfo | None:
@@ -272,12 +320,21 @@ class _Table:
             return self._functionals[name]
         except KeyError:
             f = self.raw_functionals.get(name)
-            info = self._functionals[name] = None if f is None else FunctionalInfo(
-                name=name, op=f["op"], inplace_op=f["inplace_op"],
-                inplace_param=f["inplace_param"], inplace_index=f["inplace_index"],
-                saves_input=f["saves_input"], saves_output=f["saves_output"],
-                inplace_saves_output=f.get("inplace_saves_output"),
-                writes_input=f["writes_input"])
+            info = self._functionals[name] = (
+                None
+                if f is None
+                else FunctionalInfo(
+                    name=name,
+                    op=f["op"],
+                    inplace_op=f["inplace_op"],
+                    inplace_param=f["inplace_param"],
+                    inplace_index=f["inplace_index"],
+                    saves_input=f["saves_input"],
+                    saves_output=f["saves_output"],
+                    inplace_saves_output=f.get("inplace_saves_output"),
+                    writes_input=f["writes_input"],
+                )
+            )
             return info
 
 
@@ -293,8 +350,9 @@ def _overload(op: str, raw: Mapping[str, Any]) -> Overload:
         params=params,
         n_outputs=raw["n_out"],
         grad=raw["grad"],
-        saves=None if saves is None else MappingProxyType(
-            {k: frozenset(v) for k, v in saves.items()}),
+        saves=None
+        if saves is None
+        else MappingProxyType({k: frozenset(v) for k, v in saves.items()}),
         via=raw.get("via"),
         view=bool(raw.get("view")),
         multi_view=bool(raw.get("multi_view")),
@@ -360,7 +418,7 @@ def lookup(name: str) -> OpInfo | None:
         return op
     for prefix in _PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     op = t.op(name)
     if op is not None:
@@ -432,8 +490,11 @@ def augmented_op(symbol: str) -> str | None:
     None when Python falls back to ``x = x OP y`` (``@=``: no ``Tensor.__imatmul__``) or the
     symbol is unknown.
     """
-    entry = _table().binary.get(symbol.removesuffix("=") if symbol.endswith("=") and
-                                symbol not in ("==", "<=", ">=", "!=") else symbol)
+    entry = _table().binary.get(
+        symbol.removesuffix("=")
+        if symbol.endswith("=") and symbol not in ("==", "<=", ">=", "!=")
+        else symbol
+    )
     return entry.get("augmented") if entry else None
 
 
@@ -475,8 +536,13 @@ def _accepts(param: Param, arg: Arg, numbers_as_tensors: bool) -> bool:
     return k in (Kind.NUMBER, Kind.OTHER)  # I, F, B, L (an int list takes a single int)
 
 
-def _bind(ovl: Overload, args: Sequence[Arg], kwargs: Mapping[str, Arg], method: bool,
-          numbers_as_tensors: bool) -> dict[str, tuple[_Ref, Arg]] | None:
+def _bind(
+    ovl: Overload,
+    args: Sequence[Arg],
+    kwargs: Mapping[str, Arg],
+    method: bool,
+    numbers_as_tensors: bool,
+) -> dict[str, tuple[_Ref, Arg]] | None:
     params = list(ovl.params)
     bound: dict[str, tuple[_Ref, Arg]] = {}
     rest = list(enumerate(args))
@@ -518,8 +584,9 @@ def _bind(ovl: Overload, args: Sequence[Arg], kwargs: Mapping[str, Arg], method:
     return bound
 
 
-def _candidates(op: OpInfo, args: Sequence[Arg], kwargs: Mapping[str, Arg],
-                method: bool) -> list[tuple[Overload, dict[str, tuple[_Ref, Arg]]]]:
+def _candidates(
+    op: OpInfo, args: Sequence[Arg], kwargs: Mapping[str, Arg], method: bool
+) -> list[tuple[Overload, dict[str, tuple[_Ref, Arg]]]]:
     if method and not op.method:
         return []
     for numbers_as_tensors in (False, True):
@@ -533,8 +600,9 @@ def _candidates(op: OpInfo, args: Sequence[Arg], kwargs: Mapping[str, Arg],
     return []
 
 
-def _one(ovl: Overload, bound: Mapping[str, tuple[_Ref, Arg]]) -> tuple[
-        set[_Ref | int], set[_Ref | int], bool | None, bool] | None:
+def _one(
+    ovl: Overload, bound: Mapping[str, tuple[_Ref, Arg]]
+) -> tuple[set[_Ref | int], set[_Ref | int], bool | None, bool] | None:
     """(certainly saved, possibly saved, records_grad, known)"""
     if ovl.grad == "nondiff":
         return set(), set(), False, True
@@ -574,15 +642,17 @@ def _one(ovl: Overload, bound: Mapping[str, tuple[_Ref, Arg]]) -> tuple[
     return certain, possible, records, True
 
 
-def saves(name: str, args: Sequence[Arg], *, method: bool,
-          kwargs: Mapping[str, Arg] | None = None) -> Saves | None:
+def saves(
+    name: str, args: Sequence[Arg], *, method: bool, kwargs: Mapping[str, Arg] | None = None
+) -> Saves | None:
     """What calling ``name`` with these arguments saves for backward (module docstring)."""
     return _saves(name, tuple(args), method, tuple(sorted((kwargs or {}).items())))
 
 
 @lru_cache(maxsize=4096)
-def _saves(name: str, args: tuple[Arg, ...], method: bool,
-           kwargs: tuple[tuple[str, Arg], ...]) -> Saves | None:
+def _saves(
+    name: str, args: tuple[Arg, ...], method: bool, kwargs: tuple[tuple[str, Arg], ...]
+) -> Saves | None:
     op = lookup(name)
     if op is None:
         return None
@@ -591,7 +661,8 @@ def _saves(name: str, args: tuple[Arg, ...], method: bool,
     if not cands:
         return None
     all_known = all(a.kind is not Kind.UNKNOWN for a in args) and all(
-        a.kind is not Kind.UNKNOWN for a in kw.values())
+        a.kind is not Kind.UNKNOWN for a in kw.values()
+    )
     if all_known:
         cands = cands[:1]
     results = []
@@ -618,15 +689,25 @@ def _saves(name: str, args: tuple[Arg, ...], method: bool,
 
 
 def _swap(s: Saves) -> Saves:
-    return Saves(op=s.op, args=frozenset(1 - i for i in s.args), kwargs=s.kwargs,
-                 outputs=s.outputs, records_grad=s.records_grad, exact=s.exact)
+    return Saves(
+        op=s.op,
+        args=frozenset(1 - i for i in s.args),
+        kwargs=s.kwargs,
+        outputs=s.outputs,
+        records_grad=s.records_grad,
+        exact=s.exact,
+    )
 
 
 def _union(a: Saves, b: Saves) -> Saves:
-    return Saves(op=f"{a.op}|{b.op}", args=a.args | b.args, kwargs=a.kwargs | b.kwargs,
-                 outputs=a.outputs | b.outputs,
-                 records_grad=a.records_grad if a.records_grad == b.records_grad else None,
-                 exact=False)
+    return Saves(
+        op=f"{a.op}|{b.op}",
+        args=a.args | b.args,
+        kwargs=a.kwargs | b.kwargs,
+        outputs=a.outputs | b.outputs,
+        records_grad=a.records_grad if a.records_grad == b.records_grad else None,
+        exact=False,
+    )
 
 
 def _reflected(entry: Mapping[str, Any], left: Arg, right: Arg) -> Saves | None:
@@ -639,8 +720,14 @@ def _reflected(entry: Mapping[str, Any], left: Arg, right: Arg) -> Saves | None:
     if inner is None:
         return None
     if order == "temp":  # reciprocal(tensor) * number: only a temporary is saved
-        return Saves(op=f"{inner.op}+mul", args=frozenset(), kwargs=frozenset(),
-                     outputs=frozenset(), records_grad=inner.records_grad, exact=inner.exact)
+        return Saves(
+            op=f"{inner.op}+mul",
+            args=frozenset(),
+            kwargs=frozenset(),
+            outputs=frozenset(),
+            records_grad=inner.records_grad,
+            exact=inner.exact,
+        )
     return _swap(inner)
 
 

@@ -23,7 +23,9 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES
 
 SERVER_COMMAND = shlex.split(os.environ.get("GRADGUARD_LSP_COMMAND", "")) or [
-    sys.executable, "-m", "gradguard.lsp"
+    sys.executable,
+    "-m",
+    "gradguard.lsp",
 ]
 TIMEOUT = float(os.environ.get("GRADGUARD_LSP_TEST_TIMEOUT", "60"))
 
@@ -84,8 +86,11 @@ async def neovim(lsp_client: LanguageClient):
 
 @pytest_lsp.fixture(config=CONFIG, params=["visual-studio-code", "neovim"])
 async def client(lsp_client: LanguageClient, request):
-    caps = vscode_capabilities() if request.param == "visual-studio-code" else (
-        client_capabilities("neovim"))
+    caps = (
+        vscode_capabilities()
+        if request.param == "visual-studio-code"
+        else (client_capabilities("neovim"))
+    )
     await start(lsp_client, caps)
     yield
     await lsp_client.shutdown_session()
@@ -93,20 +98,28 @@ async def client(lsp_client: LanguageClient, request):
 
 # -- helpers -------------------------------------------------------------------------------
 
+
 def pull_mode(client: LanguageClient) -> bool:
     return client.server_capabilities.diagnostic_provider is not None  # type: ignore[attr-defined]
 
 
 def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version,
-                                             text=text)))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
+        )
+    )
 
 
 def replace_all(client: LanguageClient, uri: str, text: str, version: int) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
@@ -124,6 +137,7 @@ async def published(
     client: LanguageClient, uri: str, version: int | None
 ) -> list[types.Diagnostic]:
     """The diagnostics pushed for ``uri`` at ``version`` (waits for them)."""
+
     def found() -> Any:
         for params in reversed(client.published.get(uri, [])):  # type: ignore[attr-defined]
             if params.version == version:
@@ -136,9 +150,12 @@ async def published(
 async def diagnostics(client: LanguageClient, uri: str, version: int) -> list[types.Diagnostic]:
     """The diagnostics of ``uri`` at ``version`` however this client gets them (push or pull)."""
     if pull_mode(client):
-        report = await asyncio.wait_for(client.text_document_diagnostic_async(
-            types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))),
-            TIMEOUT)
+        report = await asyncio.wait_for(
+            client.text_document_diagnostic_async(
+                types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+            ),
+            TIMEOUT,
+        )
         return list(report.items)
     return await published(client, uri, version)
 
@@ -148,8 +165,17 @@ def apply_edits(text: str, edits: list[types.TextEdit], encoding: str) -> str:
     from gradguard.lsp.convert import TextIndex
 
     index = TextIndex(text, encoding)
-    spans = sorted(((index.offset_from_client(e.range.start), index.offset_from_client(e.range.end),
-                     e.new_text) for e in edits), reverse=True)
+    spans = sorted(
+        (
+            (
+                index.offset_from_client(e.range.start),
+                index.offset_from_client(e.range.end),
+                e.new_text,
+            )
+            for e in edits
+        ),
+        reverse=True,
+    )
     for begin, end, new in spans:
         text = text[:begin] + new + text[end:]
     return text

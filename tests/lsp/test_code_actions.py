@@ -25,11 +25,13 @@ async def code_actions(
     client: LanguageClient, diags: list[types.Diagnostic], only: list[str] | None = None
 ) -> list[types.CodeAction]:
     rng = diags[0].range if diags else types.Range(types.Position(0, 0), types.Position(0, 0))
-    result = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        range=rng,
-        context=types.CodeActionContext(diagnostics=diags, only=only),
-    ))
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=rng,
+            context=types.CodeActionContext(diagnostics=diags, only=only),
+        )
+    )
     return list(result or [])
 
 
@@ -46,8 +48,9 @@ async def test_quickfixes_preferred_first_then_noqa(client: LanguageClient):
     assert quick[0].is_preferred is True
     assert [a.is_preferred for a in quick[1:]].count(True) == 0
     assert quick[-1].title == "Disable GG101 for this line"
-    for action, fix in zip(quick, sorted(diag.data["fixes"], key=lambda f: not f["preferred"]),
-                           strict=False):
+    for action, fix in zip(
+        quick, sorted(diag.data["fixes"], key=lambda f: not f["preferred"]), strict=False
+    ):
         assert action.title == fix["title"]
         assert list(action.diagnostics) == [diag]
 
@@ -85,9 +88,13 @@ async def test_actions_for_a_stale_version_are_not_offered(client: LanguageClien
 async def test_neovim_empty_context_still_gets_quickfixes(neovim: LanguageClient):
     open_doc(neovim, URI, GG101_SOURCE)
     [diag] = [d for d in await diagnostics(neovim, URI, 1) if d.code == "GG101"]
-    result = await neovim.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI), range=diag.range,
-        context=types.CodeActionContext(diagnostics=[])))
+    result = await neovim.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert any(a.is_preferred for a in result or [])
 
 

@@ -50,8 +50,9 @@ async def test_edit_updates_and_close_clears(client: LanguageClient):
     assert gg101(await diagnostics(client, URI, 2)) == []
     replace_all(client, URI, GG101_SOURCE, 3)
     assert gg101(await diagnostics(client, URI, 3))
-    client.text_document_did_close(types.DidCloseTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=URI)))
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=URI))
+    )
     if not pull_mode(client):
         await wait_until(lambda: list(client.published[URI][-1].diagnostics) == [])
         assert client.published[URI][-1].version is None
@@ -66,11 +67,15 @@ async def test_vscode_gets_push_and_no_pull(vscode: LanguageClient):
 async def test_neovim_gets_pull_and_never_push(neovim: LanguageClient):
     assert neovim.server_capabilities.diagnostic_provider is not None
     open_doc(neovim, URI, GG101_SOURCE)
-    report = await neovim.text_document_diagnostic_async(types.DocumentDiagnosticParams(
-        text_document=types.TextDocumentIdentifier(uri=URI)))
+    report = await neovim.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=URI))
+    )
     assert gg101(list(report.items))
-    again = await neovim.text_document_diagnostic_async(types.DocumentDiagnosticParams(
-        text_document=types.TextDocumentIdentifier(uri=URI), previous_result_id=report.result_id))
+    again = await neovim.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(
+            text_document=types.TextDocumentIdentifier(uri=URI), previous_result_id=report.result_id
+        )
+    )
     assert isinstance(again, types.RelatedUnchangedDocumentDiagnosticReport)
     assert again.result_id == report.result_id
     await asyncio.sleep(0.3)
@@ -92,7 +97,11 @@ async def test_burst_of_edits_never_publishes_a_stale_version(vscode: LanguageCl
 
 async def test_non_python_documents_get_empty_diagnostics_at_once(client: LanguageClient):
     uri = "file:///tmp/gradguard_lsp_tests/notes.md"
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1,
-                                             text="x.add_(1)\n")))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="markdown", version=1, text="x.add_(1)\n"
+            )
+        )
+    )
     assert await asyncio.wait_for(diagnostics(client, uri, 1), 5) == []

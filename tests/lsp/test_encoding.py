@@ -17,8 +17,9 @@ SOURCE = f"import torch\nx = torch.zeros(3, requires_grad=True)\n{PREFIX}x.add_(
 
 def test_negotiation_prefers_utf8_then_utf32_else_utf16():
     def caps(*encs: str) -> types.ClientCapabilities:
-        return types.ClientCapabilities(general=types.GeneralClientCapabilities(
-            position_encodings=list(encs)))
+        return types.ClientCapabilities(
+            general=types.GeneralClientCapabilities(position_encodings=list(encs))
+        )
 
     assert negotiate_encoding(caps("utf-16", "utf-8")) == UTF8
     assert negotiate_encoding(caps("utf-32", "utf-16")) == UTF32
@@ -49,9 +50,13 @@ async def test_diagnostic_columns_and_fix_edits_use_the_client_encoding(client: 
     expected = TextIndex(SOURCE, encoding).position_to_client(model.Position(2, len(PREFIX)))
     assert diag.range.start == expected
     assert expected.character != len(PREFIX)  # the test would not notice a code-point column
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI), range=diag.range,
-        context=types.CodeActionContext(diagnostics=[diag])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag]),
+        )
+    )
     [noqa] = [a for a in actions or [] if a.title.startswith("Disable")]
     fixed = apply_edits(SOURCE, edits_of(noqa.edit, URI), encoding)
     assert fixed.splitlines()[2].startswith(PREFIX + "x.add_(1)")

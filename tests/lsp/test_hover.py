@@ -13,9 +13,12 @@ URI = "file:///tmp/gradguard_lsp_tests/hover.py"
 
 
 async def hover(client: LanguageClient, line: int, character: int) -> types.Hover | None:
-    return await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        position=types.Position(line, character)))
+    return await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line, character),
+        )
+    )
 
 
 async def test_hover_on_flagged_operation_explains(client: LanguageClient):

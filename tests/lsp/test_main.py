@@ -46,8 +46,11 @@ def _read(conn: socket.socket) -> dict:
 
 def test_tcp_transport_answers_initialize():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gradguard.lsp", "--tcp", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradguard.lsp", "--tcp", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -58,8 +61,15 @@ def test_tcp_transport_answers_initialize():
                 assert time.monotonic() < deadline, "the server never listened"
                 time.sleep(0.1)
         with conn:
-            conn.sendall(_frame({"id": 1, "method": "initialize", "params": {
-                "processId": None, "rootUri": None, "capabilities": {}}}))
+            conn.sendall(
+                _frame(
+                    {
+                        "id": 1,
+                        "method": "initialize",
+                        "params": {"processId": None, "rootUri": None, "capabilities": {}},
+                    }
+                )
+            )
             reply = _read(conn)
             assert reply["id"] == 1
             assert reply["result"]["serverInfo"]["name"] == "gradguard"
@@ -88,6 +98,7 @@ def test_scheduler_analyses_the_newest_version_and_drops_the_rest():
 
     scheduler = Scheduler(runner, delivered.append, debounce=0.05)
     try:
+
         def job(version: int) -> Job:
             return Job("file:///a.py", version, 0, Settings(), None)
 

@@ -23,17 +23,28 @@ CELLS = [
 
 
 def open_notebook(client: LanguageClient) -> None:
-    client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
-        notebook_document=types.NotebookDocument(
-            uri=NB, notebook_type="jupyter-notebook", version=1,
-            cells=[types.NotebookCell(kind=kind, document=cell_uri(i))
-                   for i, (_, kind) in enumerate(CELLS)]),
-        cell_text_documents=[
-            types.TextDocumentItem(uri=cell_uri(i), version=1, text=text,
-                                   language_id="python" if kind == 2 else "markdown")
-            for i, (text, kind) in enumerate(CELLS)
-        ],
-    ))
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=NB,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(kind=kind, document=cell_uri(i))
+                    for i, (_, kind) in enumerate(CELLS)
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=cell_uri(i),
+                    version=1,
+                    text=text,
+                    language_id="python" if kind == 2 else "markdown",
+                )
+                for i, (text, kind) in enumerate(CELLS)
+            ],
+        )
+    )
 
 
 async def test_notebook_sync_is_advertised_to_notebook_clients(vscode: LanguageClient):
@@ -54,28 +65,47 @@ async def test_leaf_from_cell_1_written_in_cell_3_is_caught(vscode: LanguageClie
     assert not [d for d in await published(vscode, cell_uri(1), 1) if d.code == "GG101"]
 
     # Edit cell 3 (inside a notebook change) to fix it: its diagnostics clear.
-    vscode.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
-        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=NB, version=2),
-        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(
-            text_content=[types.NotebookDocumentCellContentChanges(
-                document=types.VersionedTextDocumentIdentifier(uri=cell_uri(3), version=2),
-                changes=[types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(1, 0), types.Position(1, 9)),
-                    text="x = x.add(1)")],
-            )]))))
+    vscode.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=NB, version=2),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    text_content=[
+                        types.NotebookDocumentCellContentChanges(
+                            document=types.VersionedTextDocumentIdentifier(
+                                uri=cell_uri(3), version=2
+                            ),
+                            changes=[
+                                types.TextDocumentContentChangePartial(
+                                    range=types.Range(types.Position(1, 0), types.Position(1, 9)),
+                                    text="x = x.add(1)",
+                                )
+                            ],
+                        )
+                    ]
+                )
+            ),
+        )
+    )
     assert not [d for d in await published(vscode, cell_uri(3), 2) if d.code == "GG101"]
 
 
 async def test_removing_the_leaf_cell_clears_the_later_cell(vscode: LanguageClient):
     open_notebook(vscode)
     assert await published(vscode, cell_uri(3), 1)
-    vscode.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
-        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=NB, version=2),
-        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(
-            structure=types.NotebookDocumentCellChangeStructure(
-                array=types.NotebookCellArrayChange(start=1, delete_count=1, cells=[]),
-                did_close=[types.TextDocumentIdentifier(uri=cell_uri(1))],
-            )))))
+    vscode.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=NB, version=2),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    structure=types.NotebookDocumentCellChangeStructure(
+                        array=types.NotebookCellArrayChange(start=1, delete_count=1, cells=[]),
+                        did_close=[types.TextDocumentIdentifier(uri=cell_uri(1))],
+                    )
+                )
+            ),
+        )
+    )
     await wait_until(lambda: not list(vscode.published[cell_uri(3)][-1].diagnostics))
     assert list(vscode.published[cell_uri(1)][-1].diagnostics) == []
 
@@ -83,7 +113,10 @@ async def test_removing_the_leaf_cell_clears_the_later_cell(vscode: LanguageClie
 async def test_closing_the_notebook_clears_every_cell(vscode: LanguageClient):
     open_notebook(vscode)
     assert await published(vscode, cell_uri(3), 1)
-    vscode.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
-        notebook_document=types.NotebookDocumentIdentifier(uri=NB),
-        cell_text_documents=[types.TextDocumentIdentifier(uri=cell_uri(i)) for i in range(4)]))
+    vscode.notebook_document_did_close(
+        types.DidCloseNotebookDocumentParams(
+            notebook_document=types.NotebookDocumentIdentifier(uri=NB),
+            cell_text_documents=[types.TextDocumentIdentifier(uri=cell_uri(i)) for i in range(4)],
+        )
+    )
     await wait_until(lambda: list(vscode.published[cell_uri(3)][-1].diagnostics) == [])

@@ -20,8 +20,9 @@ class RawServer:
     """The server over a pipe, fed raw bytes; replies collected by a reader thread."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         self.replies: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -69,8 +70,13 @@ class RawServer:
 def test_malformed_json_unknown_methods_and_bad_params_over_a_raw_pipe():
     server = RawServer()
     try:
-        server.send({"id": 1, "method": "initialize",
-                     "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+        server.send(
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": None, "capabilities": {}},
+            }
+        )
         assert "capabilities" in server.reply(1)["result"]
         server.send({"method": "initialized", "params": {}})
         server.send_bytes(b"{this is not json")
@@ -81,14 +87,32 @@ def test_malformed_json_unknown_methods_and_bad_params_over_a_raw_pipe():
         assert server.reply(2)["error"]["code"] == -32601  # method not found
         server.send({"id": 3, "method": "textDocument/hover", "params": "not an object"})
         assert "error" in server.reply(3)
-        server.send({"id": 4, "method": "textDocument/hover", "params": {
-            "textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}}})
+        server.send(
+            {
+                "id": 4,
+                "method": "textDocument/hover",
+                "params": {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 0}},
+            }
+        )
         assert server.reply(4)["result"] is None  # unknown document: no hover, no error
-        server.send({"method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": GG101_SOURCE}}})
+        server.send(
+            {
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": URI,
+                        "languageId": "python",
+                        "version": 1,
+                        "text": GG101_SOURCE,
+                    }
+                },
+            }
+        )
         deadline = time.monotonic() + TIMEOUT
-        while not any(r.get("method") == "textDocument/publishDiagnostics"
-                      and r["params"]["uri"] == URI for r in server.replies):
+        while not any(
+            r.get("method") == "textDocument/publishDiagnostics" and r["params"]["uri"] == URI
+            for r in server.replies
+        ):
             assert time.monotonic() < deadline, "no diagnostics after the hostile traffic"
             time.sleep(0.01)
         assert server.close() == 0
@@ -101,12 +125,24 @@ def test_malformed_json_unknown_methods_and_bad_params_over_a_raw_pipe():
                 stream.close()
 
 
-def _change(client: LanguageClient, uri: str, version: int, start: tuple[int, int],
-            end: tuple[int, int], text: str) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(types.Position(*start), types.Position(*end)), text=text)]))
+def _change(
+    client: LanguageClient,
+    uri: str,
+    version: int,
+    start: tuple[int, int],
+    end: tuple[int, int],
+    text: str,
+) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(*start), types.Position(*end)), text=text
+                )
+            ],
+        )
+    )
 
 
 async def still_serving(client: LanguageClient, uri: str = URI + ".ok.py") -> None:
@@ -121,17 +157,26 @@ async def test_change_before_open_and_out_of_range_edits(client: LanguageClient)
     _change(client, URI, 3, (9, 99), (2, 0), "x.add_(1)\n")  # end before start
     diags = await diagnostics(client, URI, 3)
     assert [d.code for d in diags] == ["GG101"]
-    result = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        position=types.Position(10**6, 10**6)))
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(10**6, 10**6),
+        )
+    )
     assert result is None
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        range=types.Range(types.Position(10**6, 0), types.Position(0, 10**6)),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=types.Range(types.Position(10**6, 0), types.Position(0, 10**6)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert "source.fixAll.gradguard" in [a.kind for a in actions or []]
-    client.text_document_did_close(types.DidCloseTextDocumentParams(
-        text_document=types.TextDocumentIdentifier(uri=URI + ".never-opened")))
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=URI + ".never-opened")
+        )
+    )
     await still_serving(client)
 
 
@@ -154,7 +199,10 @@ async def test_a_1mb_file_is_analysed_while_the_server_keeps_answering(vscode: L
     assert len(text) > 1_000_000
     open_doc(vscode, big, text)
     started = time.monotonic()
-    await vscode.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=big), position=types.Position(2, 1)))
+    await vscode.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=big), position=types.Position(2, 1)
+        )
+    )
     assert time.monotonic() - started < 5, "requests are answered while the analysis runs"
     assert [d.code for d in await published(vscode, big, 1)] == ["GG101"]

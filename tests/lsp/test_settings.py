@@ -31,8 +31,11 @@ def last_codes(client: LanguageClient, uri: str) -> list[str] | None:
 
 @pytest_lsp.fixture(config=CONFIG)
 async def ignoring(lsp_client: LanguageClient):
-    await start(lsp_client, vscode_capabilities(),
-                initialization_options={"ignore": ["GG101"], "logLevel": "info"})
+    await start(
+        lsp_client,
+        vscode_capabilities(),
+        initialization_options={"ignore": ["GG101"], "logLevel": "info"},
+    )
     yield
     await lsp_client.shutdown_session()
 
@@ -47,23 +50,35 @@ async def test_did_change_configuration_reanalyses(vscode: LanguageClient):
     open_doc(vscode, URI, GG101_SOURCE)
     [diag] = [d for d in await published(vscode, URI, 1) if d.code == "GG101"]
     assert diag.severity == types.DiagnosticSeverity.Error
-    vscode.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"gradguard": {"severity": {"GG101": "warning"}}}))
-    await wait_until(lambda: [d.severity for d in vscode.published[URI][-1].diagnostics
-                              if d.code == "GG101"] == [types.DiagnosticSeverity.Warning])
-    vscode.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"gradguard": {"ignore": ["GG1"]}}))
+    vscode.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"gradguard": {"severity": {"GG101": "warning"}}}
+        )
+    )
+    await wait_until(
+        lambda: (
+            [d.severity for d in vscode.published[URI][-1].diagnostics if d.code == "GG101"]
+            == [types.DiagnosticSeverity.Warning]
+        )
+    )
+    vscode.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"gradguard": {"ignore": ["GG1"]}})
+    )
     await wait_until(lambda: "GG101" not in last_codes(vscode, URI))
-    vscode.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"gradguard": {}}))
+    vscode.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"gradguard": {}})
+    )
     await wait_until(lambda: "GG101" in last_codes(vscode, URI))
 
 
 async def test_bad_setting_is_reported_and_the_rest_still_applies(vscode: LanguageClient):
     open_doc(vscode, URI, GG101_SOURCE)
     await published(vscode, URI, 1)
-    vscode.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"gradguard": {"fixStyle": "nonsense", "ignore": ["GG101"]}}))
+    vscode.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"gradguard": {"fixStyle": "nonsense", "ignore": ["GG101"]}}
+        )
+    )
     await wait_until(lambda: "GG101" not in last_codes(vscode, URI))
     await wait_until(lambda: any("fix-style" in m.message for m in vscode.messages))
 
@@ -78,9 +93,12 @@ async def test_pyproject_is_read_and_reloaded(vscode: LanguageClient, tmp_path: 
     assert any(r.method == "workspace/didChangeWatchedFiles" for r in vscode.registrations)
 
     # The client reports the change: everything open is re-analysed.
-    pyproject.write_text('[tool.gradguard]\nignore = []\n')
-    vscode.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
-        types.FileEvent(uri=pyproject.as_uri(), type=types.FileChangeType.Changed)]))
+    pyproject.write_text("[tool.gradguard]\nignore = []\n")
+    vscode.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=pyproject.as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
     await wait_until(lambda: "GG101" in last_codes(vscode, uri))
 
     # No notification at all: the next analysis notices the new modification time.

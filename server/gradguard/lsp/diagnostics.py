@@ -74,8 +74,9 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
     problem = result.problem.message if result.problem else None
-    return [DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp),
-                      problem)]
+    return [
+        DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp), problem)
+    ]
 
 
 def _run_notebook(
@@ -84,8 +85,7 @@ def _run_notebook(
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
     if snap.cell_uris:
-        result = engine.check(snap.program.source, snap.path, settings,
-                              incremental=not with_jedi)
+        result = engine.check(snap.program.source, snap.path, settings, incremental=not with_jedi)
         problem = result.problem.message if result.problem else None
         for diag in result.diagnostics:
             mapped = snap.program.map_diagnostic(diag)
@@ -137,8 +137,13 @@ class DiagnosticsHub:
             if doc is None or doc.version != res.version:
                 continue
             self._store(res)
-        log.debug("%s v%s analysed in %.0f ms%s", job.key, job.version, outcome.seconds * 1000,
-                  " (jedi)" if outcome.refined else "")
+        log.debug(
+            "%s v%s analysed in %.0f ms%s",
+            job.key,
+            job.version,
+            outcome.seconds * 1000,
+            " (jedi)" if outcome.refined else "",
+        )
 
     def _store(self, res: DocResult) -> None:
         previous = self.results.get(res.uri)

@@ -66,8 +66,9 @@ class Document:
             begin = index.offset_from_client(change.range.start)
             end = index.offset_from_client(change.range.end)
             if end < begin:
-                log.warning("change with a reversed range in %s; applied the sane way round",
-                            self.uri)
+                log.warning(
+                    "change with a reversed range in %s; applied the sane way round", self.uri
+                )
                 begin, end = end, begin
             self.text = self.text[:begin] + change.text + self.text[end:]
         else:
@@ -118,7 +119,7 @@ class DocumentStore:
                 return None
             log.warning("didChange for %s before didOpen: opened from its full text", uri)
             doc = self.open(uri, "", version)
-            changes = changes[changes.index(wholes[-1]):]
+            changes = changes[changes.index(wholes[-1]) :]
         for change in changes:
             doc.apply(change)
         doc.version = version

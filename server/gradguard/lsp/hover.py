@@ -41,8 +41,11 @@ def render_rule(code: str) -> str | None:
 
 
 def render_diagnostic(diag: model.Diagnostic) -> str:
-    parts = [f"**{diag.code}**" + (f" `{diag.name}`" if diag.name else "")
-             + f" ({diag.severity.label}): {diag.message}"]
+    parts = [
+        f"**{diag.code}**"
+        + (f" `{diag.name}`" if diag.name else "")
+        + f" ({diag.severity.label}): {diag.message}"
+    ]
     if diag.runtime_message:
         raised = diag.runtime_message
         if not raised.startswith(("RuntimeError", "UserWarning")):

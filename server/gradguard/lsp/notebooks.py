@@ -98,8 +98,9 @@ class NotebookStore:
     def change(self, params: types.DidChangeNotebookDocumentParams) -> Notebook | None:
         notebook = self._notebooks.get(params.notebook_document.uri)
         if notebook is None:
-            log.warning("notebookDocument/didChange for unopened %s: ignored",
-                        params.notebook_document.uri)
+            log.warning(
+                "notebookDocument/didChange for unopened %s: ignored", params.notebook_document.uri
+            )
             return None
         notebook.version = params.notebook_document.version
         notebook.revision += 1
@@ -111,8 +112,9 @@ class NotebookStore:
             for item in structure.did_close or []:
                 self.documents.close(item.uri)
             for item in structure.did_open or []:
-                self.documents.open(item.uri, item.text, item.version, item.language_id,
-                                    notebook.uri)
+                self.documents.open(
+                    item.uri, item.text, item.version, item.language_id, notebook.uri
+                )
             array = structure.array
             self._set_cells(notebook, array.cells or [], array.start, array.delete_count)
         for cell in cells.data or []:
@@ -150,7 +152,10 @@ class NotebookStore:
             versions.append(doc.version)
             texts.append(doc.text)
         return NotebookSnapshot(
-            notebook.uri, notebook.path, tuple(uris), tuple(versions),
+            notebook.uri,
+            notebook.path,
+            tuple(uris),
+            tuple(versions),
             NotebookProgram.from_cells(texts),
         )
 
@@ -164,8 +169,11 @@ def register(ls: GradguardServer) -> None:
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeNotebookDocumentParams) -> None:
         cells = params.change.cells
-        closed = [c.uri for c in (cells.structure.did_close or [])] if (
-            cells is not None and cells.structure is not None) else []
+        closed = (
+            [c.uri for c in (cells.structure.did_close or [])]
+            if (cells is not None and cells.structure is not None)
+            else []
+        )
         notebook = ls.notebooks.change(params)
         for uri in closed:
             ls.diagnostics.clear(uri)

@@ -36,8 +36,12 @@ from .settings import SettingsResolver
 
 log = logging.getLogger("gradguard.lsp")
 
-LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
-              "debug": logging.DEBUG}
+LOG_LEVELS = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
 PYTHON_SUFFIXES = (".py", ".pyi")
 
 
@@ -96,8 +100,9 @@ class GradguardProtocol(LanguageServerProtocol):
         except JsonRpcException as exc:
             method = data.get("method")
             if "id" in data and method is not None:
-                log.warning("invalid %s request (id %r): answered with an error", method,
-                            data.get("id"))
+                log.warning(
+                    "invalid %s request (id %r): answered with an error", method, data.get("id")
+                )
                 error = exc.to_response_error()
                 error.message = f"invalid parameters for {method}"
                 self._send_response(data["id"], error=error)
@@ -117,8 +122,12 @@ class GradguardProtocol(LanguageServerProtocol):
 class LspLogHandler(logging.Handler):
     """Forwards gradguard's log records to the client's log (window/logMessage)."""
 
-    TYPES = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning,
-             logging.INFO: types.MessageType.Info, logging.DEBUG: types.MessageType.Log}
+    TYPES = {
+        logging.ERROR: types.MessageType.Error,
+        logging.WARNING: types.MessageType.Warning,
+        logging.INFO: types.MessageType.Info,
+        logging.DEBUG: types.MessageType.Log,
+    }
 
     def __init__(self, server: GradguardServer) -> None:
         super().__init__()
@@ -132,8 +141,10 @@ class LspLogHandler(logging.Handler):
             message = self.format(record)
         except Exception:
             return
-        kind = self.TYPES.get(record.levelno, types.MessageType.Error if record.levelno > 40
-                              else types.MessageType.Log)
+        kind = self.TYPES.get(
+            record.levelno,
+            types.MessageType.Error if record.levelno > 40 else types.MessageType.Log,
+        )
         params = types.LogMessageParams(type=kind, message=message)
         try:
             loop.call_soon_threadsafe(self.server.window_log_message, params)
@@ -195,15 +206,20 @@ class GradguardServer(LanguageServer):
         self.supports_resolve_edit = resolve is not None and "edit" in (resolve.properties or [])
         ws = caps.workspace
         self.supports_document_changes = bool(
-            ws and ws.workspace_edit and ws.workspace_edit.document_changes)
+            ws and ws.workspace_edit and ws.workspace_edit.document_changes
+        )
         self.supports_refresh = bool(ws and ws.diagnostics and ws.diagnostics.refresh_support)
         self.init_options = settings.editor_section(params.initialization_options)
         self.settings.set_editor(self.init_options)
         self.apply_log_level()
         jedi_on = self.settings.resolve(None).settings.jedi
         self.scheduler = self._make_scheduler(jedi_on)
-        log.info("initialized: encoding %s, %s diagnostics, jedi %s", self.encoding,
-                 "pull" if self.pull_mode else "push", "on" if jedi_on else "off")
+        log.info(
+            "initialized: encoding %s, %s diagnostics, jedi %s",
+            self.encoding,
+            "pull" if self.pull_mode else "push",
+            "on" if jedi_on else "off",
+        )
 
     def _make_scheduler(self, jedi_on: bool) -> Scheduler:
         loop = self.loop
@@ -220,8 +236,12 @@ class GradguardServer(LanguageServer):
             from ..analysis import jedi_types
 
             warm_up = jedi_types.warm_up
-        scheduler = Scheduler(lambda job, jedi: run_job(job, jedi, self.encoding), deliver,
-                              warm_up=warm_up, prepare=prepare_engine)
+        scheduler = Scheduler(
+            lambda job, jedi: run_job(job, jedi, self.encoding),
+            deliver,
+            warm_up=warm_up,
+            prepare=prepare_engine,
+        )
         from ..analysis import jedi_types
 
         # Settings may turn jedi on later: its budget loop always yields to newer edits.
@@ -271,13 +291,16 @@ class GradguardServer(LanguageServer):
         self, uri: str, version: int | None, edits: list[types.TextEdit]
     ) -> types.WorkspaceEdit:
         if self.supports_document_changes:
-            return types.WorkspaceEdit(document_changes=[
-                types.TextDocumentEdit(
-                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri,
-                                                                                version=version),
-                    edits=list(edits),
-                )
-            ])
+            return types.WorkspaceEdit(
+                document_changes=[
+                    types.TextDocumentEdit(
+                        text_document=types.OptionalVersionedTextDocumentIdentifier(
+                            uri=uri, version=version
+                        ),
+                        edits=list(edits),
+                    )
+                ]
+            )
         return types.WorkspaceEdit(changes={uri: list(edits)})
 
     def request_diagnostic_refresh(self) -> None:
@@ -367,11 +390,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run the gradguard language server (stdio unless --tcp is given).",
     )
     transport = parser.add_mutually_exclusive_group()
-    transport.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout "
-                           "(the default)")
+    transport.add_argument(
+        "--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)"
+    )
     transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead")
-    parser.add_argument("--log-level", choices=sorted(LOG_LEVELS), default="warning",
-                        help="what the server logs to stderr and to the client's log")
+    parser.add_argument(
+        "--log-level",
+        choices=sorted(LOG_LEVELS),
+        default="warning",
+        help="what the server logs to stderr and to the client's log",
+    )
     args = parser.parse_args(argv)
     if args.tcp is not None:
         host, sep, port = args.tcp.rpartition(":")

@@ -121,8 +121,10 @@ class SettingsResolver:
             if isinstance(level, str) and level.lower() in LOG_LEVELS:
                 self.log_level = level.lower()
             else:
-                self._once(f"editor settings: `logLevel` must be one of {', '.join(LOG_LEVELS)}, "
-                           f"got {level!r}")
+                self._once(
+                    f"editor settings: `logLevel` must be one of {', '.join(LOG_LEVELS)}, "
+                    f"got {level!r}"
+                )
         self.editor = section
         self.generation += 1
 
@@ -222,11 +224,17 @@ def register(ls: GradguardServer) -> None:
                 watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
             )
             try:
-                await ls.client_register_capability_async(types.RegistrationParams(
-                    registrations=[types.Registration(
-                        id="gradguard-pyproject", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                        register_options=options)]
-                ))
+                await ls.client_register_capability_async(
+                    types.RegistrationParams(
+                        registrations=[
+                            types.Registration(
+                                id="gradguard-pyproject",
+                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                register_options=options,
+                            )
+                        ]
+                    )
+                )
             except Exception as exc:
                 log.info("could not register a pyproject.toml watcher: %s", exc)
         await pull_configuration()

@@ -173,3 +173,51 @@ def merge(a: Value, b: Value) -> Value:
         torch_path=a.torch_path if a.torch_path == b.torch_path else None,
         user_class=a.user_class if a.user_class == b.user_class else None,
     )
+
+
+NUMBER = Value(tensor=Tri.NO, requires_grad=Tri.NO)
+NO_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:no_grad")
+ENABLE_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:enable_grad")
+MAYBE_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:maybe_grad")
+
+
+def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
+    if not envs:
+        return {}
+    out = dict(envs[0])
+    for env in envs[1:]:
+        for key in set(out) | set(env):
+            a, b = out.get(key), env.get(key)
+            if a is None or b is None:
+                out[key] = merge(a or UNKNOWN, b or UNKNOWN) if (a or b) is not None else UNKNOWN
+                # A name bound on one path only keeps its facts, but uncertain.
+                only = a or b
+                out[key] = (
+                    only.evolve(
+                        requires_grad=Tri.MAYBE
+                        if only.requires_grad is Tri.YES
+                        else only.requires_grad,
+                        leaf=Tri.MAYBE if only.leaf is Tri.YES else only.leaf,
+                    )
+                    if only is not None
+                    else UNKNOWN
+                )
+            else:
+                out[key] = merge(a, b)
+    return out
+
+
+def _fresh_copy(value: Value) -> Value:
+    """A class attribute seen from another method: same facts, a fresh history."""
+    if value.tensor is Tri.NO:
+        return value
+    return value.evolve(storage=Storage(), graph=frozenset(), base=None)
+
+
+def _container(items: tuple[Value, ...]) -> Value:
+    element = None
+    if items:
+        element = items[0]
+        for item in items[1:]:
+            element = merge(element, item)
+    return Value(tensor=Tri.NO, requires_grad=Tri.NO, items=items, element=element)

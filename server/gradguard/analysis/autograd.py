@@ -1,0 +1,278 @@
+"""Autograd bookkeeping: in-place write sites, version bumps, saves for backward, backward().
+
+A write bumps a Storage's version: every live SaveRecord on it becomes a pending
+Violation of the scope; a backward() over a graph holding that record reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from . import ops
+from .nodes import (
+    ARITH_OPS,
+    Node,
+    _code,
+    _is_loop_variable,
+    _without_last_trailer,
+)
+from .scope import Scope
+from .sites import Violation, WriteSite
+from .syntax import (
+    dotted_name,
+    enclosing_statement,
+    is_index_trailer,
+    node_range,
+)
+from .values import (
+    NUMBER,
+    UNKNOWN,
+    Origin,
+    SaveRecord,
+    Tri,
+    Value,
+    fresh_tensor,
+)
+
+if TYPE_CHECKING:
+    from .dataflow import Dataflow
+
+log = logging.getLogger(__name__)
+
+
+class Autograd:
+    def augassign(self: Dataflow, node: Node, sc: Scope) -> None:
+        target, op_leaf, rhs = node.children[0], node.children[1], node.children[2]
+        op = op_leaf.value
+        rv = self.expr(rhs, sc)
+        if target.type in ("atom_expr", "power") and is_index_trailer(target.children[-1]):
+            base_node = _without_last_trailer(target)
+            base = self.expr(base_node, sc)
+            self.expr(target.children[-1], sc)
+            self.setitem(target, base, base_node, target.children[-1], rv, rhs, op, sc)
+            return
+        tv = self.expr(target, sc)
+        binop = ARITH_OPS.get(op[:-1], op[:-1])
+        result = self.binary(binop, tv, rv, node, sc)
+        if (
+            op == "@="
+            or tv.tensor is Tri.NO
+            or (tv.tensor is Tri.MAYBE and rv.tensor is not Tri.YES and tv.storage is None)
+        ):
+            # Not an in-place tensor op: Python rebinds the name.
+            self.assign(target, result, sc, rhs)
+            return
+        site = WriteSite(
+            "augassign",
+            op,
+            node,
+            node,
+            tv,
+            target,
+            sc.grad,
+            sc.info,
+            node_range(node),
+            value_node=rhs,
+            target_text=_code(target),
+        )
+        site.aliases = self.aliases_of(sc, tv)
+        site.later_grad_use = self.later_grad_use(node, _code(target))
+        self.add_site(site, sc)
+        self.write(site, sc)
+        updated = self.after_inplace(tv, binop, [tv, rv], node, sc)
+        self.replace_value(sc, tv, updated)
+        if dotted_name(target) and dotted_name(target) not in sc.env:
+            self.bind(sc, dotted_name(target), updated)
+
+    def setitem(
+        self: Dataflow,
+        target: Node,
+        base: Value,
+        base_node: Node,
+        index: Node,
+        value: Value,
+        rhs: Node | None,
+        op: str,
+        sc: Scope,
+    ) -> None:
+        if base.tensor is Tri.NO:
+            return
+        # `x.data[i] = v` writes through .data
+        stmt = enclosing_statement(target)
+        site = WriteSite(
+            "setitem",
+            op,
+            stmt if stmt is not None else target,
+            stmt,
+            base,
+            base_node,
+            sc.grad,
+            sc.info,
+            node_range(target),
+            index_node=index,
+            value_node=rhs,
+            target_text=_code(base_node),
+        )
+        site.aliases = self.aliases_of(sc, base)
+        site.later_grad_use = self.later_grad_use(target, _code(base_node))
+        self.add_site(site, sc)
+        self.write(site, sc)
+        rg = (
+            Tri.any([base.requires_grad, value.requires_grad])
+            if sc.grad is not Tri.NO
+            else base.requires_grad
+        )
+        updated = base.evolve(
+            requires_grad=rg,
+            graph=base.graph | value.graph,
+            grad_from=base.grad_from or value.grad_from,
+            tensor=Tri.YES if base.tensor is Tri.YES or value.tensor is Tri.YES else base.tensor,
+        )
+        self.replace_value(sc, base, updated)
+
+    def later_grad_use(self: Dataflow, node: Node, name: str) -> bool:
+        """Is `<name>.grad` read after node, in the same function (or module)?"""
+        lines = self.grad_reads.get(name)
+        if not lines:
+            return False
+        scope_node = node
+        while scope_node.parent is not None and scope_node.type not in ("funcdef", "file_input"):
+            scope_node = scope_node.parent
+        after, last = node.end_pos[0], scope_node.end_pos[0]
+        return any(after < line <= last for line in lines)
+
+    def add_site(self: Dataflow, site: WriteSite, sc: Scope | None = None) -> None:
+        site.loop_variable = _is_loop_variable(site.node, site.target_text)
+        if sc is not None and site.target.base is not None:
+            for key_name, value in sc.env.items():
+                if value is site.target.base and "." not in key_name:
+                    site.base_name = key_name
+                    break
+        key = (site.kind, id(site.node), site.op)
+        existing = self._site_keys.get(key)
+        if existing is not None:
+            # The second pass over a loop body sees the same site: keep the first record,
+            # but remember what the later iteration invalidated.
+            site.__dict__["_dup_of"] = existing
+            return
+        self._site_keys[key] = site
+        self.sites.append(site)
+
+    def write(self: Dataflow, site: WriteSite, sc: Scope) -> None:
+        storage = site.target.storage
+        if storage is None:
+            return
+        live = [s for s in storage.saves if not s.consumed]
+        storage.saves = []
+        original = site.__dict__.get("_dup_of", site)
+        for save in live:
+            original.invalidated.append(save)
+            sc.pending.append(Violation(original, save, None, certain=save.certain))
+
+    def after_inplace(
+        self, target: Value, op: str, args: list[Value], node: Node, sc: Scope
+    ) -> Value:
+        """The written tensor after an in-place op: grad flows in from the args, saves happen."""
+        if sc.grad is Tri.NO:
+            return target
+        rg = Tri.any([a.requires_grad for a in args if a.tensor is not Tri.NO] or [Tri.NO])
+        grad_from = target.grad_from or next((a.grad_from for a in args if a.grad_from), None)
+        graph = frozenset().union(*(a.graph for a in args))
+        updated = target.evolve(
+            requires_grad=max(target.requires_grad, rg), grad_from=grad_from, graph=graph
+        )
+        facts = ops.saves(op, [_argfact(a) for a in args], method=True)
+        return self.apply_saves(facts, op, updated, args, node, sc)
+
+    def apply_saves(
+        self, facts: ops.SaveFacts, op: str, result: Value, args: list[Value], node: Node, sc: Scope
+    ) -> Value:
+        if sc.grad is Tri.NO or (facts.result is Tri.NO and not facts.args):
+            return result
+        new_ids: set[int] = set()
+        origin = Origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
+        for index, certainty in facts.args:
+            if index < len(args) and args[index].storage is not None:
+                rec = SaveRecord(op, origin, certain=certainty is Tri.YES and sc.grad is Tri.YES)
+                args[index].storage.saves.append(rec)
+                self.records[rec.id] = rec
+                new_ids.add(rec.id)
+        if facts.result is not Tri.NO and result.storage is not None:
+            rec = SaveRecord(op, origin, certain=facts.result is Tri.YES and sc.grad is Tri.YES)
+            result.storage.saves.append(rec)
+            self.records[rec.id] = rec
+            new_ids.add(rec.id)
+        if new_ids:
+            result = result.evolve(graph=result.graph | new_ids)
+        return result
+
+    def backward(self: Dataflow, value: Value, node: Node, sc: Scope, retain: bool = False) -> None:
+        origin = Origin(node_range(node), f"`{_code(node)}` on line {node.start_pos[0]}")
+        remaining = []
+        for v in sc.pending:
+            if v.save.id in value.graph and not v.save.consumed:
+                self.report(Violation(v.site, v.save, origin, certain=v.save.certain))
+            else:
+                remaining.append(v)
+        sc.pending = remaining
+        if not retain:
+            for gid in value.graph:
+                record = self.records.get(gid)
+                if record is not None:
+                    record.consumed = True
+
+    def escape(self: Dataflow, value: Value, sc: Scope, node: Node) -> None:
+        graph = set(value.graph)
+        for item in value.items or ():
+            graph |= item.graph
+        origin = Origin(node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}")
+        for gid in graph:
+            sc.escaped.add(gid)
+            sc.escape_origin.setdefault(gid, origin)
+
+    def op_result(
+        self: Dataflow,
+        op: str,
+        args: list[Value],
+        node: Node,
+        sc: Scope,
+        *,
+        method: bool,
+        save_lookup: bool = True,
+        display: str | None = None,
+        keywords: dict[str, Value] | None = None,
+    ) -> Value:
+        tensors = [a for a in args if a.tensor is not Tri.NO]
+        if not tensors:
+            return fresh_tensor(Tri.NO) if not method else UNKNOWN
+        if ops.result_never_requires_grad(op) or sc.grad is Tri.NO:
+            rg = Tri.NO
+        else:
+            rg = Tri.any([a.requires_grad for a in tensors])
+            if sc.grad is Tri.MAYBE:
+                rg = min(rg, Tri.MAYBE, key=int)
+        grad_from = next(
+            (a.grad_from for a in tensors if a.requires_grad is Tri.YES and a.grad_from), None
+        )
+        graph = frozenset().union(*(a.graph for a in tensors)) if rg is not Tri.NO else frozenset()
+        result = fresh_tensor(rg, grad_from=grad_from, graph=graph)
+        if rg is Tri.NO or not save_lookup:
+            return result
+        facts_args = [_argfact(a) for a in args]
+        kw_items = [(k, v) for k, v in (keywords or {}).items() if k not in ("out", "inplace")]
+        facts_args += [_argfact(v, k) for k, v in kw_items]
+        facts = ops.saves(op, facts_args, method=method)
+        return self.apply_saves(facts, display or op, result, args, node, sc)
+
+
+def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
+    if value is NUMBER:
+        kind = "number"
+    elif value.tensor is Tri.YES:
+        kind = "tensor"
+    elif value.tensor is Tri.NO:
+        kind = "other"
+    else:
+        kind = "unknown"
+    return ops.ArgFact(kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO, name)

@@ -1,0 +1,358 @@
+"""Expression evaluation: names, attributes, indexing, views, operators, containers."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from . import torchnames as tn
+from .nodes import (
+    _CONVENTIONAL,
+    ARITH_OPS,
+    Node,
+)
+from .scope import Scope
+from .syntax import (
+    CallArgs,
+    call_args,
+    is_attr_trailer,
+    is_call_trailer,
+    is_index_trailer,
+    node_range,
+)
+from .values import (
+    NOT_TENSOR,
+    NUMBER,
+    UNKNOWN,
+    Origin,
+    Storage,
+    Tri,
+    Value,
+    _container,
+    _fresh_copy,
+    merge,
+)
+
+if TYPE_CHECKING:
+    from .dataflow import Dataflow
+
+log = logging.getLogger(__name__)
+
+
+class Expressions:
+    def expr(self: Dataflow, node: Node, sc: Scope) -> Value:
+        t = node.type
+        if t == "name":
+            return self.lookup(node.value, sc)
+        if t in ("number",):
+            return NUMBER
+        if t in ("string", "strings", "fstring"):
+            return NOT_TENSOR
+        if t == "keyword":
+            return NOT_TENSOR
+        if t in ("atom_expr", "power"):
+            return self.trailers(node, sc)
+        if t in ("arith_expr", "term", "shift_expr", "and_expr", "xor_expr", "expr"):
+            children = node.children
+            left = self.expr(children[0], sc)
+            for i in range(1, len(children) - 1, 2):
+                right = self.expr(children[i + 1], sc)
+                left = self.binary(ARITH_OPS.get(children[i].value, "add"), left, right, node, sc)
+            return left
+        if t == "factor":
+            inner = self.expr(node.children[1], sc)
+            if inner.tensor is Tri.NO:
+                return NUMBER
+            return self.op_result("neg", [inner], node, sc, method=True)
+        if t == "comparison":
+            for child in node.children[::2]:
+                self.expr(child, sc)
+            return Value(tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage())
+        if t in ("not_test", "and_test", "or_test"):
+            for child in node.children:
+                if child.type != "keyword":
+                    self.expr(child, sc)
+            return UNKNOWN
+        if t == "test":  # a if c else b
+            a = self.expr(node.children[0], sc)
+            self.expr(node.children[2], sc)
+            b = self.expr(node.children[4], sc)
+            return merge(a, b)
+        if t == "atom":
+            return self.atom(node, sc)
+        if t == "namedexpr_test":
+            value = self.expr(node.children[2], sc)
+            self.assign(node.children[0], value, sc, node.children[2])
+            return value
+        if t in ("testlist_star_expr", "testlist", "exprlist", "testlist_comp"):
+            items = tuple(
+                self.expr(c, sc)
+                for c in node.children
+                if not (c.type == "operator" and c.value == ",")
+            )
+            return _container(items)
+        if t == "trailer":
+            for child in node.children:
+                if child.type not in ("operator",):
+                    self.expr(child, sc)
+            return UNKNOWN
+        if t in ("subscript", "subscriptlist", "sliceop"):
+            for child in node.children:
+                if child.type not in ("operator",):
+                    self.expr(child, sc)
+            return NOT_TENSOR
+        if t == "yield_expr":
+            if len(node.children) > 1:
+                return self.expr(node.children[-1], sc)
+            return UNKNOWN
+        if t == "star_expr":
+            return self.expr(node.children[1], sc)
+        return UNKNOWN
+
+    def atom(self: Dataflow, node: Node, sc: Scope) -> Value:
+        children = node.children
+        opener = children[0]
+        if opener.type == "operator" and opener.value in ("(", "["):
+            if len(children) == 2:
+                return _container(())
+            inner = children[1]
+            if inner.type == "testlist_comp":
+                if any(c.type in ("comp_for", "sync_comp_for") for c in inner.children):
+                    return UNKNOWN
+                items = tuple(
+                    self.expr(c, sc)
+                    for c in inner.children
+                    if not (c.type == "operator" and c.value == ",")
+                )
+                return _container(items)
+            value = self.expr(inner, sc)
+            return value if opener.value == "(" else _container((value,))
+        if opener.type == "operator" and opener.value == "{":
+            return NOT_TENSOR
+        return UNKNOWN
+
+    def lookup(self: Dataflow, name: str, sc: Scope) -> Value:
+        scope: Scope | None = sc
+        while scope is not None:
+            if name in scope.env:
+                return scope.env[name]
+            scope = scope.parent
+        if name in ("True", "False", "None"):
+            return NOT_TENSOR
+        # A snippet pasted without its imports (bug reports, notebooks' later cells): the
+        # conventional names still mean torch when the file binds them nowhere.
+        if name in _CONVENTIONAL and name not in self.bound_names():
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
+        return UNKNOWN
+
+    def lookup_path(self: Dataflow, path: str, sc: Scope) -> Value | None:
+        if path in sc.env:
+            return sc.env[path]
+        scope = sc.parent
+        while scope is not None:
+            if path in scope.env and not path.startswith("self."):
+                return scope.env[path]
+            scope = scope.parent
+        return None
+
+    def trailers(self: Dataflow, node: Node, sc: Scope) -> Value:
+        children = node.children
+        if (
+            node.type == "power"
+            and len(children) >= 3
+            and children[-2].type == "operator"
+            and children[-2].value == "**"
+        ):
+            base = self.expr(children[0], sc)
+            exponent = self.expr(children[-1], sc)
+            return self.binary("pow", base, exponent, node, sc)
+        head = children[0]
+        trailers = children[1:]
+        if head.type == "keyword" and head.value == "await":
+            return self.expr(children[1], sc) if len(children) == 2 else UNKNOWN
+        cur = self.expr(head, sc)
+        path: str | None = head.value if head.type == "name" else None
+        i = 0
+        while i < len(trailers):
+            tr = trailers[i]
+            span_end = tr
+            if is_attr_trailer(tr):
+                attr = tr.children[1].value
+                nxt = trailers[i + 1] if i + 1 < len(trailers) else None
+                new_path = f"{path}.{attr}" if path else None
+                known = self.lookup_path(new_path, sc) if new_path else None
+                if nxt is not None and is_call_trailer(nxt) and known is None:
+                    receiver_span = (head, trailers[i - 1] if i > 0 else head)
+                    cur = self.method_call(cur, attr, nxt, node, receiver_span, (head, nxt), sc)
+                    path = None
+                    i += 2
+                    continue
+                cur = known if known is not None else self.attribute(cur, attr, tr, sc)
+                path = new_path
+            elif is_call_trailer(tr):
+                cur = self.call(cur, tr, node, (head, span_end), sc)
+                path = None
+            elif is_index_trailer(tr):
+                cur = self.index(cur, tr, node, sc)
+                path = None
+            i += 1
+        return cur
+
+    def attribute(self: Dataflow, owner: Value, attr: str, node: Node, sc: Scope) -> Value:
+        if owner.torch_path:
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                torch_path=tn.canonical(f"{owner.torch_path}.{attr}"),
+            )
+        if owner.user_class and owner.user_class in self.classes:
+            cls = self.classes[owner.user_class]
+            if "self." + attr in cls.attrs:
+                return _fresh_copy(cls.attrs["self." + attr])
+            return UNKNOWN
+        if owner.module is not None:
+            if attr in ("weight", "bias") and owner.module.has_parameters is not Tri.NO:
+                origin = owner.module.origin
+                return Value(
+                    tensor=Tri.YES,
+                    requires_grad=owner.module.has_parameters,
+                    leaf=owner.module.has_parameters,
+                    parameter=True,
+                    storage=Storage(),
+                    grad_from=Origin(
+                        origin.range,
+                        f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",
+                    )
+                    if origin
+                    else None,
+                )
+            return UNKNOWN
+        if attr == "data":
+            if owner.tensor is Tri.NO:
+                return UNKNOWN
+            return Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=Storage(), data_of=owner)
+        if attr == "grad":
+            return Value(
+                tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage(), nograd_grad=True
+            )
+        if attr in tn.VIEW_ATTRIBUTES and owner.tensor is not Tri.NO:
+            return self.make_view(owner, attr, node, sc)
+        if attr in (
+            "shape",
+            "dtype",
+            "device",
+            "ndim",
+            "is_leaf",
+            "requires_grad",
+            "grad_fn",
+            "is_cuda",
+            "layout",
+        ):
+            return NOT_TENSOR
+        return UNKNOWN
+
+    def index(self: Dataflow, base: Value, trailer: Node, node: Node, sc: Scope) -> Value:
+        idx_kind = self.index_kind(trailer, sc)
+        if base.items is not None and base.tensor is Tri.NO:
+            sub = trailer.children[1]
+            if sub.type == "number":
+                try:
+                    return base.items[int(sub.value)]
+                except (ValueError, IndexError):
+                    return UNKNOWN
+            return base.element or UNKNOWN
+        if base.tensor is Tri.NO:
+            return base.element or UNKNOWN
+        if base.tensor is Tri.MAYBE and base.storage is None:
+            return UNKNOWN
+        if idx_kind is Tri.NO:  # advanced indexing copies
+            return self.op_result("index", [base], node, sc, method=True)
+        view = self.make_view(base, "[]", trailer, sc)
+        return view if idx_kind is Tri.YES else view.evolve(view=Tri.MAYBE)
+
+    def index_kind(self: Dataflow, trailer: Node, sc: Scope) -> Tri:
+        """YES: basic indexing (a view); NO: advanced indexing (a copy); MAYBE: unknown."""
+        sub = trailer.children[1]
+        parts = sub.children if sub.type == "subscriptlist" else [sub]
+        verdict = Tri.YES
+        for part in parts:
+            if part.type == "operator":
+                continue
+            if part.type in ("subscript", "number") or (
+                part.type == "keyword" and part.value == "None"
+            ):
+                self.expr(part, sc)
+                continue
+            if part.type == "operator" and part.value == "...":
+                continue
+            if part.type == "comparison":
+                return Tri.NO
+            if part.type == "atom" and part.children[0].value == "[":
+                return Tri.NO
+            if part.type == "factor":
+                continue
+            value = self.expr(part, sc)
+            if value.tensor is Tri.YES or value.items is not None:
+                return Tri.NO
+            if value is NUMBER or value.tensor is Tri.NO:
+                continue
+            if part.type == "arith_expr":
+                continue
+            verdict = Tri.MAYBE
+        return verdict
+
+    def make_view(
+        self, base: Value, op: str, node: Node, sc: Scope, multi: str | None = None
+    ) -> Value:
+        root = base.root() if base.view is not Tri.NO and base.base is not None else base
+        if base.storage is not None:
+            self._viewed.add(id(base.storage))
+        no_grad_view = base.no_grad_view or (sc.grad is Tri.NO and base.requires_grad is not Tri.NO)
+        return Value(
+            tensor=Tri.YES if base.tensor is not Tri.NO else Tri.MAYBE,
+            requires_grad=base.requires_grad,
+            leaf=base.leaf,
+            grad_from=base.grad_from,
+            parameter=False,
+            storage=base.storage if base.storage is not None else Storage(),
+            base=root,
+            view=Tri.YES,
+            view_origin=Origin(node_range(node), f"`{op}` on line {node.start_pos[0]}"),
+            multi_view=multi or base.multi_view,
+            no_grad_view=no_grad_view,
+            graph=base.graph,
+        )
+
+    def iter_element(self: Dataflow, iterable: Value, node: Node, sc: Scope) -> Value | None:
+        if iterable.element is not None:
+            return iterable.element
+        if iterable.tensor is Tri.YES:
+            return self.make_view(iterable, "unbind", node, sc, multi="unbind")
+        if iterable.items:
+            out = iterable.items[0]
+            for item in iterable.items[1:]:
+                out = merge(out, item)
+            return out
+        return UNKNOWN
+
+    def evaluate_args(
+        self, trailer: Node, sc: Scope
+    ) -> tuple[CallArgs, list[Value], dict[str, Value]]:
+        args = call_args(trailer)
+        positional = [
+            self.expr(a, sc) if a.type != "argument" else UNKNOWN for a in args.positional
+        ]
+        keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
+        return args, positional, keywords
+
+    def binary(self: Dataflow, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
+        if left.tensor is Tri.NO and right.tensor is Tri.NO:
+            return NUMBER if left is NUMBER or right is NUMBER else UNKNOWN
+        if (
+            left.tensor is not Tri.YES
+            and right.tensor is not Tri.YES
+            and left.storage is None
+            and right.storage is None
+        ):
+            return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=left.graph | right.graph)
+        return self.op_result(op, [left, right], node, sc, method=True)

@@ -1,0 +1,586 @@
+"""The interpreter core: statements, control flow, scopes, environments and joins.
+
+It walks a scope's statements in order, binds names, joins branch environments, and
+defers function and class bodies to the end of their scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from . import torchnames as tn
+from .nodes import (
+    Node,
+    _bound_names,
+    _code,
+    _from_import_pairs,
+    _import_alias,
+    _is_static,
+    _literal_bool,
+    _target_elements,
+    _without_last_trailer,
+)
+from .scope import ClassInfo, Scope
+from .sites import ScopeInfo, Violation, WriteSite
+from .syntax import (
+    dotted_name,
+    enclosing_statement,
+    is_attr_trailer,
+    is_index_trailer,
+    node_range,
+    suite_statements,
+)
+from .values import (
+    UNKNOWN,
+    Origin,
+    Storage,
+    Tri,
+    Value,
+    _fresh_copy,
+    _merge_envs,
+)
+
+if TYPE_CHECKING:
+    from .dataflow import Dataflow
+
+log = logging.getLogger(__name__)
+
+
+class Interpreter:
+    def bound_names(self: Dataflow) -> set[str]:
+        if self._bound_names is None:
+            self._bound_names = _bound_names(self.module)
+        return self._bound_names
+
+    def run(self: Dataflow) -> None:
+        info = ScopeInfo("module", "<module>", range=node_range(self.module))
+        scope = Scope(info, {}, Tri.YES, node_range(self.module))
+        self.block(suite_statements(self.module), scope)
+        self.finish(scope)
+        self.run_deferred(scope)
+
+    def run_deferred(self: Dataflow, scope: Scope) -> None:
+        queue = list(scope.deferred)
+        scope.deferred.clear()
+        for node, decorators, parent, cls in queue:
+            try:
+                if node.type == "classdef":
+                    self.analyse_class(node, parent)
+                else:
+                    self.analyse_function(node, decorators, parent, cls)
+            except RecursionError:
+                raise
+            except Exception:  # keep analysing the rest of the file
+                log.debug("analysis of %s failed", getattr(node, "name", node), exc_info=True)
+
+    def finish(self: Dataflow, scope: Scope) -> None:
+        """End of a scope: saved tensors modified and then escaping the scope are warnings."""
+        for v in scope.pending:
+            if v.save.id in scope.escaped and not v.save.consumed:
+                self.report(
+                    Violation(
+                        v.site,
+                        v.save,
+                        None,
+                        scope.escape_origin.get(v.save.id),
+                        certain=v.save.certain,
+                    )
+                )
+        scope.pending.clear()
+
+    def report(self: Dataflow, violation: Violation) -> None:
+        key = (id(violation.site.node), violation.save.origin.range.start.line)
+        if key in self._reported_violation_keys:
+            return
+        self._reported_violation_keys.add(key)
+        self.violations.append(violation)
+
+    def block(self: Dataflow, stmts: Iterable[Node], sc: Scope) -> None:
+        for stmt in stmts:
+            try:
+                self.stmt(stmt, sc)
+            except RecursionError:
+                raise
+            except Exception:
+                log.debug("statement at %s skipped", getattr(stmt, "start_pos", "?"), exc_info=True)
+
+    def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        t = node.type
+        if t == "expr_stmt":
+            self.expr_stmt(node, sc)
+        elif t in ("import_name", "import_from"):
+            self.imports(node, sc)
+        elif t == "return_stmt":
+            if len(node.children) > 1:
+                self.escape(self.expr(node.children[1], sc), sc, node)
+        elif t == "if_stmt":
+            self.if_stmt(node, sc)
+        elif t in ("for_stmt", "while_stmt"):
+            self.loop(node, sc)
+        elif t == "with_stmt":
+            self.with_stmt(node, sc)
+        elif t == "try_stmt":
+            self.try_stmt(node, sc)
+        elif t in ("funcdef", "classdef"):
+            self.define(node, [], sc)
+        elif t == "decorated":
+            decos = node.children[0]
+            decorators = decos.children if decos.type == "decorators" else [decos]
+            self.define(node.children[1], decorators, sc)
+        elif t in ("async_stmt", "async_funcdef"):
+            self.stmt(node.children[1], sc)
+        elif t in (
+            "pass_stmt",
+            "global_stmt",
+            "nonlocal_stmt",
+            "del_stmt",
+            "break_stmt",
+            "continue_stmt",
+            "keyword",
+            "operator",
+            "newline",
+        ):
+            return
+        elif t in ("raise_stmt", "assert_stmt"):
+            for child in node.children[1:]:
+                if child.type not in ("keyword", "operator"):
+                    self.expr(child, sc)
+        elif t == "match_stmt":
+            return
+        else:
+            value = self.expr(node, sc)
+            if t == "yield_expr":
+                self.escape(value, sc, node)
+
+    def expr_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        children = node.children
+        second = children[1]
+        if second.type == "annassign":
+            ann = second.children[1]
+            if len(second.children) >= 4:
+                value = self.expr(second.children[3], sc)
+            else:
+                value = self.from_annotation(ann, sc)
+            self.assign(children[0], value, sc, second.children[-1])
+            return
+        if second.type == "operator" and second.value == "=":
+            rhs = children[-1]
+            value = self.expr(rhs, sc)
+            for target in children[0:-1:2]:
+                self.assign(target, value, sc, rhs)
+            return
+        if second.type == "operator" and second.value.endswith("="):
+            self.augassign(node, sc)
+            return
+        self.expr(node, sc)
+
+    def imports(self: Dataflow, node: Node, sc: Scope) -> None:
+        if node.type == "import_name":
+            for path in node.get_paths():
+                dotted = ".".join(n.value for n in path)
+                if path[0].value != "torch":
+                    continue
+                # `import torch.nn` binds `torch`; `import torch.nn as nn` binds `nn`.
+                for alias_node in node.get_defined_names():
+                    alias = alias_node.value
+                    target = dotted if _import_alias(node, alias_node) else "torch"
+                    sc.env[alias] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=target)
+                    if target == "torch":
+                        self.torch_aliases.add(alias)
+            return
+        # import_from
+        try:
+            module_path = ".".join(n.value for n in node.get_from_names())
+        except AttributeError:
+            return
+        if not module_path.startswith("torch"):
+            return
+        for name_node, alias_node in _from_import_pairs(node):
+            path = tn.canonical(f"{module_path}.{name_node}")
+            sc.env[alias_node] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=path)
+
+    def if_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        children = node.children
+        start_grad = sc.grad
+        cond_env = sc.env
+        envs: list[dict[str, Value]] = []
+        grads: list[Tri] = []
+        has_else = False
+        i = 0
+        while i < len(children):
+            kw = children[i]
+            if kw.type == "keyword" and kw.value in ("if", "elif"):
+                sc.env = dict(cond_env)
+                self.expr(children[i + 1], sc)
+                cond_env = dict(sc.env)
+                sc.grad = start_grad
+                self.block(suite_statements(children[i + 3]), sc)
+                envs.append(sc.env)
+                grads.append(sc.grad)
+                i += 4
+            elif kw.type == "keyword" and kw.value == "else":
+                sc.env = dict(cond_env)
+                sc.grad = start_grad
+                self.block(suite_statements(children[i + 2]), sc)
+                envs.append(sc.env)
+                grads.append(sc.grad)
+                has_else = True
+                i += 3
+            else:
+                i += 1
+        if not has_else:
+            envs.append(cond_env)
+            grads.append(start_grad)
+        sc.env = self.merged(envs)
+        sc.grad = grads[0] if all(g == grads[0] for g in grads) else Tri.MAYBE
+
+    def loop(self: Dataflow, node: Node, sc: Scope) -> None:
+        children = node.children
+        if node.type == "for_stmt":
+            iterable = self.expr(children[3], sc)
+            element = self.iter_element(iterable, children[3], sc)
+            body = children[5]
+            else_suite = children[8] if len(children) > 8 else None
+        else:
+            self.expr(children[1], sc)
+            element = None
+            body = children[3]
+            else_suite = children[6] if len(children) > 6 else None
+        before = dict(sc.env)
+        # Two passes: a write in iteration t+1 into a tensor saved in iteration t is found
+        # on the second pass.  Diagnostics are de-duplicated by site.
+        for _ in range(2):
+            if element is not None:
+                self.assign(children[1], element, sc, children[3])
+            self.block(suite_statements(body), sc)
+        sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
+        if else_suite is not None:
+            self.block(suite_statements(else_suite), sc)
+
+    def with_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        saved_grad = sc.grad
+        for item in node.children[1:-2]:
+            if item.type == "operator":
+                continue
+            expr_node, target = (
+                (item.children[0], item.children[2]) if item.type == "with_item" else (item, None)
+            )
+            ctx = self.expr(expr_node, sc)
+            if ctx.torch_path == "ctx:no_grad":
+                sc.grad = Tri.NO
+            elif ctx.torch_path == "ctx:enable_grad":
+                sc.grad = Tri.YES
+            elif ctx.torch_path == "ctx:maybe_grad":
+                sc.grad = Tri.MAYBE if sc.grad is not Tri.NO else Tri.MAYBE
+            if target is not None:
+                self.assign(target, UNKNOWN, sc, None)
+        self.block(suite_statements(node.children[-1]), sc)
+        sc.grad = saved_grad
+
+    def try_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        children = node.children
+        start = dict(sc.env)
+        envs = []
+        i = 0
+        while i < len(children):
+            child = children[i]
+            if child.type == "keyword" and child.value in ("try", "else", "finally"):
+                self.block(suite_statements(children[i + 2]), sc)
+                if child.value == "try":
+                    envs.append(dict(sc.env))
+                i += 3
+            elif child.type == "except_clause" or (
+                child.type == "keyword" and child.value == "except"
+            ):
+                sc.env = self.merged([start, envs[0]]) if envs else dict(start)
+                self.block(suite_statements(children[i + 2]), sc)
+                envs.append(dict(sc.env))
+                i += 3
+            else:
+                i += 1
+        if len(envs) > 1:
+            sc.env = self.merged(envs)
+
+    def define(self: Dataflow, node: Node, decorators: list[Node], sc: Scope) -> None:
+        if node.type == "async_funcdef":
+            node = node.children[1]
+        if node.type not in ("funcdef", "classdef"):
+            self.stmt(node, sc)
+            return
+        name = node.name.value
+        if node.type == "classdef":
+            bases = []
+            arglist = node.get_super_arglist()
+            if arglist is not None:
+                items = arglist.children if arglist.type == "arglist" else [arglist]
+                for item in items:
+                    if item.type in ("operator",) or item.type == "argument":
+                        continue
+                    base_val = self.expr(item, sc)
+                    bases.append(base_val.torch_path or dotted_name(item) or "")
+            cls = ClassInfo(name, node, bases)
+            cls.is_autograd_function = any(
+                b.endswith("autograd.Function")
+                or b in ("Function", "torch.autograd.function.Function")
+                for b in bases
+            )
+            if any(b in ("torch.nn.Module",) or b.endswith("nn.Module") for b in bases):
+                cls.is_module = Tri.YES
+            elif any(b in self.classes and self.classes[b].is_module is Tri.YES for b in bases):
+                cls.is_module = Tri.YES
+            self.classes[name] = cls
+            sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO, user_class=name)
+            sc.deferred.append((node, decorators, sc, cls))
+            return
+        sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO)
+        sc.deferred.append((node, decorators, sc, None))
+
+    def analyse_class(self: Dataflow, node: Node, parent: Scope) -> None:
+        cls = self.classes.get(node.name.value)
+        if cls is None:
+            return
+        info = ScopeInfo("class", cls.name, cls.name)
+        scope = Scope(info, {}, parent.grad, node_range(node), parent=parent, cls=cls)
+        methods: list[tuple[Node, list[Node]]] = []
+        for stmt in suite_statements(node.children[-1]):
+            if stmt.type == "funcdef":
+                methods.append((stmt, []))
+            elif stmt.type == "decorated":
+                decos = stmt.children[0]
+                decorators = decos.children if decos.type == "decorators" else [decos]
+                if stmt.children[1].type == "funcdef":
+                    methods.append((stmt.children[1], decorators))
+            elif stmt.type == "async_stmt":
+                continue
+            else:
+                self.stmt(stmt, scope)
+        methods.sort(key=lambda m: 0 if m[0].name.value == "__init__" else 1)
+        for fn, decorators in methods:
+            try:
+                self.analyse_function(fn, decorators, parent, cls)
+            except RecursionError:
+                raise
+            except Exception:
+                log.debug("method %s skipped", fn.name.value, exc_info=True)
+        self.run_deferred(scope)
+
+    def analyse_function(
+        self, node: Node, decorators: list[Node], parent: Scope, cls: ClassInfo | None
+    ) -> None:
+        name = node.name.value
+        is_method = cls is not None
+        grad, certain = self.module_grad, False
+        if cls is not None and cls.is_autograd_function:
+            grad = Tri.NO
+        if is_method and name in ("forward", "__init__", "__call__"):
+            certain = True
+        for deco in decorators:
+            mode = self.decorator_grad(deco, parent)
+            if mode is not None:
+                grad = mode
+                certain = certain or mode is not Tri.MAYBE
+        info = ScopeInfo(
+            "method" if is_method else "function",
+            name,
+            cls.name if cls else None,
+            entry_grad_certain=certain,
+            range=node_range(node),
+        )
+        scope = Scope(info, {}, grad, node_range(node), parent=parent, cls=cls)
+        params = node.get_params()
+        for i, param in enumerate(params):
+            pname = param.name.value
+            if is_method and i == 0 and not _is_static(decorators):
+                scope.self_name = pname
+                scope.env[pname] = Value(
+                    tensor=Tri.NO, requires_grad=Tri.NO, user_class=cls.name if cls else None
+                )
+                continue
+            if param.annotation is not None:
+                scope.env[pname] = self.from_annotation(param.annotation, parent)
+            else:
+                scope.env[pname] = UNKNOWN
+        if scope.self_name and cls is not None and name != "__init__":
+            for key, value in cls.attrs.items():
+                self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
+        self.block(suite_statements(node.children[-1]), scope)
+        self.finish(scope)
+        if cls is not None and name == "__init__" and scope.self_name:
+            prefix = scope.self_name + "."
+            for key, value in scope.env.items():
+                if key.startswith(prefix):
+                    cls.attrs["self." + key[len(prefix) :]] = value
+        self.run_deferred(scope)
+
+    def decorator_grad(self: Dataflow, deco: Node, sc: Scope) -> Tri | None:
+        expr = deco.children[1]
+        value = self.expr(expr, sc)
+        if value.torch_path in ("ctx:no_grad",) or value.torch_path in tn.NO_GRAD_CONTEXTS:
+            return Tri.NO
+        if value.torch_path in ("ctx:enable_grad",) or value.torch_path in tn.ENABLE_GRAD_CONTEXTS:
+            return Tri.YES
+        name = (dotted_name(expr) or expr.get_code(include_prefix=False)).split("(")[0]
+        last = name.split(".")[-1]
+        if last in tn.NEUTRAL_DECORATORS:
+            return None
+        # Only decorators about grad can change grad mode (`_use_grad_for_differentiable`,
+        # a project's own `no_grad_wrapper`…); `@torch.compile`, `@app.route`… cannot.
+        if re.search(r"grad|inference", name, re.I):
+            return Tri.MAYBE
+        return None
+
+    def from_annotation(self: Dataflow, ann: Node, sc: Scope) -> Value:
+        text = ann.get_code(include_prefix=False).strip().strip("'\"")
+        last = text.split("[")[0].split(".")[-1]
+        if last in ("Parameter", "UninitializedParameter"):
+            return Value(
+                tensor=Tri.YES,
+                requires_grad=Tri.MAYBE,
+                leaf=Tri.MAYBE,
+                parameter=True,
+                storage=Storage(),
+            )
+        if last == "Tensor" and "[" not in text and "|" not in text and "Optional" not in text:
+            return Value(tensor=Tri.YES, requires_grad=Tri.MAYBE, storage=Storage())
+        return UNKNOWN
+
+    def assign(self: Dataflow, target: Node, value: Value, sc: Scope, rhs: Node | None) -> None:
+        t = target.type
+        if t == "name":
+            self.bind(sc, target.value, value)
+            return
+        if t in ("testlist_star_expr", "exprlist", "testlist") or (
+            t == "atom" and target.children[0].value in ("(", "[")
+        ):
+            elements = _target_elements(target)
+            if not elements:
+                return
+            items = (
+                value.items
+                if value.items is not None and len(value.items) == len(elements)
+                else None
+            )
+            for i, element in enumerate(elements):
+                if element.type == "star_expr":
+                    self.assign(element.children[1], UNKNOWN, sc, None)
+                    continue
+                item = items[i] if items is not None else (value.element or UNKNOWN)
+                self.assign(element, item, sc, None)
+            return
+        if t in ("atom_expr", "power"):
+            last = target.children[-1]
+            if is_attr_trailer(last):
+                attr = last.children[1].value
+                path = dotted_name(target)
+                owner_node = _without_last_trailer(target)
+                if attr == "data":
+                    owner = self.expr(owner_node, sc)
+                    self.add_site(
+                        WriteSite(
+                            "data_assign",
+                            ".data =",
+                            target,
+                            enclosing_statement(target),
+                            owner,
+                            owner_node,
+                            sc.grad,
+                            sc.info,
+                            node_range(target),
+                            value_node=rhs,
+                            target_text=_code(owner_node),
+                        )
+                    )
+                    return
+                if attr == "requires_grad":
+                    owner = self.expr(owner_node, sc)
+                    flag = _literal_bool(rhs) if rhs is not None else None
+                    rg = Tri.MAYBE if flag is None else Tri.of(flag)
+                    new = owner.evolve(
+                        requires_grad=rg,
+                        leaf=Tri.YES if owner.requires_grad is not Tri.YES else owner.leaf,
+                        grad_from=Origin(
+                            node_range(target),
+                            f"`.requires_grad = True` on line {target.start_pos[0]}",
+                        )
+                        if rg
+                        else None,
+                    )
+                    self.replace_value(sc, owner, new)
+                    return
+                if attr == "grad":
+                    return
+                if path is not None:
+                    if (
+                        sc.self_name
+                        and path.startswith(sc.self_name + ".")
+                        and sc.info.name != "__init__"
+                    ):
+                        self.escape(value, sc, target)
+                    self.bind(sc, path, value)
+                    return
+                self.expr(owner_node, sc)
+                return
+            if is_index_trailer(last):
+                base_node = _without_last_trailer(target)
+                base = self.expr(base_node, sc)
+                self.expr(last, sc)
+                self.setitem(target, base, base_node, last, value, rhs, "=", sc)
+                return
+        # Anything else: evaluate for side effects.
+        self.expr(target, sc)
+
+    def bind(self: Dataflow, sc: Scope, name: str, value: Value) -> None:
+        # Rebinding `a` forgets what we knew of `a.b`: only names that own attributes in the
+        # env (few) need the scan, which keeps files with thousands of names linear.
+        if name in self.attribute_owners:
+            prefix = name + "."
+            for key in [k for k in sc.env if k.startswith(prefix)]:
+                del sc.env[key]
+        if "." in name:
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                self.attribute_owners.add(".".join(parts[:i]))
+        sc.env[name] = value
+        self._note(name, value)
+
+    def replace_value(self: Dataflow, sc: Scope, old: Value, new: Value) -> None:
+        """The tensor object itself changed (requires_grad_, in-place op): update every alias."""
+        key = self._key_of.get(id(old))
+        if self._held.get(id(old), 0) <= 1 and key is not None and sc.env.get(key) is old:
+            sc.env[key] = new  # the common case, without scanning the scope
+            self._note(key, new)
+            return
+        for key, v in list(sc.env.items()):
+            if v is old:
+                sc.env[key] = new
+                self._note(key, new)
+
+    def aliases_of(self: Dataflow, sc: Scope, value: Value) -> int:
+        """Other live names for the same tensor, or views of it (rebinding misses them)."""
+        storage = value.storage
+        if self._held.get(id(value), 0) <= 1 and (
+            storage is None or id(storage) not in self._viewed
+        ):
+            return 0
+        count = 0
+        for v in sc.env.values():
+            if v is value or (
+                v.storage is not None and v.storage is storage and v.base is not None
+            ):
+                count += 1
+        return max(0, count - 1)
+
+    def merged(self: Dataflow, envs: list[dict[str, Value]]) -> dict[str, Value]:
+        """Join branch environments; the joined values are new objects, noted as bound."""
+        env = _merge_envs(envs)
+        for key, value in env.items():
+            if id(value) not in self._key_of:
+                self._note(key, value)
+        return env
+
+    def _note(self: Dataflow, key: str, value: Value) -> None:
+        self._held[id(value)] = self._held.get(id(value), 0) + 1
+        self._key_of[id(value)] = key

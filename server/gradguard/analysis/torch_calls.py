@@ -1,0 +1,615 @@
+"""Torch semantics, table-driven: torch functions, factories, nn modules, tensor methods.
+
+What an op saves comes from the op table (``ops``/``tables``), never from torch itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from . import ops
+from . import torchnames as tn
+from .nodes import (
+    Node,
+    _code,
+    _code_span,
+    _functional_info,
+    _inplace_flag,
+    _inplace_node,
+    _is_class_ref,
+    _literal_bool,
+    _module_info,
+    _span_node,
+)
+from .scope import Scope
+from .sites import WriteSite
+from .syntax import (
+    CallArgs,
+    enclosing_statement,
+    node_range,
+)
+from .values import (
+    ENABLE_GRAD_CTX,
+    MAYBE_GRAD_CTX,
+    NO_GRAD_CTX,
+    NOT_TENSOR,
+    UNKNOWN,
+    ModuleDesc,
+    Origin,
+    SaveRecord,
+    Storage,
+    Tri,
+    Value,
+    _container,
+    fresh_tensor,
+)
+
+if TYPE_CHECKING:
+    from .dataflow import Dataflow
+
+log = logging.getLogger(__name__)
+
+
+class TorchCalls:
+    def torch_call(self: Dataflow, path: str, trailer: Node, node: Node, sc: Scope) -> Value:
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        name = path.rsplit(".", 1)[-1]
+        origin_line = node.start_pos[0]
+        if path in tn.NO_GRAD_CONTEXTS:
+            return NO_GRAD_CTX
+        if path in tn.ENABLE_GRAD_CONTEXTS:
+            return ENABLE_GRAD_CTX
+        if path in tn.SET_GRAD_ENABLED:
+            flag = _literal_bool(args.positional[0]) if args.positional else None
+            ctx = MAYBE_GRAD_CTX if flag is None else (ENABLE_GRAD_CTX if flag else NO_GRAD_CTX)
+            stmt = enclosing_statement(node)
+            if stmt is node and node.parent is not None and node.parent.type == "simple_stmt":
+                sc.grad = Tri.MAYBE if flag is None else Tri.of(flag)
+                if sc.info.kind == "module":
+                    # Process-wide: functions called later run in the module's final mode.
+                    self.module_grad = sc.grad
+            return ctx
+        if path in tn.PARAMETER_CLASSES:
+            flag = (
+                _literal_bool(args.keywords.get("requires_grad"))
+                if "requires_grad" in args.keywords
+                else True
+            )
+            if len(args.positional) > 1:
+                flag = _literal_bool(args.positional[1])
+            rg = Tri.MAYBE if flag is None else Tri.of(flag)
+            return fresh_tensor(
+                rg,
+                leaf=rg,
+                parameter=True,
+                grad_from=Origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
+            )
+        if path in tn.BACKWARD_FUNCTIONS:
+            target = (
+                positional[0]
+                if positional
+                else keywords.get("outputs") or keywords.get("tensors") or UNKNOWN
+            )
+            retain = (
+                _literal_bool(args.keywords.get("retain_graph")) is True
+                if "retain_graph" in args.keywords
+                else False
+            )
+            for v in target.items or (target,):
+                self.backward(v, node, sc, retain=retain)
+            return UNKNOWN
+        if path.startswith("torch.nn.init."):
+            return positional[0] if positional else UNKNOWN
+        if (
+            path.startswith("torch.nn.")
+            and not path.startswith("torch.nn.functional.")
+            and name[:1].isupper()
+        ):
+            return self.make_module(name, path, args, positional, keywords, node, sc)
+        if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
+            params = positional[0] if positional else keywords.get("params", UNKNOWN)
+            return Value(
+                tensor=Tri.NO, requires_grad=Tri.NO, optimizer=name, storage=params.storage
+            )
+        if (
+            path.startswith("torch.optim")
+            or path.startswith("torch.utils")
+            or path.startswith("torch.distributed")
+            or path.startswith("torch.jit")
+            or path.startswith("torch.cuda")
+            or path.startswith("torch.backends")
+        ):
+            return UNKNOWN
+        if name in tn.FACTORIES and (path.count(".") == 1 or path.startswith("torch.nn.")):
+            return self.factory(name, args, positional, node)
+        functional = path.startswith("torch.nn.functional.")
+        info = _functional_info(name) if functional or path.count(".") == 1 else None
+        out_node = args.keywords.get("out")
+        tensors = [
+            v
+            for v in positional + [v for k, v in keywords.items() if k != "out"]
+            if v.tensor is not Tri.NO
+        ]
+        if (
+            out_node is not None
+            and not (out_node.type == "keyword" and out_node.value == "None")
+            and ops.has_out(name)
+        ):
+            out_value = keywords["out"]
+            grad_input = next((v for v in tensors if v.requires_grad is Tri.YES), None) or next(
+                (v for v in tensors if v.requires_grad is Tri.MAYBE), None
+            )
+            if out_value.requires_grad is Tri.YES and grad_input is None:
+                grad_input = out_value
+            site = WriteSite(
+                "out",
+                f"{name}(out=…)",
+                node,
+                enclosing_statement(node),
+                out_value,
+                out_node,
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                grad_input=grad_input,
+                out_node=args.keyword_nodes["out"],
+                target_text=_code(out_node),
+            )
+            self.add_site(site, sc)
+            self.write(site, sc)
+            return out_value
+        # In-place functions: torch.relu_(x), F.relu_(x), torch.sigmoid_(x)
+        if (
+            name.endswith("_")
+            and not name.startswith("_")
+            and positional
+            and positional[0].tensor is not Tri.NO
+            and ops.is_inplace_method(name)
+        ):
+            x = positional[0]
+            site = WriteSite(
+                "method",
+                name,
+                node,
+                enclosing_statement(node),
+                x,
+                args.positional[0],
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                target_text=_code(args.positional[0]),
+            )
+            site.aliases = self.aliases_of(sc, x)
+            site.later_grad_use = self.later_grad_use(node, site.target_text)
+            site.__dict__["function_path"] = path
+            self.add_site(site, sc)
+            self.write(site, sc)
+            updated = self.after_inplace(x, name, positional, node, sc)
+            self.replace_value(sc, x, updated)
+            return updated
+        if info is not None and info.get("inplace_param"):
+            flag = _inplace_flag(args, info)
+            if flag is not Tri.NO and positional:
+                x = positional[0]
+                flag_node = args.keyword_nodes.get(info["inplace_param"])
+                if flag_node is None and len(args.positional) > info.get("inplace_index", 99):
+                    flag_node = args.positional[info["inplace_index"]]
+                site = WriteSite(
+                    "flag",
+                    f"{name}(inplace=True)",
+                    node,
+                    enclosing_statement(node),
+                    x,
+                    args.positional[0],
+                    sc.grad if flag is Tri.YES else Tri.MAYBE,
+                    sc.info,
+                    node_range(node),
+                    call_args=trailer,
+                    flag_node=flag_node,
+                    target_text=_code(args.positional[0]),
+                )
+                self.add_site(site, sc)
+                self.write(site, sc)
+                updated = self.after_inplace(x, info.get("op") or name, [x], node, sc)
+                self.replace_value(sc, x, updated)
+                return updated
+        if name in ("stack", "cat", "concat", "concatenate", "hstack", "vstack"):
+            items = positional[0].items if positional and positional[0].items else ()
+            elem = positional[0].element if positional else None
+            members = list(items) + ([elem] if elem is not None else [])
+            return self.op_result(
+                name, members or positional, node, sc, method=False, save_lookup=False
+            )
+        op = info.get("op") if info else name
+        return self.op_result(
+            op or name, positional, node, sc, method=False, display=name, keywords=keywords
+        )
+
+    def factory(
+        self: Dataflow, name: str, args: CallArgs, positional: list[Value], node: Node
+    ) -> Value:
+        rg_node = args.keywords.get("requires_grad")
+        if rg_node is None:
+            return fresh_tensor(Tri.NO, leaf=Tri.NO)
+        flag = _literal_bool(rg_node)
+        rg = Tri.MAYBE if flag is None else Tri.of(flag)
+        return fresh_tensor(
+            rg,
+            leaf=rg,
+            grad_from=Origin(
+                node_range(args.keyword_nodes["requires_grad"]),
+                f"`{_code(args.keyword_nodes['requires_grad'])}` on line {node.start_pos[0]}",
+            ),
+        )
+
+    def make_module(
+        self: Dataflow,
+        name: str,
+        path: str,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+    ) -> Value:
+        origin = Origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
+        if name == "Sequential":
+            children = tuple(v.module for v in positional if v.module is not None)
+            if len(children) != len(positional):
+                return Value(
+                    tensor=Tri.NO,
+                    requires_grad=Tri.NO,
+                    storage=Storage(),
+                    module=ModuleDesc(
+                        name, has_parameters=Tri.MAYBE, origin=origin, user_class="Sequential"
+                    ),
+                )
+            has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                storage=Storage(),
+                module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
+            )
+        info = _module_info(name)
+        if info is None:
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                storage=Storage(),
+                module=ModuleDesc(name, has_parameters=Tri.MAYBE, origin=origin, user_class=name),
+            )
+        inplace, inplace_node = Tri.NO, None
+        if info.get("inplace_param"):
+            inplace = _inplace_flag(args, info)
+            inplace_node = _inplace_node(args, info)
+        return Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc(
+                name,
+                op=info.get("op"),
+                inplace=inplace,
+                inplace_range=node_range(inplace_node) if inplace_node is not None else None,
+                has_parameters=Tri.YES if info.get("has_parameters") else Tri.NO,
+                saves_input=bool(info.get("saves_input")),
+                saves_output=bool(info.get("saves_output")),
+                origin=origin,
+            ),
+        )
+
+    def module_call(
+        self: Dataflow,
+        mod: ModuleDesc,
+        positional: list[Value],
+        args: CallArgs,
+        trailer: Node,
+        node: Node,
+        sc: Scope,
+        owner: Value | None = None,
+    ) -> Value:
+        if not positional:
+            return UNKNOWN
+        x = positional[0]
+        if mod.children:
+            cur = x
+            for child in mod.children:
+                cur = self.module_call(child, [cur], args, trailer, node, sc, owner)
+            return cur
+        if mod.op is not None and mod.inplace is not Tri.NO:
+            site = WriteSite(
+                "flag",
+                f"{mod.class_name}(inplace=True)",
+                node,
+                enclosing_statement(node),
+                x,
+                args.positional[0],
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                module_origin=mod.origin,
+                target_text=_code(args.positional[0]),
+                flag_range=mod.inplace_range,
+            )
+            if mod.inplace is Tri.MAYBE:
+                site.grad = Tri.MAYBE if site.grad is Tri.YES else site.grad
+            self.add_site(site, sc)
+            self.write(site, sc)
+            updated = self.after_inplace(x, mod.op, [x], node, sc)
+            if (
+                mod.saves_output
+                and sc.grad is not Tri.NO
+                and updated.requires_grad is not Tri.NO
+                and updated.storage is not None
+                and mod.inplace is Tri.YES
+            ):
+                pass  # after_inplace already recorded the op's own saves
+            self.replace_value(sc, x, updated)
+            return updated
+        if mod.has_parameters is not Tri.NO or mod.user_class:
+            grad = sc.grad
+            rg = Tri.NO if grad is Tri.NO else min(mod.has_parameters, grad, key=int)
+            rg = max(
+                rg,
+                Tri.MAYBE
+                if any(a.requires_grad is not Tri.NO for a in positional) and grad is not Tri.NO
+                else Tri.NO,
+            )
+            origin = mod.origin
+            result = fresh_tensor(
+                rg,
+                grad_from=Origin(
+                    origin.range,
+                    f"the parameters of `{mod.class_name}` created on line {origin.line}",
+                )
+                if origin
+                else x.grad_from,
+                graph=frozenset().union(*(a.graph for a in positional)),
+            )
+            if mod.user_class:
+                result = result.evolve(tensor=Tri.MAYBE)
+            # Layers save their tensor inputs for the weights' gradient (an RNN cell its
+            # hidden state too).
+            for arg in positional if mod.saves_input and grad is not Tri.NO else ():
+                if arg.storage is None or arg.tensor is Tri.NO:
+                    continue
+                rec = SaveRecord(
+                    mod.class_name,
+                    Origin(
+                        node_range(node),
+                        f"`{mod.class_name}` (its input) on line {node.start_pos[0]}",
+                    ),
+                    certain=grad is Tri.YES and mod.has_parameters is Tri.YES,
+                )
+                arg.storage.saves.append(rec)
+                self.records[rec.id] = rec
+                result = result.evolve(graph=result.graph | {rec.id})
+            # Its weights are saved to compute the input's gradient (when the input needs one):
+            # an optimizer step before that backward invalidates them.
+            # A model with several parametrised layers saves the later layers' weights even
+            # when its input needs no gradient.
+            deep = self._parametrised_layers(mod) >= 2
+            input_grad = Tri.YES if deep else x.requires_grad
+            if (
+                owner is not None
+                and owner.storage is not None
+                and grad is not Tri.NO
+                and input_grad is not Tri.NO
+                and x.tensor is not Tri.NO
+            ):
+                rec = SaveRecord(
+                    f"{mod.class_name}(…)",
+                    Origin(
+                        node_range(node),
+                        f"`{_code(node)[:40]}` on line {node.start_pos[0]}",
+                    ),
+                    certain=grad is Tri.YES
+                    and input_grad is Tri.YES
+                    and mod.has_parameters is Tri.YES,
+                )
+                owner.storage.saves.append(rec)
+                self.records[rec.id] = rec
+                result = result.evolve(graph=result.graph | {rec.id})
+            return result
+        if mod.op is not None:
+            return self.op_result(mod.op, [x], node, sc, method=False)
+        return self.unknown_call(positional, sc)
+
+    def _parametrised_layers(self: Dataflow, mod: ModuleDesc) -> int:
+        """How many parametrised layers a user-defined module holds (from its __init__)."""
+        cls = self.classes.get(mod.user_class or "")
+        if cls is None:
+            return 0
+        count = 0
+        for value in cls.attrs.values():
+            if value.parameter:
+                count += 1
+            elif value.module is not None:
+                inner = value.module
+                children = inner.children or (inner,)
+                count += sum(1 for c in children if c.has_parameters is Tri.YES)
+        return count
+
+    def method_call(
+        self: Dataflow,
+        recv: Value,
+        name: str,
+        trailer: Node,
+        node: Node,
+        recv_span: tuple[Node, Node],
+        call_span: tuple[Node, Node],
+        sc: Scope,
+    ) -> Value:
+        if recv.torch_path:
+            return self.torch_call(tn.canonical(f"{recv.torch_path}.{name}"), trailer, node, sc)
+        recv_node = _span_node(recv_span)
+        if (
+            recv.module is not None
+            or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
+            or recv.tensor is Tri.MAYBE
+            and recv.storage is None
+            and name in ("parameters", "named_parameters")
+        ):
+            if name in ("parameters", "named_parameters"):
+                self.evaluate_args(trailer, sc)
+                has = recv.module.has_parameters if recv.module is not None else Tri.YES
+                if recv.module is None and recv.user_class in self.classes:
+                    has = self.classes[recv.user_class].has_parameters
+                    has = Tri.YES if has is Tri.YES else Tri.MAYBE
+                if has is Tri.YES and self.freezes_parameters:
+                    has = Tri.MAYBE  # the file turns requires_grad off somewhere
+                param = Value(
+                    tensor=Tri.YES,
+                    requires_grad=has,
+                    leaf=has,
+                    parameter=True,
+                    storage=Storage(),
+                    grad_from=Origin(node_range(node), f"`.{name}()` on line {node.start_pos[0]}"),
+                )
+                element = param if name == "parameters" else _container((NOT_TENSOR, param))
+                return Value(
+                    tensor=Tri.NO, requires_grad=Tri.NO, element=element, storage=recv.storage
+                )
+            if name == "forward" and recv.module is not None:
+                args, positional, _ = self.evaluate_args(trailer, sc)
+                return self.module_call(recv.module, positional, args, trailer, node, sc, recv)
+            if name in (
+                "to",
+                "cuda",
+                "cpu",
+                "train",
+                "eval",
+                "float",
+                "double",
+                "half",
+                "requires_grad_",
+                "apply",
+                "type",
+            ):
+                self.evaluate_args(trailer, sc)
+                return recv
+            if recv.module is not None or recv.user_class:
+                args, positional, keywords = self.evaluate_args(trailer, sc)
+                return self.unknown_call(positional + list(keywords.values()), sc)
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        if recv.optimizer is not None and name == "step" and recv.storage is not None:
+            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+            site = WriteSite(
+                "step",
+                "step",
+                node,
+                enclosing_statement(node),
+                params,
+                recv_node,
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                target_text=_code_span(recv_span),
+            )
+            self.add_site(site, sc)
+            self.write(site, sc)
+            return NOT_TENSOR
+        if name == "backward":
+            retain = (
+                _literal_bool(args.keywords.get("retain_graph")) is True
+                if "retain_graph" in args.keywords
+                else False
+            )
+            self.backward(recv, node, sc, retain=retain)
+            return NOT_TENSOR
+        if name in ("append", "extend", "add", "put", "insert") and recv.tensor is not Tri.YES:
+            for v in positional:
+                self.escape(v, sc, node)
+            return NOT_TENSOR
+        if recv.tensor is Tri.NO:
+            if recv.items is not None or recv.element is not None:
+                return UNKNOWN
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        if name in tn.NON_TENSOR_METHODS:
+            return NOT_TENSOR
+        if name == "requires_grad_":
+            flag = _literal_bool(args.positional[0]) if args.positional else True
+            if "requires_grad" in args.keywords:
+                flag = _literal_bool(args.keywords["requires_grad"])
+            rg = Tri.MAYBE if flag is None else Tri.of(flag)
+            new = recv.evolve(
+                tensor=Tri.YES,
+                requires_grad=rg,
+                leaf=rg if recv.requires_grad is not Tri.YES else recv.leaf,
+                storage=recv.storage or Storage(),
+                grad_from=Origin(
+                    node_range(node), f"`.requires_grad_()` on line {node.start_pos[0]}"
+                )
+                if rg is not Tri.NO
+                else None,
+            )
+            self.replace_value(sc, recv, new)
+            return new
+        if name in ("detach", "detach_"):
+            new = Value(
+                tensor=recv.tensor,
+                requires_grad=Tri.NO,
+                leaf=Tri.NO,
+                storage=recv.storage or Storage(),
+            )
+            if name == "detach_":
+                self.replace_value(sc, recv, new)
+            return new
+        if name == "clone":
+            rg = recv.requires_grad if sc.grad is not Tri.NO else Tri.NO
+            return fresh_tensor(rg, leaf=Tri.NO, grad_from=recv.grad_from, graph=recv.graph).evolve(
+                tensor=recv.tensor if recv.tensor is not Tri.NO else Tri.MAYBE
+            )
+        if name == "contiguous":
+            if recv.view is Tri.YES:
+                return fresh_tensor(recv.requires_grad, grad_from=recv.grad_from, graph=recv.graph)
+            return recv
+        if name in tn.CONVERSIONS:
+            if recv.tensor is Tri.MAYBE and recv.storage is None:
+                return UNKNOWN
+            return recv.evolve(
+                leaf=min(recv.leaf, Tri.MAYBE, key=int), view=min(recv.view, Tri.MAYBE, key=int)
+            )
+        if name in ("new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"):
+            return self.factory(name, args, positional, node)
+        if name in ("register_hook", "retain_grad", "register_post_accumulate_grad_hook"):
+            return NOT_TENSOR
+        if ops.is_inplace_method(name):
+            site = WriteSite(
+                "method",
+                name,
+                node,
+                enclosing_statement(node),
+                recv,
+                recv_node,
+                sc.grad,
+                sc.info,
+                node_range(node),
+                call_args=trailer,
+                target_text=_code_span(recv_span),
+            )
+            if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
+                # Unknown receiver: the jedi tier may still say it is a Parameter.
+                self.unknown_sites.append(site)
+                return UNKNOWN
+            site.aliases = self.aliases_of(sc, recv)
+            site.later_grad_use = self.later_grad_use(node, site.target_text)
+            self.add_site(site, sc)
+            self.write(site, sc)
+            updated = self.after_inplace(recv, name, [recv] + positional, node, sc)
+            self.replace_value(sc, recv, updated)
+            return updated
+        if recv.tensor is Tri.MAYBE and recv.storage is None:
+            return UNKNOWN
+        if ops.is_multi_view(name):
+            view = self.make_view(recv, name, node, sc, multi=name)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
+        if ops.is_view(name):
+            return self.make_view(recv, name, node, sc)
+        return self.op_result(name, [recv] + positional, node, sc, method=True, keywords=keywords)

@@ -149,7 +149,10 @@ class Autograd:
                 if value is site.target.base and "." not in key_name:
                     site.base_name = key_name
                     break
-        key = (site.kind, id(site.node), site.op)
+        site.call_chain = tuple(self.calls.chain)
+        if self.is_foreign:
+            site.path = self.path
+        key = (site.kind, id(site.node), site.op, tuple(id(o) for o in site.call_chain))
         existing = self._site_keys.get(key)
         if existing is not None:
             # The second pass over a loop body sees the same site: keep the first record,

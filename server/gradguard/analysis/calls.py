@@ -1,24 +1,40 @@
-"""The call layer: which callee a call reaches and what it does to its arguments."""
+"""The call layer: which callee a call reaches, and what it does with the caller's values.
+
+A call to a function, method, lambda, ``Cls(…)`` (its ``__init__``) or ``module(x)`` (its
+``forward``) whose definition is known — in this file or another file of the workspace
+(``modules``) — is analysed *in the caller's context*: its parameters are bound to the very
+``Value`` objects of the arguments, so whatever the callee does to them (in-place writes,
+version bumps, saves for backward) lands on the caller's tensors, and what it returns keeps
+its facts (a view of an argument, a leaf, a member of a graph).  Write sites found this way
+carry the chain of call sites (``WriteSite.call_chain``); saved tensors the callee modified
+stay pending in the caller's scope, where its ``backward()`` reports them.
+
+Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls per file; a
+call past them is an unknown call.  Functions nobody calls are still analysed on their own,
+with unknown parameters (library code), by the interpreter.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .nodes import (
-    Node,
-    _is_class_ref,
-)
-from .scope import Scope
-from .syntax import (
-    node_range,
-)
+from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
+from .scope import ClassInfo, FuncRef, Scope
+from .sites import ScopeInfo
+from .syntax import CallArgs, dotted_name, node_range, suite_statements
 from .values import (
+    NOT_TENSOR,
+    UNKNOWN,
     ModuleDesc,
     Origin,
     Storage,
     Tri,
     Value,
+    _container,
+    _fresh_copy,
+    merge,
 )
 
 if TYPE_CHECKING:
@@ -26,33 +42,72 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_DEPTH = 4
+MAX_CALLS = 400
+# Methods every nn.Module has: a user class rarely redefines them, and they are not calls
+# into user code when it does not.
+_MODULE_API = frozenset(
+    {
+        "parameters",
+        "named_parameters",
+        "to",
+        "cuda",
+        "cpu",
+        "train",
+        "eval",
+        "float",
+        "double",
+        "half",
+        "requires_grad_",
+        "apply",
+        "type",
+        "zero_grad",
+        "state_dict",
+        "load_state_dict",
+        "modules",
+        "children",
+        "named_modules",
+        "buffers",
+        "register_buffer",
+        "register_parameter",
+    }
+)
+
+
+@dataclass
+class CallState:
+    """Shared by every file's dataflow during one analysis: the calls being analysed."""
+
+    stack: list[Node] = field(default_factory=list)  # funcdef/lambdef nodes
+    chain: list[Origin] = field(default_factory=list)  # their call sites
+    analysed: int = 0
+
 
 class Calls:
     def call(
-        self, callee: Value, trailer: Node, node: Node, span: tuple[Node, Node], sc: Scope
+        self: Dataflow,
+        callee: Value,
+        trailer: Node,
+        node: Node,
+        span: tuple[Node, Node],
+        sc: Scope,
     ) -> Value:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        if callee.func is not None:
+            result = self.call_user(callee.func, args, positional, keywords, node, sc)
+            if result is not None:
+                return result
         if callee.module is not None:
-            return self.module_call(callee.module, positional, args, trailer, node, sc, callee)
-        if callee.user_class is not None and callee.tensor is Tri.NO and not callee.module:
-            cls = self.classes.get(callee.user_class)
-            if cls is not None and callee is not None and _is_class_ref(callee):
-                has_params = cls.has_parameters if cls.is_module is not Tri.NO else Tri.NO
-                return Value(
-                    tensor=Tri.NO,
-                    requires_grad=Tri.NO,
-                    storage=Storage(),
-                    module=ModuleDesc(
-                        cls.name,
-                        has_parameters=has_params,
-                        origin=Origin(
-                            node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}"
-                        ),
-                        user_class=cls.name,
-                    ),
-                )
+            path = dotted_name(_span_node(span))
+            return self.module_call(
+                callee.module, positional, args, trailer, node, sc, callee, keywords, path
+            )
+        if callee.user_class is not None and _is_class_ref(callee) and callee.attrs is None:
+            cls = self.class_info(callee.user_class)
+            if cls is not None:
+                return self.instantiate(cls, args, positional, keywords, node, sc)
         return self.unknown_call(positional + list(keywords.values()), sc)
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
@@ -65,3 +120,306 @@ class Calls:
             if a.element is not None:
                 graph |= a.element.graph
         return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=frozenset(graph))
+
+    # ------------------------------------------------------------ classes
+    def class_info(self: Dataflow, name: str | None) -> ClassInfo | None:
+        return self.classes.get(name) if name else None
+
+    def find_method(
+        self: Dataflow, cls: ClassInfo, name: str
+    ) -> tuple[ClassInfo, Node, list[Node]] | None:
+        """The method `name` of `cls` or of its bases (defined in known files)."""
+        seen: set[int] = set()
+        todo = [cls]
+        while todo:
+            cur = todo.pop(0)
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            if name in cur.methods:
+                fn, decorators = cur.methods[name]
+                return cur, fn, decorators
+            owner = cur.flow if cur.flow is not None else self
+            for base in cur.bases:
+                info = owner.classes.get(base.rsplit(".", 1)[-1])
+                if info is not None:
+                    todo.append(info)
+        return None
+
+    def instance_class(self: Dataflow, value: Value) -> ClassInfo | None:
+        """The user class of an instance (`model`, `self`), not of a class reference."""
+        if value.attrs is None and value.module is None:
+            return None
+        name = value.user_class or (value.module.user_class if value.module else None)
+        return self.class_info(name)
+
+    def instantiate(
+        self: Dataflow,
+        cls: ClassInfo,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+    ) -> Value:
+        """`Cls(…)`: a new instance; its `__init__` runs with the actual arguments."""
+        self.ensure_initialised(cls)
+        attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
+        origin = Origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
+        instance = Value(tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs)
+        found = self.find_method(cls, "__init__")
+        if found is not None:
+            owner, fn, decorators = found
+            func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "method")
+            func.bound = instance
+            self.call_user(func, args, positional, keywords, node, sc)
+        if cls.is_module is Tri.NO and not cls.is_autograd_function:
+            return instance.evolve(user_class=cls.name)
+        has = _has_parameters(attrs) if found is not None else cls.has_parameters
+        if cls.is_module is not Tri.YES:
+            has = min(has, Tri.MAYBE, key=int)
+        desc = ModuleDesc(cls.name, has_parameters=has, origin=origin, user_class=cls.name)
+        return instance.evolve(module=desc)
+
+    def ensure_initialised(self: Dataflow, cls: ClassInfo) -> None:
+        """`cls.attrs`: what `__init__` (analysed on its own) sets on `self`."""
+        if cls.initialised or cls.attrs:
+            cls.initialised = True
+            return
+        cls.initialised = True
+        found = self.find_method(cls, "__init__")
+        if found is None:
+            return
+        owner, fn, decorators = found
+        flow = owner.flow or self
+        try:
+            flow.analyse_function(fn, decorators, owner.scope or flow.root_scope, owner)
+        except RecursionError:
+            raise
+        except Exception:
+            log.debug("__init__ of %s skipped", cls.name, exc_info=True)
+
+    def bound_method(
+        self: Dataflow, recv: Value, name: str, recv_path: str | None
+    ) -> FuncRef | None:
+        """`obj.m`, `self.m`, `Cls.m` where the class is a user class with that method."""
+        if name in _MODULE_API or name.startswith("__"):
+            return None
+        if recv.user_class is not None and _is_class_ref(recv) and recv.attrs is None:
+            cls = self.class_info(recv.user_class)
+            found = self.find_method(cls, name) if cls is not None else None
+            if found is None:
+                return None
+            owner, fn, decorators = found
+            kind = _method_kind(decorators)
+            if kind not in ("staticmethod", "classmethod"):
+                return None
+            func = FuncRef(fn, decorators, owner.scope, owner.flow or self, owner, kind)
+            func.bound = recv if kind == "classmethod" else None
+            return func
+        cls = self.instance_class(recv)
+        if cls is None:
+            return None
+        found = self.find_method(cls, name)
+        if found is None:
+            return None
+        owner, fn, decorators = found
+        kind = _method_kind(decorators)
+        func = FuncRef(fn, decorators, owner.scope, owner.flow or self, owner, kind)
+        if kind == "method":
+            func.bound, func.bound_path = recv, recv_path
+        elif kind == "classmethod":
+            func.bound = Value(tensor=Tri.NO, requires_grad=Tri.NO, user_class=cls.name)
+        return func
+
+    # -------------------------------------------------------------- calls
+    def call_user(
+        self: Dataflow,
+        func: FuncRef,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+    ) -> Value | None:
+        """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
+        state = self.calls
+        fn = func.node
+        if (
+            fn in state.stack
+            or len(state.stack) >= MAX_DEPTH
+            or state.analysed >= MAX_CALLS
+            or (fn.type == "funcdef" and _is_generator(fn))
+        ):
+            return None
+        state.analysed += 1
+        flow: Dataflow = func.flow
+        cls = func.cls
+        name = fn.name.value if fn.type == "funcdef" else "<lambda>"
+        grad, certain = sc.grad, sc.grad is Tri.YES and sc.info.entry_grad_certain
+        if cls is not None and cls.is_autograd_function and name == "forward":
+            grad, certain = Tri.NO, True
+        for deco in func.decorators:
+            mode = flow.decorator_grad(deco, func.scope)
+            if mode is not None:
+                grad = mode
+                certain = certain or mode is Tri.NO
+        info = ScopeInfo(
+            "method" if cls is not None else "function",
+            name,
+            cls.name if cls else None,
+            entry_grad_certain=certain,
+            range=node_range(fn),
+            outer_range=sc.info.outer_range or sc.info.range,
+        )
+        scope = Scope(info, {}, grad, node_range(fn), parent=func.scope, cls=cls, returns=[])
+        self_name = flow.bind_params(func, scope, args, positional, keywords)
+        if self_name is not None and func.bound is not None:
+            _enter_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
+        state.stack.append(fn)
+        state.chain.append(
+            Origin(
+                node_range(node),
+                f"`{_code(node)[:60]}` on line {node.start_pos[0]}",
+                path=self.path if self.is_foreign else None,
+            )
+        )
+        try:
+            if fn.type == "lambdef":
+                scope.returns.append(flow.expr(fn.children[-1], scope))
+            else:
+                flow.block(suite_statements(fn.children[-1]), scope)
+        finally:
+            state.stack.pop()
+            state.chain.pop()
+        # Saved tensors the callee modified: the caller's backward() decides.
+        sc.pending.extend(scope.pending)
+        for gid in scope.escaped:
+            sc.escaped.add(gid)
+            sc.escape_origin.setdefault(gid, scope.escape_origin[gid])
+        if self_name is not None and func.bound is not None:
+            _leave_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
+        returns = scope.returns or []
+        if not returns:
+            return NOT_TENSOR
+        result = returns[0]
+        for value in returns[1:]:
+            result = merge(result, value)
+        return result
+
+    def bind_params(
+        self: Dataflow,
+        func: FuncRef,
+        scope: Scope,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+    ) -> str | None:
+        """Bind the callee's parameters to the arguments; the name of `self`, if any."""
+        params = func.node.get_params()
+        self_name = None
+        queue = list(positional)
+        if args.starred:
+            queue = []  # `f(*xs)`: which parameter gets what is unknown
+        if func.kind in ("method", "classmethod") and params:
+            first = params[0]
+            self_name = first.name.value
+            receiver = func.bound
+            if receiver is None:  # `Cls.method(obj, …)`
+                receiver = queue.pop(0) if queue else UNKNOWN
+            self.bind(scope, self_name, receiver)
+            params = params[1:]
+        elif func.kind == "staticmethod" or _is_static(func.decorators):
+            pass
+        for param in params:
+            pname = param.name.value
+            if param.star_count == 1:
+                self.bind(scope, pname, _container(tuple(queue)))
+                queue = []
+                continue
+            if param.star_count == 2:
+                self.bind(scope, pname, UNKNOWN)
+                continue
+            if pname in keywords:
+                value = keywords[pname]
+            elif queue:
+                value = queue.pop(0)
+            elif param.default is not None:
+                value = self.expr(param.default, func.scope)
+            else:
+                value = UNKNOWN
+            if value is UNKNOWN and param.annotation is not None:
+                value = self.from_annotation(param.annotation, func.scope)
+            self.bind(scope, pname, value)
+        return self_name
+
+
+def _enter_attributes(
+    flow: Dataflow,
+    scope: Scope,
+    self_name: str,
+    receiver: Value,
+    path: str | None,
+    caller_scope: Scope,
+    caller: Dataflow,
+) -> None:
+    """`self.x` in the callee starts as the receiver's attribute `x` at the call."""
+    scope.self_name = self_name
+    if receiver.attrs is not None:
+        for key, value in receiver.attrs.items():
+            flow.bind(scope, f"{self_name}.{key}", value)
+    if path is not None:
+        prefix = path + "."
+        for key, value in list(caller_scope.env.items()):
+            if key.startswith(prefix):
+                flow.bind(scope, self_name + key[len(path) :], value)
+
+
+def _leave_attributes(
+    flow: Dataflow,
+    scope: Scope,
+    self_name: str,
+    receiver: Value,
+    path: str | None,
+    caller_scope: Scope,
+    caller: Dataflow,
+) -> None:
+    """What the callee set on `self` is the receiver's from now on."""
+    prefix = self_name + "."
+    for key, value in list(scope.env.items()):
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix) :]
+        if receiver.attrs is not None:
+            receiver.attrs[rest] = value
+        if path is not None:
+            caller.bind(caller_scope, f"{path}.{rest}", value)
+
+
+def _method_kind(decorators: list[Node]) -> str:
+    for deco in decorators:
+        text = deco.get_code(include_prefix=False)
+        if "staticmethod" in text:
+            return "staticmethod"
+        if "classmethod" in text:
+            return "classmethod"
+    return "method"
+
+
+def _has_parameters(attrs: dict[str, Value]) -> Tri:
+    found = Tri.NO
+    for v in attrs.values():
+        if v.parameter and v.requires_grad is not Tri.NO:
+            return Tri.YES
+        if v.module is not None and v.module.has_parameters is not Tri.NO:
+            if v.module.has_parameters is Tri.YES:
+                return Tri.YES
+            found = Tri.MAYBE
+    return found
+
+
+def _is_generator(fn: Node) -> bool:
+    try:
+        return bool(fn.is_generator())
+    except Exception:
+        return False

@@ -23,20 +23,33 @@ from __future__ import annotations
 from typing import Any
 
 from .autograd import Autograd
-from .calls import Calls
+from .calls import Calls, CallState
 from .expressions import Expressions
 from .interpreter import Interpreter
+from .modules import Project
 from .nodes import _FREEZE, Node, _grad_reads
-from .scope import ClassInfo
+from .scope import ClassInfo, Scope
 from .sites import Violation, WriteSite
 from .torch_calls import TorchCalls
 from .values import SaveRecord, Tri
 
 
 class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
-    def __init__(self, module: Node, lines: list[str]):
+    def __init__(
+        self,
+        module: Node,
+        lines: list[str],
+        path: str | None = None,
+        project: Project | None = None,
+    ):
         self.module = module
         self.lines = lines
+        self.path = path
+        # Other files of the workspace this analysis reaches through imports and calls.
+        self.project = project if project is not None else Project(path)
+        self.is_foreign = project is not None
+        self.calls: CallState = self.project.calls
+        self.root_scope: Scope | None = None
         self.sites: list[WriteSite] = []
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}
@@ -53,3 +66,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it
         self._viewed: set[int] = set()  # id(storage) of tensors some view shares
         self.module_grad = Tri.YES  # after a top-level `torch.set_grad_enabled(False)`: NO
+        if project is None:
+            self.project.root = self
+        else:
+            project.share_findings(self)

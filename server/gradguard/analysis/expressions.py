@@ -11,7 +11,7 @@ from .nodes import (
     ARITH_OPS,
     Node,
 )
-from .scope import Scope
+from .scope import FuncRef, Scope
 from .syntax import (
     CallArgs,
     call_args,
@@ -101,6 +101,9 @@ class Expressions:
                 if child.type not in ("operator",):
                     self.expr(child, sc)
             return NOT_TENSOR
+        if t == "lambdef":
+            func = FuncRef(node, [], sc, self, kind="lambda")
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, func=func)
         if t == "yield_expr":
             if len(node.children) > 1:
                 return self.expr(node.children[-1], sc)

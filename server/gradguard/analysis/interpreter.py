@@ -23,7 +23,7 @@ from .nodes import (
     _target_elements,
     _without_last_trailer,
 )
-from .scope import ClassInfo, Scope
+from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo, Violation, WriteSite
 from .syntax import (
     dotted_name,
@@ -34,6 +34,7 @@ from .syntax import (
     suite_statements,
 )
 from .values import (
+    NOT_TENSOR,
     UNKNOWN,
     Origin,
     Storage,
@@ -58,6 +59,7 @@ class Interpreter:
     def run(self: Dataflow) -> None:
         info = ScopeInfo("module", "<module>", range=node_range(self.module))
         scope = Scope(info, {}, Tri.YES, node_range(self.module))
+        self.root_scope = scope
         self.block(suite_statements(self.module), scope)
         self.finish(scope)
         self.run_deferred(scope)
@@ -114,8 +116,11 @@ class Interpreter:
         elif t in ("import_name", "import_from"):
             self.imports(node, sc)
         elif t == "return_stmt":
-            if len(node.children) > 1:
-                self.escape(self.expr(node.children[1], sc), sc, node)
+            value = self.expr(node.children[1], sc) if len(node.children) > 1 else NOT_TENSOR
+            if sc.returns is not None:  # analysed for a call: the caller gets the value
+                sc.returns.append(value)
+            elif len(node.children) > 1:
+                self.escape(value, sc, node)
         elif t == "if_stmt":
             self.if_stmt(node, sc)
         elif t in ("for_stmt", "while_stmt"):
@@ -331,11 +336,17 @@ class Interpreter:
                 cls.is_module = Tri.YES
             elif any(b in self.classes and self.classes[b].is_module is Tri.YES for b in bases):
                 cls.is_module = Tri.YES
+            cls.scope, cls.flow = sc, self
+            for stmt in suite_statements(node.children[-1]):
+                fn, decos = _method_of(stmt)
+                if fn is not None:
+                    cls.methods[fn.name.value] = (fn, decos)
             self.classes[name] = cls
             sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO, user_class=name)
             sc.deferred.append((node, decorators, sc, cls))
             return
-        sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO)
+        func = FuncRef(node, decorators, sc, self)
+        sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO, func=func)
         sc.deferred.append((node, decorators, sc, None))
 
     def analyse_class(self: Dataflow, node: Node, parent: Scope) -> None:
@@ -396,7 +407,10 @@ class Interpreter:
             if is_method and i == 0 and not _is_static(decorators):
                 scope.self_name = pname
                 scope.env[pname] = Value(
-                    tensor=Tri.NO, requires_grad=Tri.NO, user_class=cls.name if cls else None
+                    tensor=Tri.NO,
+                    requires_grad=Tri.NO,
+                    user_class=cls.name if cls else None,
+                    attrs={},
                 )
                 continue
             if param.annotation is not None:
@@ -584,3 +598,15 @@ class Interpreter:
     def _note(self: Dataflow, key: str, value: Value) -> None:
         self._held[id(value)] = self._held.get(id(value), 0) + 1
         self._key_of[id(value)] = key
+
+
+def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
+    """A class body statement that defines a method: the funcdef and its decorators."""
+    if stmt.type == "funcdef":
+        return stmt, []
+    if stmt.type == "decorated" and stmt.children[1].type == "funcdef":
+        decos = stmt.children[0]
+        return stmt.children[1], decos.children if decos.type == "decorators" else [decos]
+    if stmt.type == "async_stmt" and stmt.children[1].type == "funcdef":
+        return stmt.children[1], []
+    return None, []

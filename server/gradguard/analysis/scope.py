@@ -20,6 +20,11 @@ class ClassInfo:
     is_module: Tri = Tri.MAYBE
     is_autograd_function: bool = False
     attrs: dict[str, Value] = field(default_factory=dict)  # "self.fc" -> value after __init__
+    # Methods by name, with their decorators (for calls: `self.m()`, `obj.m()`, `Cls.m()`).
+    methods: dict[str, tuple[Node, list[Node]]] = field(default_factory=dict)
+    scope: Scope | None = None  # where the class statement ran
+    flow: Any = None  # the Dataflow of the file that defines it
+    initialised: bool = False  # `attrs` hold what `__init__` sets
 
     @property
     def has_parameters(self) -> Tri:
@@ -45,3 +50,19 @@ class Scope:
     escaped: set[int] = field(default_factory=set)
     escape_origin: dict[int, Origin] = field(default_factory=dict)
     deferred: list[tuple[Node, list[Node], Scope, ClassInfo | None]] = field(default_factory=list)
+    # Analysed for a call (see ``calls``): what its `return` statements give back.
+    returns: list[Value] | None = None
+
+
+@dataclass(eq=False)
+class FuncRef:
+    """A user function, method or lambda a value refers to, and how to call it."""
+
+    node: Node  # funcdef or lambdef
+    decorators: list[Node]
+    scope: Scope  # the scope it was defined in (closures read it)
+    flow: Any  # the Dataflow of the file that defines it
+    cls: ClassInfo | None = None
+    kind: str = "function"  # "function" | "method" | "staticmethod" | "classmethod" | "lambda"
+    bound: Value | None = None  # the receiver of a bound method (`self`, `model`)
+    bound_path: str | None = None  # its dotted name at the call site, for `self.x` facts

@@ -21,6 +21,8 @@ class ScopeInfo:
     # Is grad mode at entry proven on (module level, forward, __init__) or only assumed?
     entry_grad_certain: bool = True
     range: Range | None = None
+    # Analysed for a call: the outermost caller's range (a grad origin there proves grad mode).
+    outer_range: Range | None = None
 
 
 @dataclass
@@ -56,8 +58,11 @@ class WriteSite:
     aliases: int = 0  # other live names bound to the same tensor (rebinding would not update them)
     target_text: str = ""
     flag_range: Range | None = None  # the `True` of a module's `inplace=True` (maybe elsewhere)
-    base_name: str | None = None
-    loop_variable: bool = False  # the target is a `for` loop's variable: rebinding is lost  # a name bound to the view's base tensor, when there is one
+    base_name: str | None = None  # a name bound to the view's base tensor, when there is one
+    # Reached through calls: the call sites, outermost first (empty: analysed on its own).
+    call_chain: tuple[Origin, ...] = ()
+    path: str | None = None  # the file the write is in, when it is not the analysed file
+    loop_variable: bool = False  # the target is a `for` loop's variable: rebinding is lost
 
 
 @dataclass

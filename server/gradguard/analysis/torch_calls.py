@@ -26,6 +26,7 @@ from .scope import Scope
 from .sites import WriteSite
 from .syntax import (
     CallArgs,
+    dotted_name,
     enclosing_statement,
     node_range,
 )
@@ -311,9 +312,16 @@ class TorchCalls:
         node: Node,
         sc: Scope,
         owner: Value | None = None,
+        keywords: dict[str, Value] | None = None,
+        owner_path: str | None = None,
     ) -> Value:
+        inlined = None
+        if mod.user_class and owner is not None and owner.module is mod:
+            func = self.bound_method(owner, "forward", owner_path)
+            if func is not None:
+                inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
         if not positional:
-            return UNKNOWN
+            return inlined or UNKNOWN
         x = positional[0]
         if mod.children:
             cur = x
@@ -415,6 +423,8 @@ class TorchCalls:
                 owner.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
+            if inlined is not None:  # what forward() returned, in the weights' graph too
+                return inlined.evolve(graph=inlined.graph | result.graph)
             return result
         if mod.op is not None:
             return self.op_result(mod.op, [x], node, sc, method=False)
@@ -448,6 +458,13 @@ class TorchCalls:
         if recv.torch_path:
             return self.torch_call(tn.canonical(f"{recv.torch_path}.{name}"), trailer, node, sc)
         recv_node = _span_node(recv_span)
+        func = self.bound_method(recv, name, dotted_name(recv_node))
+        if func is not None:
+            args, positional, keywords = self.evaluate_args(trailer, sc)
+            result = self.call_user(func, args, positional, keywords, node, sc)
+            if result is not None:
+                return result
+            return self.unknown_call(positional + list(keywords.values()), sc)
         if (
             recv.module is not None
             or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
@@ -476,8 +493,10 @@ class TorchCalls:
                     tensor=Tri.NO, requires_grad=Tri.NO, element=element, storage=recv.storage
                 )
             if name == "forward" and recv.module is not None:
-                args, positional, _ = self.evaluate_args(trailer, sc)
-                return self.module_call(recv.module, positional, args, trailer, node, sc, recv)
+                args, positional, keywords = self.evaluate_args(trailer, sc)
+                return self.module_call(
+                    recv.module, positional, args, trailer, node, sc, recv, keywords, None
+                )
             if name in (
                 "to",
                 "cuda",

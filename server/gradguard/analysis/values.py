@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import Any
 
 from ..model import Range
 
@@ -40,6 +41,7 @@ class Origin:
 
     range: Range
     text: str  # e.g. "`requires_grad=True` on line 2"
+    path: str | None = None  # another file than the analysed one (calls across files)
 
     @property
     def line(self) -> int:
@@ -108,6 +110,10 @@ class Value:
     user_class: str | None = None  # a reference to a class defined in this file
     nograd_grad: bool = False  # `p.grad`: never requires grad
     optimizer: str | None = None  # a torch.optim optimizer; `storage` is its parameters'
+    # A user function, lambda or method this name refers to (see ``calls``).
+    func: Any = None
+    # An instance of a user class: its attributes ("fc", "weight"…), shared by aliases.
+    attrs: dict[str, Value] | None = None
 
     def evolve(self, **changes: object) -> Value:
         return replace(self, **changes)

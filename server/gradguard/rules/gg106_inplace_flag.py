@@ -102,7 +102,6 @@ print(block.fc.weight.grad)
 """,
             line=14,
             raises=SAVED_MESSAGE,
-            severity=Severity.WARNING,
             intended="""\
 import torch
 from torch import nn

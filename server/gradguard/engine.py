@@ -15,12 +15,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from . import noqa
 from .config import Settings
 from .model import CheckResult, Diagnostic, FileProblem, Fix, Range, TextEdit
 from .text import apply_edits, line_starts, split_lines
 from .text import parses as _parses
+
+if TYPE_CHECKING:
+    from .analysis.driver import Analysis
+    from .analysis.modules import SourceReader
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +126,37 @@ def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Dia
     return out
 
 
-def _raw_diagnostics(
-    source: str, settings: Settings, path: str | None, incremental: bool = False
-) -> list[Diagnostic]:
+def _analysis(
+    source: str,
+    settings: Settings,
+    path: str | None,
+    incremental: bool = False,
+    read_source: SourceReader | None = None,
+) -> Analysis:
     from .analysis.driver import analyze
 
-    return analyze(source, settings, path=path, incremental=incremental)
+    return analyze(source, settings, path=path, incremental=incremental, read_source=read_source)
+
+
+def _reported(
+    diagnostics: Iterable[Diagnostic], lines: list[str], path: str | None, settings: Settings
+) -> list[Diagnostic]:
+    """What the user sees: enabled rules, not suppressed by noqa, severities as configured."""
+    out = []
+    for diag in diagnostics:
+        if not settings.rule_enabled(diag.code, path):
+            continue
+        if noqa.is_suppressed(lines, diag.range.start.line, diag.code):
+            continue
+        out.append(
+            replace(
+                diag,
+                severity=settings.severity_for(diag.code, diag.severity),
+                noqa_edit=noqa.noqa_edit(lines, diag.range.start.line, diag.code),
+            )
+        )
+    out.sort(key=lambda d: (d.range.start, d.code))
+    return out
 
 
 def check(
@@ -135,6 +165,7 @@ def check(
     settings: Settings | None = None,
     *,
     incremental: bool = False,
+    read_source: SourceReader | None = None,
 ) -> CheckResult:
     """Analyse one file's text. Never raises for any input text.
 
@@ -153,8 +184,12 @@ def check(
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, 20000))
-        raw = _raw_diagnostics(
-            source_for_analysis, settings, path if path != "<string>" else None, incremental
+        analysis = _analysis(
+            source_for_analysis,
+            settings,
+            path if path != "<string>" else None,
+            incremental,
+            read_source,
         )
     except RecursionError:
         result.problem = FileProblem(path, "too deeply nested to analyse; skipped")
@@ -165,20 +200,14 @@ def check(
         return result
     finally:
         sys.setrecursionlimit(limit)
-    diagnostics: list[Diagnostic] = []
-    for diag in raw:
-        if not settings.rule_enabled(diag.code, path if path != "<string>" else None):
-            continue
-        if noqa.is_suppressed(lines, diag.range.start.line, diag.code):
-            continue
-        diagnostics.append(
-            replace(
-                diag,
-                severity=settings.severity_for(diag.code, diag.severity),
-                noqa_edit=noqa.noqa_edit(lines, diag.range.start.line, diag.code),
-            )
-        )
-    diagnostics.sort(key=lambda d: (d.range.start, d.code))
+    diagnostics = _reported(
+        analysis.diagnostics, lines, path if path != "<string>" else None, settings
+    )
+    for other, found in analysis.foreign.items():
+        other_lines = _lines_of(other, read_source)
+        if other_lines is not None and not noqa.file_is_suppressed(other_lines):
+            result.foreign[other] = _reported(found, other_lines, other, settings)
+    result.depends_on = analysis.depends_on
     result.diagnostics = _keep_parsable_fixes(source, diagnostics)
     return result
 
@@ -263,3 +292,14 @@ def fix_source(
             break
         current, total = new, total + applied
     return current, total
+
+
+def _lines_of(path: str, read_source: SourceReader | None) -> list[str] | None:
+    source = read_source(path) if read_source is not None else None
+    if source is None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                source = handle.read()
+        except OSError:
+            return None
+    return split_lines(source)

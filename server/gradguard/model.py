@@ -84,6 +84,7 @@ class RelatedInfo:
 
     range: Range
     message: str
+    path: str | None = None  # another file than the diagnostic's (a call across files)
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,7 @@ class CheckResult:
     problem: FileProblem | None = None
     fixed_source: str | None = None
     fixes_applied: int = 0
+    # Other files whose content this result depends on (calls followed into them).
+    depends_on: tuple[str, ...] = ()
+    # Findings in other files, reached through this file's calls: path -> diagnostics.
+    foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)

@@ -80,6 +80,7 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     if result.problem is not None:
         report.problem = result.problem.message
     report.findings = _findings(result.diagnostics, job.unsafe)
+    report.foreign = result.foreign
     if not job.fix or not any(f.fix for f in report.findings):
         return
     fixed, applied = engine.fix_source(text, job.engine_path, job.settings, unsafe=job.unsafe)
@@ -171,7 +172,7 @@ def run_job(job: Job, data: bytes | None = None) -> FileReport:
         report.problem = f"{INTERNAL_ERROR}: {exc!r}"
         report.findings = []
         report.new_bytes = None
-    if not report.findings and not report.fixes_applied:
+    if not report.findings and not report.fixes_applied and not report.foreign:
         # Nothing to show: do not ship the text back from the worker.
         report.source, report.cell_sources = "", {}
     return report
@@ -234,7 +235,7 @@ def run_jobs(
     if total <= 1 or workers <= 1:
         for index, job in enumerate(jobs):
             finished(index, run_job(job))
-        return [done[i] for i in range(total)]
+        return _with_foreign_findings([done[i] for i in range(total)])
     _warm_up()
     workers = min(workers, total)
     order = sorted(range(total), key=lambda i: -_size(jobs[i]))
@@ -249,4 +250,30 @@ def run_jobs(
         for index in order:
             if index not in done:
                 finished(index, run_job(jobs[index]))
-    return [done[i] for i in range(total)]
+    return _with_foreign_findings([done[i] for i in range(total)])
+
+
+def _with_foreign_findings(reports: list[FileReport]) -> list[FileReport]:
+    """A write in `models.py` found through `train.py`'s call is `models.py`'s finding too
+    (when both are checked): the callee's file gets it, once, without a fix to apply."""
+    by_path = {r.absolute: r for r in reports}
+    for report in reports:
+        for other, diagnostics in report.foreign.items():
+            target = by_path.get(other)
+            if target is None or target.problem is not None or target.cell_sources:
+                continue
+            have = {(f.diagnostic.code, f.diagnostic.range) for f in target.findings}
+            new = [d for d in diagnostics if (d.code, d.range) not in have]
+            if not new:
+                continue
+            if not target.source:
+                try:
+                    target.source = decode_source(read_bytes(Path(other))).text
+                except (OSError, UnreadableFile):
+                    continue
+            target.findings = sorted(
+                target.findings + [Finding(d, None, None) for d in new],
+                key=lambda f: (f.diagnostic.range.start, f.diagnostic.code),
+            )
+        report.foreign = {}
+    return reports

@@ -28,7 +28,6 @@ from .syntax import (
 from .values import (
     NUMBER,
     UNKNOWN,
-    Origin,
     SaveRecord,
     Tri,
     Value,
@@ -194,7 +193,7 @@ class Autograd:
         if sc.grad is Tri.NO or (facts.result is Tri.NO and not facts.args):
             return result
         new_ids: set[int] = set()
-        origin = Origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
+        origin = self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
         for index, certainty in facts.args:
             if index < len(args) and args[index].storage is not None:
                 rec = SaveRecord(op, origin, certain=certainty is Tri.YES and sc.grad is Tri.YES)
@@ -211,7 +210,7 @@ class Autograd:
         return result
 
     def backward(self: Dataflow, value: Value, node: Node, sc: Scope, retain: bool = False) -> None:
-        origin = Origin(node_range(node), f"`{_code(node)}` on line {node.start_pos[0]}")
+        origin = self.origin(node_range(node), f"`{_code(node)}` on line {node.start_pos[0]}")
         remaining = []
         for v in sc.pending:
             if v.save.id in value.graph and not v.save.consumed:
@@ -229,7 +228,7 @@ class Autograd:
         graph = set(value.graph)
         for item in value.items or ():
             graph |= item.graph
-        origin = Origin(node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}")
+        origin = self.origin(node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}")
         for gid in graph:
             sc.escaped.add(gid)
             sc.escape_origin.setdefault(gid, origin)

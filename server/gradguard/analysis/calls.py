@@ -165,7 +165,7 @@ class Calls:
         """`Cls(…)`: a new instance; its `__init__` runs with the actual arguments."""
         self.ensure_initialised(cls)
         attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
-        origin = Origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
+        origin = self.origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
         instance = Value(tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs)
         found = self.find_method(cls, "__init__")
         if found is not None:
@@ -278,11 +278,7 @@ class Calls:
             _enter_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
         state.stack.append(fn)
         state.chain.append(
-            Origin(
-                node_range(node),
-                f"`{_code(node)[:60]}` on line {node.start_pos[0]}",
-                path=self.path if self.is_foreign else None,
-            )
+            self.origin(node_range(node), f"`{_code(node)[:60]}` on line {node.start_pos[0]}")
         )
         try:
             if fn.type == "lambdef":

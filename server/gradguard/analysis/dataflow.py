@@ -22,16 +22,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model import Range
 from .autograd import Autograd
 from .calls import Calls, CallState
 from .expressions import Expressions
 from .interpreter import Interpreter
-from .modules import Project
+from .modules import Project, SourceReader
 from .nodes import _FREEZE, Node, _grad_reads
 from .scope import ClassInfo, Scope
 from .sites import Violation, WriteSite
 from .torch_calls import TorchCalls
-from .values import SaveRecord, Tri
+from .values import Origin, SaveRecord, Tri
 
 
 class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
@@ -41,12 +42,13 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         lines: list[str],
         path: str | None = None,
         project: Project | None = None,
+        read_source: SourceReader | None = None,
     ):
         self.module = module
         self.lines = lines
         self.path = path
         # Other files of the workspace this analysis reaches through imports and calls.
-        self.project = project if project is not None else Project(path)
+        self.project = project if project is not None else Project(path, read_source)
         self.is_foreign = project is not None
         self.calls: CallState = self.project.calls
         self.root_scope: Scope | None = None
@@ -70,3 +72,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
             self.project.root = self
         else:
             project.share_findings(self)
+
+    def origin(self, range: Range, text: str) -> Origin:
+        """A place in this dataflow's file (tagged with the path when it is another file)."""
+        return Origin(range, text, self.path if self.is_foreign else None)

@@ -1,21 +1,37 @@
-"""Entry point of the analysis: parse, run the dataflow, let each rule judge each site."""
+"""Entry point of the analysis: parse, run the dataflow, let each rule judge each site.
+
+Findings reached through calls into other files (``WriteSite.path``) are judged in their
+own file's context; the analysed file gets a diagnostic on its outermost call naming the
+culprit (file:line), and the other file's diagnostics travel in ``Analysis.foreign``.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import parso
 
 from ..config import Settings
 from ..fixes import FixContext
-from ..model import Diagnostic
+from ..model import Diagnostic, RelatedInfo
 from ..rules import RULE_MODULES
 from ..text import split_lines
 from .dataflow import Dataflow
+from .modules import SourceReader
+from .sites import Violation, WriteSite
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    diagnostics: list[Diagnostic]
+    foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
 
 
 @cache
@@ -51,12 +67,13 @@ def analyze(
     module=None,
     path: str | None = None,
     incremental: bool = False,
-) -> list[Diagnostic]:
+    read_source: SourceReader | None = None,
+) -> Analysis:
     """Diagnostics for one file's text (before noqa and severity overrides)."""
     if module is None:
         module = parse(source, path, incremental)
     lines = split_lines(source)
-    flow = Dataflow(module, lines)
+    flow = Dataflow(module, lines, path=path, read_source=read_source)
     flow.run()
     if settings.jedi:
         try:
@@ -65,24 +82,112 @@ def analyze(
             refine(flow, source, settings, path)
         except Exception:  # jedi is a second opinion, never a reason to fail
             log.debug("jedi refinement failed", exc_info=True)
-    from ..rules.common import RuleContext
-
-    torch_alias = (
-        "torch" if "torch" in flow.torch_aliases else next(iter(sorted(flow.torch_aliases)), None)
-    )
-    ctx = RuleContext(FixContext(source, module, torch_alias, settings.fix_style), settings, lines)
-    out: list[Diagnostic] = []
-    seen: set[tuple[str, object]] = set()
-    judged = [("diagnose", site) for site in flow.sites]
-    judged += [("diagnose_violation", violation) for violation in flow.violations]
+    contexts: dict[str | None, _FileContext] = {None: _FileContext(flow, source, settings)}
+    local: dict[object, Diagnostic] = {}
+    foreign: dict[str, dict[object, Diagnostic]] = {}
+    judged: list[tuple[str, WriteSite | Violation]] = [("diagnose", s) for s in flow.sites]
+    judged += [("diagnose_violation", v) for v in flow.violations]
     for method, finding in judged:
-        for mod in _rule_modules():
-            judge = getattr(mod, method, None)
-            diag = judge(finding, ctx) if judge is not None else None
-            if diag is not None:
-                key = (diag.code, diag.range)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(diag)
-                break  # one rule per finding: PyTorch raises one error there
-    return out
+        site = finding if isinstance(finding, WriteSite) else finding.site
+        if site.path is not None and not site.call_chain:
+            continue  # another file's own top level: its own check reports it
+        if site.path not in contexts:
+            other = flow.project.flows.get(site.path)
+            if other is None:
+                continue
+            contexts[site.path] = _FileContext(other, "\n".join(other.lines), settings)
+        diag = _judge(method, finding, contexts[site.path])
+        if diag is None:
+            continue
+        diag = _with_call_chain(diag, site)
+        if site.path is None:
+            _keep_worst(local, diag)
+            continue
+        _keep_worst(foreign.setdefault(site.path, {}), _seen_from(diag, site.path, path))
+        _keep_worst(local, _at_call_site(diag, site, path))
+    return Analysis(
+        list(local.values()),
+        {p: list(d.values()) for p, d in foreign.items()},
+        tuple(sorted(flow.project.depends_on)),
+    )
+
+
+@dataclass
+class _FileContext:
+    flow: Dataflow
+    source: str
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        from ..rules.common import RuleContext
+
+        aliases = self.flow.torch_aliases
+        alias = "torch" if "torch" in aliases else next(iter(sorted(aliases)), None)
+        fix = FixContext(self.source, self.flow.module, alias, self.settings.fix_style)
+        self.rules = RuleContext(fix, self.settings, self.flow.lines)
+
+
+def _judge(method: str, finding: object, ctx: _FileContext) -> Diagnostic | None:
+    for mod in _rule_modules():
+        judge = getattr(mod, method, None)
+        diag = judge(finding, ctx.rules) if judge is not None else None
+        if diag is not None:
+            return diag  # one rule per finding: PyTorch raises one error there
+    return None
+
+
+def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:
+    """One diagnostic per range (PyTorch raises one error there): the most certain one."""
+    key = diag.range
+    old = found.get(key)
+    if old is None or diag.severity < old.severity:
+        found[key] = diag
+
+
+def _with_call_chain(diag: Diagnostic, site: WriteSite) -> Diagnostic:
+    if not site.call_chain:
+        return diag
+    calls = tuple(
+        RelatedInfo(origin.range, f"reached through the call {origin.text}", origin.path)
+        for origin in site.call_chain
+    )
+    return replace(diag, related=diag.related + calls)
+
+
+def _at_call_site(diag: Diagnostic, site: WriteSite, here: str | None) -> Diagnostic:
+    """The analysed file's view of a finding in another file: on the call that leads there."""
+    call = site.call_chain[0]
+    where = _display(site.path, here)
+    line = diag.range.start.line + 1
+    culprit = RelatedInfo(diag.range, f"the in-place write: {diag.message}", site.path)
+    return Diagnostic(
+        code=diag.code,
+        message=f"this call reaches an in-place write at {where}:{line} ({diag.code}): "
+        f"{diag.message}",
+        range=call.range,
+        severity=diag.severity,
+        related=(culprit,),
+        url=diag.url,
+        explanation=diag.explanation,
+        runtime_message=diag.runtime_message,
+        name=diag.name,
+    )
+
+
+def _seen_from(diag: Diagnostic, path: str, root: str | None) -> Diagnostic:
+    """Related places of a diagnostic in `path`: None means `path` itself, else a file."""
+    related = tuple(
+        replace(r, path=None if r.path == path else (r.path or root)) for r in diag.related
+    )
+    return replace(diag, related=related)
+
+
+def _display(path: str | None, here: str | None) -> str:
+    if path is None:
+        return "?"
+    base = os.path.dirname(os.path.abspath(here)) if here else os.getcwd()
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") and os.path.isabs(path) and rel.count("..") > 2 else rel

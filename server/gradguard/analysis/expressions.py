@@ -24,7 +24,6 @@ from .values import (
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
-    Origin,
     Storage,
     Tri,
     Value,
@@ -138,7 +137,11 @@ class Expressions:
         scope: Scope | None = sc
         while scope is not None:
             if name in scope.env:
-                return scope.env[name]
+                value = scope.env[name]
+                if value.imported is not None:  # first use of an imported name
+                    value = self.resolve_import(value)
+                    scope.env[name] = value
+                return value
             scope = scope.parent
         if name in ("True", "False", "None"):
             return NOT_TENSOR
@@ -202,6 +205,10 @@ class Expressions:
         return cur
 
     def attribute(self: Dataflow, owner: Value, attr: str, node: Node, sc: Scope) -> Value:
+        if owner.module_ref is not None:
+            return self.module_attribute(owner, attr)
+        if owner.attrs and attr in owner.attrs:
+            return owner.attrs[attr]
         if owner.torch_path:
             return Value(
                 tensor=Tri.NO,
@@ -222,7 +229,7 @@ class Expressions:
                     leaf=owner.module.has_parameters,
                     parameter=True,
                     storage=Storage(),
-                    grad_from=Origin(
+                    grad_from=self.origin(
                         origin.range,
                         f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",
                     )
@@ -320,7 +327,7 @@ class Expressions:
             storage=base.storage if base.storage is not None else Storage(),
             base=root,
             view=Tri.YES,
-            view_origin=Origin(node_range(node), f"`{op}` on line {node.start_pos[0]}"),
+            view_origin=self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}"),
             multi_view=multi or base.multi_view,
             no_grad_view=no_grad_view,
             graph=base.graph,

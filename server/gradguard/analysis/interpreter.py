@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import torchnames as tn
+from .modules import ImportRef
 from .nodes import (
     Node,
     _bound_names,
@@ -36,7 +37,6 @@ from .syntax import (
 from .values import (
     NOT_TENSOR,
     UNKNOWN,
-    Origin,
     Storage,
     Tri,
     Value,
@@ -187,6 +187,7 @@ class Interpreter:
             for path in node.get_paths():
                 dotted = ".".join(n.value for n in path)
                 if path[0].value != "torch":
+                    self.import_module(node, path, sc)
                     continue
                 # `import torch.nn` binds `torch`; `import torch.nn as nn` binds `nn`.
                 for alias_node in node.get_defined_names():
@@ -201,14 +202,92 @@ class Interpreter:
             module_path = ".".join(n.value for n in node.get_from_names())
         except AttributeError:
             return
-        if not module_path.startswith("torch"):
+        if not module_path.startswith("torch") or node.level:
+            level = node.level
+            for name_node, alias_node in _from_import_pairs(node):
+                ref = ImportRef(module_path, level, name_node)
+                sc.env[alias_node] = Value(tensor=Tri.NO, requires_grad=Tri.NO, imported=ref)
             return
         for name_node, alias_node in _from_import_pairs(node):
             path = tn.canonical(f"{module_path}.{name_node}")
             sc.env[alias_node] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=path)
 
+    def import_module(self: Dataflow, node: Node, path: list[Node], sc: Scope) -> None:
+        """`import a.b` binds `a`; `import a.b as m` binds `m` to `a.b`."""
+        names = [n.value for n in path]
+        try:
+            pairs = [([n.value for n in p], a) for p, a in node._dotted_as_names()]
+        except AttributeError:
+            return
+        for parts, alias in pairs:
+            if parts != names:
+                continue
+            if alias is not None:
+                ref, bound = ImportRef(".".join(parts), 0, None), alias.value
+            else:
+                ref, bound = ImportRef(parts[0], 0, None), parts[0]
+            sc.env[bound] = Value(tensor=Tri.NO, requires_grad=Tri.NO, imported=ref)
+
+    def resolve_import(self: Dataflow, value: Value) -> Value:
+        """What an imported name refers to in the other file (UNKNOWN when not followed)."""
+        ref = value.imported
+        project = self.project
+        if ref.name is None:
+            target = project.find_module(self.path, ref)
+            flow = project.flow_for(target) if target else None
+            return (
+                UNKNOWN
+                if flow is None
+                else Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
+            )
+        target = project.find_module(self.path, ref)
+        flow = project.flow_for(target) if target else None
+        if flow is not None and flow.root_scope is not None and ref.name in flow.root_scope.env:
+            return self.adopt(flow, flow.root_scope.env[ref.name])
+        sub = project.find_module(self.path, ref, ref.name)  # `from pkg import module`
+        flow = project.flow_for(sub) if sub else None
+        if flow is None:
+            return UNKNOWN
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
+
+    def adopt(self: Dataflow, flow: Dataflow, value: Value) -> Value:
+        """A value from another file's top level, usable here (its classes known by name)."""
+        if value.imported is not None:
+            key = (id(flow), value.imported)
+            if key in self.project.resolving:  # `a` re-exports `b`'s name and `b` `a`'s
+                return UNKNOWN
+            self.project.resolving.add(key)
+            try:
+                value = flow.resolve_import(value)
+            finally:
+                self.project.resolving.discard(key)
+        if value.user_class and value.user_class in flow.classes:
+            self.classes.setdefault(value.user_class, flow.classes[value.user_class])
+        return value
+
+    def module_attribute(self: Dataflow, owner: Value, attr: str) -> Value:
+        """`mod.name` on a module of the workspace."""
+        flow = owner.module_ref
+        if flow.root_scope is not None and attr in flow.root_scope.env:
+            return self.adopt(flow, flow.root_scope.env[attr])
+        sub = self.project.find_module(flow.path, ImportRef("", 1, attr))
+        sub_flow = self.project.flow_for(sub) if sub else None
+        if sub_flow is None:
+            return UNKNOWN
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=sub_flow)
+
+    def run_top_level(self: Dataflow) -> None:
+        """Another file: bind its top level; bodies run when something calls them."""
+        info = ScopeInfo("module", "<module>", range=node_range(self.module))
+        scope = Scope(info, {}, Tri.YES, node_range(self.module))
+        self.root_scope = scope
+        self.block(suite_statements(self.module), scope)
+        scope.pending.clear()
+
     def if_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
+        if self.is_foreign and _is_main_guard(children[1]):
+            return  # another file's script part does not run on import
         start_grad = sc.grad
         cond_env = sc.env
         envs: list[dict[str, Value]] = []
@@ -515,7 +594,7 @@ class Interpreter:
                     new = owner.evolve(
                         requires_grad=rg,
                         leaf=Tri.YES if owner.requires_grad is not Tri.YES else owner.leaf,
-                        grad_from=Origin(
+                        grad_from=self.origin(
                             node_range(target),
                             f"`.requires_grad = True` on line {target.start_pos[0]}",
                         )
@@ -610,3 +689,8 @@ def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
     if stmt.type == "async_stmt" and stmt.children[1].type == "funcdef":
         return stmt.children[1], []
     return None, []
+
+
+def _is_main_guard(test: Node) -> bool:
+    code = test.get_code(include_prefix=False).replace("'", '"').replace(" ", "")
+    return code in ('__name__=="__main__"', '"__main__"==__name__')

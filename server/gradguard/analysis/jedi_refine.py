@@ -15,7 +15,7 @@ from .values import Origin, Storage, Tri, Value
 
 
 def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = None) -> None:
-    candidates = [s for s in flow.unknown_sites if s.grad is not Tri.NO]
+    candidates = [s for s in flow.unknown_sites if s.grad is not Tri.NO and s.path is None]
     if not candidates:
         return
     from . import jedi_types

@@ -2,28 +2,91 @@
 
 One ``Project`` per analysis of a file (the *root*).  An import of a module that resolves
 to a Python file — beside the importing file, in its package, at the project root, or an
-installed package's pure-Python source — gets a ``Dataflow`` of its own, run over the
-module's top level only (its functions and classes are analysed when called).  Those
-dataflows share the root's findings and call state, so a write found in another file
+installed package's pure-Python source — binds a lazy reference (``ImportRef``); the first
+use parses that file (cached by content) and runs a ``Dataflow`` over its top level only:
+its functions and classes are analysed when something calls them, in the caller's context.
+Those dataflows share the root's findings and call state, so a write found in another file
 through a call lands in the root's sites with ``WriteSite.path`` set.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from .calls import CallState
 
 if TYPE_CHECKING:
     from .dataflow import Dataflow
 
+MAX_MODULES = 24  # other files one analysis may load
+MAX_BYTES = 400_000  # larger modules are not followed
+# Packages whose code gradguard models by its tables, or that never call back into tensors
+# the way user code does: following them costs time and finds nothing.
+_NOT_FOLLOWED = frozenset(
+    {
+        "torch",
+        "numpy",
+        "typing",
+        "typing_extensions",
+        "collections",
+        "functools",
+        "os",
+        "sys",
+        "math",
+        "random",
+        "dataclasses",
+        "itertools",
+        "re",
+        "json",
+        "logging",
+        "abc",
+        "contextlib",
+        "pathlib",
+        "argparse",
+        "time",
+        "copy",
+        "warnings",
+        "enum",
+        "inspect",
+        "tqdm",
+        "pandas",
+        "scipy",
+        "matplotlib",
+        "PIL",
+        "cv2",
+        "transformers",
+        "jax",
+    }
+)
+
+SourceReader = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """`from module import name` / `import module` as written, resolved on first use."""
+
+    module: str  # dotted, without the leading dots
+    level: int  # relative import: how many leading dots
+    name: str | None  # None: the module itself
+
 
 class Project:
-    def __init__(self, root_path: str | None) -> None:
-        self.root_path = root_path
+    def __init__(self, root_path: str | None, read_source: SourceReader | None = None) -> None:
+        self.root_path = os.path.abspath(root_path) if root_path else None
+        self.read_source = read_source
         self.calls = CallState()
         self.root: Dataflow | None = None
         self.flows: dict[str, Dataflow | None] = {}
+        self.depends_on: set[str] = set()  # files whose content the root's result used
+        self.resolving: set[tuple[int, ImportRef]] = set()  # imports being followed
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""
@@ -36,3 +99,130 @@ class Project:
         flow.records = root.records
         flow._site_keys = root._site_keys
         flow._reported_violation_keys = root._reported_violation_keys
+
+    # ------------------------------------------------------------ resolution
+    def find_module(
+        self, importer: str | None, ref: ImportRef, name: str | None = None
+    ) -> str | None:
+        """The file `ref` (plus `.name`, when given) refers to, or None."""
+        dotted = ref.module + (f".{name}" if name else "") if ref.module else (name or "")
+        if not dotted and not ref.level:
+            return None
+        parts = [p for p in dotted.split(".") if p]
+        if not ref.level and parts and parts[0] in _NOT_FOLLOWED:
+            return None
+        for base in self._bases(importer, ref.level):
+            found = _module_file(os.path.join(base, *parts)) if parts else _package_init(base)
+            if found is not None:
+                return found
+        return None
+
+    def _bases(self, importer: str | None, level: int) -> list[str]:
+        here = os.path.dirname(os.path.abspath(importer)) if importer else os.getcwd()
+        if level:
+            base = here
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            return [base]
+        bases = [here]
+        top = here  # the folder holding the importer's top-level package
+        while os.path.isfile(os.path.join(top, "__init__.py")):
+            top = os.path.dirname(top)
+        bases.append(top)
+        root = _project_root(here)
+        if root is not None:
+            bases += [root, os.path.join(root, "src")]
+        bases.append(os.getcwd())
+        bases += _installed_roots()
+        out: list[str] = []
+        for b in bases:
+            if b and b not in out:
+                out.append(b)
+        return out
+
+    # --------------------------------------------------------------- loading
+    def flow_for(self, path: str) -> Dataflow | None:
+        """The top-level dataflow of another file (None: too big, unreadable, a cycle)."""
+        path = os.path.abspath(path)
+        if path in self.flows:
+            return self.flows[path]
+        if path == self.root_path or len(self.flows) >= MAX_MODULES:
+            return None
+        self.flows[path] = None  # a cycle of imports sees None
+        source = self.read_source(path) if self.read_source is not None else None
+        if source is None:
+            try:
+                if os.path.getsize(path) > MAX_BYTES:
+                    return None
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    source = handle.read()
+            except OSError:
+                return None
+        if len(source) > MAX_BYTES:
+            return None
+        from ..text import split_lines
+        from .dataflow import Dataflow
+
+        module = _parse(source)
+        flow = Dataflow(module, split_lines(source), path=path, project=self)
+        self.flows[path] = flow
+        self.depends_on.add(path)
+        flow.run_top_level()
+        return flow
+
+
+_parse_lock = threading.Lock()
+_parsed: dict[int, Any] = {}
+
+
+def _parse(source: str) -> Any:
+    """parso's tree of another file, cached by content (trees are only read)."""
+    key = hash(source)
+    with _parse_lock:
+        tree = _parsed.get(key)
+        if tree is None:
+            from .driver import parse
+
+            tree = parse(source)
+            if len(_parsed) > 256:
+                _parsed.clear()
+            _parsed[key] = tree
+        return tree
+
+
+def _module_file(base: str) -> str | None:
+    if os.path.isfile(base + ".py"):
+        return base + ".py"
+    return _package_init(base)
+
+
+def _package_init(base: str) -> str | None:
+    init = os.path.join(base, "__init__.py")
+    return init if os.path.isfile(init) else None
+
+
+@cache
+def _project_root(here: str) -> str | None:
+    cur = here
+    while True:
+        if any(
+            os.path.exists(os.path.join(cur, m)) for m in ("pyproject.toml", ".git", "setup.py")
+        ):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return None
+        cur = parent
+
+
+@cache
+def _installed_roots() -> tuple[str, ...]:
+    """site-packages folders (pure-Python sources of installed packages), not the stdlib."""
+    stdlib = {sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib")}
+    roots = []
+    for entry in sys.path:
+        if not entry or entry in stdlib or not os.path.isdir(entry):
+            continue
+        if "site-packages" in entry or "dist-packages" in entry:
+            roots.append(entry)
+    return tuple(roots)

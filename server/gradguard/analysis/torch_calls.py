@@ -37,7 +37,6 @@ from .values import (
     NOT_TENSOR,
     UNKNOWN,
     ModuleDesc,
-    Origin,
     SaveRecord,
     Storage,
     Tri,
@@ -84,7 +83,7 @@ class TorchCalls:
                 rg,
                 leaf=rg,
                 parameter=True,
-                grad_from=Origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
+                grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
@@ -240,7 +239,7 @@ class TorchCalls:
         return fresh_tensor(
             rg,
             leaf=rg,
-            grad_from=Origin(
+            grad_from=self.origin(
                 node_range(args.keyword_nodes["requires_grad"]),
                 f"`{_code(args.keyword_nodes['requires_grad'])}` on line {node.start_pos[0]}",
             ),
@@ -256,7 +255,7 @@ class TorchCalls:
         node: Node,
         sc: Scope,
     ) -> Value:
-        origin = Origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
+        origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
         if name == "Sequential":
             children = tuple(v.module for v in positional if v.module is not None)
             if len(children) != len(positional):
@@ -371,7 +370,7 @@ class TorchCalls:
             origin = mod.origin
             result = fresh_tensor(
                 rg,
-                grad_from=Origin(
+                grad_from=self.origin(
                     origin.range,
                     f"the parameters of `{mod.class_name}` created on line {origin.line}",
                 )
@@ -388,7 +387,7 @@ class TorchCalls:
                     continue
                 rec = SaveRecord(
                     mod.class_name,
-                    Origin(
+                    self.origin(
                         node_range(node),
                         f"`{mod.class_name}` (its input) on line {node.start_pos[0]}",
                     ),
@@ -412,7 +411,7 @@ class TorchCalls:
             ):
                 rec = SaveRecord(
                     f"{mod.class_name}(…)",
-                    Origin(
+                    self.origin(
                         node_range(node),
                         f"`{_code(node)[:40]}` on line {node.start_pos[0]}",
                     ),
@@ -457,6 +456,9 @@ class TorchCalls:
     ) -> Value:
         if recv.torch_path:
             return self.torch_call(tn.canonical(f"{recv.torch_path}.{name}"), trailer, node, sc)
+        if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
+            callee = self.module_attribute(recv, name)
+            return self.call(callee, trailer, node, call_span, sc)
         recv_node = _span_node(recv_span)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
@@ -486,7 +488,9 @@ class TorchCalls:
                     leaf=has,
                     parameter=True,
                     storage=Storage(),
-                    grad_from=Origin(node_range(node), f"`.{name}()` on line {node.start_pos[0]}"),
+                    grad_from=self.origin(
+                        node_range(node), f"`.{name}()` on line {node.start_pos[0]}"
+                    ),
                 )
                 element = param if name == "parameters" else _container((NOT_TENSOR, param))
                 return Value(
@@ -562,7 +566,7 @@ class TorchCalls:
                 requires_grad=rg,
                 leaf=rg if recv.requires_grad is not Tri.YES else recv.leaf,
                 storage=recv.storage or Storage(),
-                grad_from=Origin(
+                grad_from=self.origin(
                     node_range(node), f"`.requires_grad_()` on line {node.start_pos[0]}"
                 )
                 if rg is not Tri.NO

@@ -114,6 +114,10 @@ class Value:
     func: Any = None
     # An instance of a user class: its attributes ("fc", "weight"…), shared by aliases.
     attrs: dict[str, Value] | None = None
+    # Another file of the workspace: a module (its Dataflow), or a name imported from one
+    # and not looked up yet (a ``modules.ImportRef``).
+    module_ref: Any = None
+    imported: Any = None
 
     def evolve(self, **changes: object) -> Value:
         return replace(self, **changes)

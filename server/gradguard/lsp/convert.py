@@ -8,6 +8,7 @@ two never mix.  Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` (LSP's rule, and ``t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -200,7 +201,9 @@ def diagnostic_to_lsp(
 ) -> types.Diagnostic:
     related = [
         types.DiagnosticRelatedInformation(
-            location=types.Location(uri=uri, range=index.range_to_client(info.range)),
+            location=types.Location(uri=uri, range=index.range_to_client(info.range))
+            if info.path is None
+            else types.Location(uri=Path(info.path).as_uri(), range=_plain_range(info.range)),
             message=info.message,
         )
         for info in diag.related
@@ -221,3 +224,11 @@ def diagnostics_to_lsp(
     index: TextIndex, diags: Sequence[model.Diagnostic], *, uri: str, version: int | None
 ) -> list[types.Diagnostic]:
     return [diagnostic_to_lsp(index, d, uri=uri, version=version) for d in diags]
+
+
+def _plain_range(rng: model.Range) -> types.Range:
+    """A range in another file (its text is not at hand: columns as code points)."""
+    return types.Range(
+        start=types.Position(line=rng.start.line, character=rng.start.character),
+        end=types.Position(line=rng.end.line, character=rng.end.character),
+    )

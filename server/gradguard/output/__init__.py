@@ -38,6 +38,8 @@ class FileReport:
     diff: str = ""  # unified diff of the fixes (--diff / --fix)
     new_bytes: bytes | None = None  # bytes to write (--fix, changed and parses)
     fix_note: str | None = None  # why fixes were not written, if they were not
+    # Findings in other files reached through this file's calls (absolute path -> diagnostics).
+    foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
 
     def lines_for(self, cell: int | None) -> list[str]:
         from ..text import split_lines

@@ -85,7 +85,9 @@ def _result(report: FileReport, finding: Finding, rule_index: dict[str, int]) ->
                 "id": i,
                 "message": {"text": info.message},
                 "physicalLocation": {
-                    "artifactLocation": artifact,
+                    "artifactLocation": artifact
+                    if info.path is None
+                    else {"uri": Path(info.path).as_uri()},
                     "region": _region(info.range.start, info.range.end),
                 },
             }

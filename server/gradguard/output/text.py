@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 
@@ -84,7 +85,8 @@ def _finding_block(
         head += paint(f" ({diag.severity.label})", "dim")
     out = [head, *_snippet(report, finding, paint)]
     for info in diag.related:
-        out.append(f"  = note: line {info.range.start.line + 1}: {info.message}")
+        where = f"{_shown(info.path)}:" if info.path else "line "
+        out.append(f"  = note: {where}{info.range.start.line + 1}: {info.message}")
     if options.show_fixes:
         for fix in sorted(diag.fixes, key=lambda f: (f is not finding.fix, not f.preferred)):
             kind = "" if fix.is_safe else " (unsafe fix)"
@@ -154,3 +156,12 @@ def render(reports: Sequence[FileReport], options: RenderOptions) -> str:
     if not options.quiet:
         out = (out + "\n\n" if out else "") + summary(reports, options)
     return out + "\n" if out else ""
+
+
+def _shown(path: str) -> str:
+    """Another file in a note, relative to the working directory when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")

@@ -9,7 +9,7 @@ from ..analysis import ops
 from ..analysis import torchnames as tn
 from ..analysis.sites import WriteSite
 from ..analysis.syntax import code_of
-from ..analysis.values import Tri, Value
+from ..analysis.values import Origin, Tri, Value
 from ..config import Settings
 from ..model import Diagnostic, Fix, RelatedInfo, Severity
 from .base import Rule
@@ -38,7 +38,7 @@ def grad_certainty(site: WriteSite, value: Value) -> Tri:
         return Tri.YES
     # A tensor made to require grad inside this very function (`requires_grad=True` right
     # here): grad mode is the function's own business.
-    origin, rng = value.grad_from, site.scope.range
+    origin, rng = value.grad_from, site.scope.outer_range or site.scope.range
     if (
         value.requires_grad is Tri.YES
         and origin is not None
@@ -65,10 +65,15 @@ def origin_text(value: Value) -> str:
     return value.grad_from.text if value.grad_from else "it requires grad"
 
 
+def related_at(origin: Origin, message: str) -> RelatedInfo:
+    """A related place, in whichever file the origin is."""
+    return RelatedInfo(origin.range, message, origin.path)
+
+
 def related_for(value: Value, what: str = "requires grad here") -> tuple[RelatedInfo, ...]:
     if value.grad_from is None:
         return ()
-    return (RelatedInfo(value.grad_from.range, f"`{what}`" if False else what),)
+    return (related_at(value.grad_from, what),)
 
 
 def diagnostic(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..analysis.sites import Violation
 from ..analysis.values import Tri
-from ..model import Diagnostic, RelatedInfo, Severity
+from ..model import Diagnostic, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     SAVED_MESSAGE,
     RuleContext,
     diagnostic,
     out_of_place_fixes,
+    related_at,
 )
 from .gg104_inplace_on_view import is_view_of_leaf
 
@@ -284,8 +285,8 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
         f"run that backward before the step, or recompute the forward pass after it"
     )
     related = (
-        RelatedInfo(save.origin.range, "the parameters are saved for backward here"),
-        RelatedInfo(v.backward.range, "this backward() will raise"),
+        related_at(save.origin, "the parameters are saved for backward here"),
+        related_at(v.backward, "this backward() will raise"),
     )
     return diagnostic(RULE, site.range, message, Severity.ERROR, [], related)
 
@@ -318,9 +319,9 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
         f"`{name}` was saved for backward by {save.origin.text}; this in-place write "
         f'modifies it, {consequence} "{SAVED_MESSAGE}"'
     )
-    related = [RelatedInfo(save.origin.range, f"saved for backward by `{save.op}` here")]
+    related = [related_at(save.origin, f"saved for backward by `{save.op}` here")]
     if v.backward is not None:
-        related.append(RelatedInfo(v.backward.range, "this backward() will raise"))
+        related.append(related_at(v.backward, "this backward() will raise"))
     return diagnostic(
         RULE, site.range, message, severity, out_of_place_fixes(site, ctx), tuple(related)
     )

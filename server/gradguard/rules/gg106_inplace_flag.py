@@ -6,7 +6,7 @@ from .. import fixes as fx
 from ..analysis.sites import Violation, WriteSite
 from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
-from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity, TextEdit
+from ..model import Diagnostic, Fix, Range, Severity, TextEdit
 from .base import Invalid, Rule, Valid
 from .common import (
     LEAF_MESSAGE,
@@ -15,6 +15,7 @@ from .common import (
     diagnostic,
     grad_certainty,
     origin_text,
+    related_at,
     related_for,
     severity_for,
 )
@@ -216,9 +217,9 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
         f"`{site.op}` overwrites `{site.target_text}`, which {v.save.origin.text} saved for "
         f'backward: {consequence} "{SAVED_MESSAGE}"'
     )
-    related = [RelatedInfo(v.save.origin.range, f"saved for backward by `{v.save.op}` here")]
+    related = [related_at(v.save.origin, f"saved for backward by `{v.save.op}` here")]
     if site.module_origin is not None:
-        related.append(RelatedInfo(site.module_origin.range, "the in-place module is created here"))
+        related.append(related_at(site.module_origin, "the in-place module is created here"))
     return diagnostic(
         RULE,
         site.range,

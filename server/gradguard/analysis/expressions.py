@@ -221,6 +221,14 @@ class Expressions:
                 return _fresh_copy(cls.attrs["self." + attr])
             return UNKNOWN
         if owner.module is not None:
+            if attr in ("weight", "bias") and owner.module.frozen:
+                return Value(
+                    tensor=Tri.YES,
+                    requires_grad=Tri.NO,
+                    leaf=Tri.YES,
+                    parameter=True,
+                    storage=Storage(),
+                )
             if attr in ("weight", "bias") and owner.module.has_parameters is not Tri.NO:
                 origin = owner.module.origin
                 return Value(

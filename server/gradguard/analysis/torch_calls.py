@@ -5,6 +5,7 @@ What an op saves comes from the op table (``ops``/``tables``), never from torch 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -429,6 +430,21 @@ class TorchCalls:
             return self.op_result(mod.op, [x], node, sc, method=False)
         return self.unknown_call(positional, sc)
 
+    def freeze(self: Dataflow, recv: Value, sc: Scope) -> Value:
+        """`module.requires_grad_(False)`: its parameters stop requiring grad."""
+        if recv.attrs is not None:
+            for key, value in list(recv.attrs.items()):
+                if value.parameter:
+                    recv.attrs[key] = value.evolve(requires_grad=Tri.NO)
+                elif value.module is not None:
+                    recv.attrs[key] = self.freeze(value, sc)
+        if recv.module is None:
+            return recv
+        desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
+        frozen = recv.evolve(module=desc)
+        self.replace_value(sc, recv, frozen)
+        return frozen
+
     def _parametrised_layers(self: Dataflow, mod: ModuleDesc) -> int:
         """How many parametrised layers a user-defined module holds (from its __init__)."""
         cls = self.classes.get(mod.user_class or "")
@@ -482,12 +498,16 @@ class TorchCalls:
                     has = Tri.YES if has is Tri.YES else Tri.MAYBE
                 if has is Tri.YES and self.freezes_parameters:
                     has = Tri.MAYBE  # the file turns requires_grad off somewhere
+                if recv.module is not None and recv.module.frozen:
+                    has = Tri.NO
+                # The parameters share the model's version counter: writing one between
+                # a forward that saved the weights and its backward is a version error.
                 param = Value(
                     tensor=Tri.YES,
                     requires_grad=has,
                     leaf=has,
                     parameter=True,
-                    storage=Storage(),
+                    storage=recv.storage or Storage(),
                     grad_from=self.origin(
                         node_range(node), f"`.{name}()` on line {node.start_pos[0]}"
                     ),
@@ -514,8 +534,10 @@ class TorchCalls:
                 "apply",
                 "type",
             ):
-                self.evaluate_args(trailer, sc)
-                return recv
+                args, _, _ = self.evaluate_args(trailer, sc)
+                if name == "requires_grad_" and _requires_grad_flag(args) is False:
+                    return self.freeze(recv, sc)
+                return recv  # `.to()`, `.eval()`, `.train(False)`… keep the module and its grad
             if recv.module is not None or recv.user_class:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
                 return self.unknown_call(positional + list(keywords.values()), sc)
@@ -636,3 +658,11 @@ class TorchCalls:
         if ops.is_view(name):
             return self.make_view(recv, name, node, sc)
         return self.op_result(name, [recv] + positional, node, sc, method=True, keywords=keywords)
+
+
+def _requires_grad_flag(args: CallArgs) -> bool | None:
+    """The flag of `.requires_grad_(flag)` (default True)."""
+    node = args.keywords.get("requires_grad")
+    if node is None and args.positional:
+        node = args.positional[0]
+    return True if node is None else _literal_bool(node)

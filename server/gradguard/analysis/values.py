@@ -84,6 +84,7 @@ class ModuleDesc:
     children: tuple[ModuleDesc, ...] = ()  # nn.Sequential
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
+    frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
 
 
 @dataclass(frozen=True, eq=False)

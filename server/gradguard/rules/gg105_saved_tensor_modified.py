@@ -295,14 +295,14 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
         return None
-    if site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO:
+    leafish = site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO
+    if leafish and site.grad is not Tri.NO:
         return None  # PyTorch raises the leaf error at the write first
-    if site.grad is Tri.NO and site.kind != "step":
-        return None
     if site.kind == "step":
         return _optimizer_step(v, ctx)
     if v.backward is not None:
-        severity = Severity.ERROR if v.certain and site.grad is Tri.YES else Severity.WARNING
+        # The version bump happens in any grad mode (`with torch.no_grad(): p.mul_(…)` too).
+        severity = Severity.ERROR if v.certain else Severity.WARNING
     else:
         if not v.certain or site.grad is not Tri.YES:
             return None

@@ -14,7 +14,9 @@ from .nodes import (
     ARITH_OPS,
     Node,
     _code,
+    _constant_index,
     _is_loop_variable,
+    _string_constant,
     _without_last_trailer,
 )
 from .scope import Scope
@@ -31,7 +33,9 @@ from .values import (
     SaveRecord,
     Tri,
     Value,
+    _container,
     fresh_tensor,
+    merge,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +100,8 @@ class Autograd:
         sc: Scope,
     ) -> None:
         if base.tensor is Tri.NO:
+            if op == "=" and (base.items is not None or base.keys is not None):
+                self.replace_value(sc, base, _stored(base, index.children[1], value))
             return
         # `x.data[i] = v` writes through .data
         stmt = enclosing_statement(target)
@@ -278,3 +284,18 @@ def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
     else:
         kind = "unknown"
     return ops.ArgFact(kind, value.requires_grad if value.tensor is not Tri.NO else Tri.NO, name)
+
+
+def _stored(container: Value, key: Node, value: Value) -> Value:
+    """A list or dict after `xs[i] = v` / `d["k"] = v`."""
+    position = _constant_index(key, container)
+    items = list(container.items or ())
+    if position is not None:
+        items[position] = value
+    elif container.keys is not None and _string_constant(key) is not None:
+        new = _container(tuple(items) + (value,))
+        return new.evolve(keys=container.keys + (_string_constant(key) or "",))
+    else:
+        element = value if container.element is None else merge(container.element, value)
+        return container.evolve(items=None, keys=None, element=element)
+    return _container(tuple(items)).evolve(keys=container.keys)

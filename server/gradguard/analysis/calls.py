@@ -26,6 +26,7 @@ from .sites import ScopeInfo
 from .syntax import CallArgs, dotted_name, node_range, suite_statements
 from .values import (
     NOT_TENSOR,
+    NUMBER,
     UNKNOWN,
     ModuleDesc,
     Origin,
@@ -74,6 +75,33 @@ _MODULE_API = frozenset(
 )
 
 
+_BUILTINS = frozenset(
+    {
+        "zip",
+        "enumerate",
+        "reversed",
+        "list",
+        "tuple",
+        "sorted",
+        "iter",
+        "range",
+        "len",
+        "int",
+        "float",
+        "bool",
+        "str",
+        "isinstance",
+        "print",
+        "hasattr",
+        "round",
+        "abs",
+    }
+)
+_SCALAR_BUILTINS = frozenset(
+    {"len", "int", "float", "bool", "str", "isinstance", "print", "hasattr", "round"}
+)
+
+
 @dataclass
 class CallState:
     """Shared by every file's dataflow during one analysis: the calls being analysed."""
@@ -95,6 +123,16 @@ class Calls:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        head = span[0]
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+            and head.value in _BUILTINS
+            and head.value not in self.bound_names()
+        ):
+            return self.builtin_call(head.value, positional, trailer, sc)
         if callee.func is not None:
             result = self.call_user(callee.func, args, positional, keywords, node, sc)
             if result is not None:
@@ -109,6 +147,28 @@ class Calls:
             if cls is not None:
                 return self.instantiate(cls, args, positional, keywords, node, sc)
         return self.unknown_call(positional + list(keywords.values()), sc)
+
+    def builtin_call(
+        self: Dataflow, name: str, positional: list[Value], trailer: Node, sc: Scope
+    ) -> Value:
+        """zip/enumerate/reversed/list/tuple/sorted keep the elements' identity."""
+        if name in _SCALAR_BUILTINS:
+            return NUMBER
+        if name == "range":
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)
+        if not positional:
+            return _container(())
+        first = positional[0]
+        if name == "zip":
+            elements = tuple(self.iter_element(p, trailer, sc) or UNKNOWN for p in positional)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=_container(elements))
+        element = self.iter_element(first, trailer, sc) or UNKNOWN
+        if name == "enumerate":
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=_container((NUMBER, element)))
+        if first.tensor is Tri.NO and first.items is not None and first.keys is None:
+            items = tuple(reversed(first.items)) if name == "reversed" else first.items
+            return _container(items) if name != "sorted" else _container(items).evolve(items=None)
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=element)
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
         """A call we know nothing of: its result may depend on every argument's graph."""

@@ -10,6 +10,9 @@ from .nodes import (
     _CONVENTIONAL,
     ARITH_OPS,
     Node,
+    _constant_index,
+    _leaves,
+    _string_constant,
 )
 from .scope import FuncRef, Scope
 from .syntax import (
@@ -120,7 +123,7 @@ class Expressions:
             inner = children[1]
             if inner.type == "testlist_comp":
                 if any(c.type in ("comp_for", "sync_comp_for") for c in inner.children):
-                    return UNKNOWN
+                    return self.comprehension(inner.children[0], inner.children[1], sc)
                 items = tuple(
                     self.expr(c, sc)
                     for c in inner.children
@@ -130,8 +133,78 @@ class Expressions:
             value = self.expr(inner, sc)
             return value if opener.value == "(" else _container((value,))
         if opener.type == "operator" and opener.value == "{":
-            return NOT_TENSOR
+            return self.dict_or_set(children[1] if len(children) == 3 else None, sc)
         return UNKNOWN
+
+    def comprehension(self: Dataflow, element: Node, comp: Node, sc: Scope) -> Value:
+        """`[f(t) for t in xs if c]`: a container of what `f(t)` gives for xs' element."""
+        saved: dict[str, Value | None] = {}
+        clause: Node | None = comp
+        while clause is not None:
+            if clause.type == "comp_for" and clause.children[0].type != "keyword":
+                clause = clause.children[-1]  # `async for`
+                continue
+            if clause.type in ("comp_for", "sync_comp_for"):
+                kids = clause.children
+                start = 1 if kids[0].value == "for" else 2
+                target, iterable = kids[start], kids[start + 2]
+                element_value = self.iter_element(self.expr(iterable, sc), iterable, sc)
+                for leaf in _leaves(target):
+                    if leaf.type == "name" and leaf.value not in saved:
+                        saved[leaf.value] = sc.env.get(leaf.value)
+                self.assign(target, element_value or UNKNOWN, sc, None)
+                clause = kids[start + 3] if len(kids) > start + 3 else None
+            elif clause.type == "comp_if":
+                self.expr(clause.children[1], sc)
+                clause = clause.children[2] if len(clause.children) > 2 else None
+            else:
+                break
+        if element.type == "dictorsetmaker" or (
+            element.type == "operator" and element.value == ":"
+        ):
+            value = UNKNOWN
+        else:
+            value = self.expr(element, sc)
+        for name, old in saved.items():  # comprehension variables do not leak
+            if old is None:
+                sc.env.pop(name, None)
+            else:
+                sc.env[name] = old
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=value)
+
+    def dict_or_set(self: Dataflow, inner: Node | None, sc: Scope) -> Value:
+        """`{"a": t, "b": u}` (constant keys are kept), `{t, u}`, comprehensions."""
+        if inner is None:
+            return _container(()).evolve(keys=())
+        kids = inner.children if inner.type == "dictorsetmaker" else [inner]
+        if any(c.type in ("comp_for", "sync_comp_for") for c in kids):
+            if len(kids) >= 4 and kids[1].type == "operator" and kids[1].value == ":":
+                comp = self.comprehension(kids[2], kids[3], sc)
+                return comp
+            return self.comprehension(kids[0], kids[1], sc)
+        if len(kids) >= 3 and kids[1].type == "operator" and kids[1].value == ":":
+            keys: list[str] = []
+            values: list[Value] = []
+            constant = True
+            i = 0
+            while i + 2 < len(kids) + 1 and i < len(kids):
+                if kids[i].type == "operator" and kids[i].value == "**":
+                    self.expr(kids[i + 1], sc)
+                    constant = False
+                    i += 3
+                    continue
+                key = _string_constant(kids[i])
+                constant = constant and key is not None
+                self.expr(kids[i], sc)
+                keys.append(key or "")
+                values.append(self.expr(kids[i + 2], sc))
+                i += 4
+            container = _container(tuple(values))
+            return container.evolve(keys=tuple(keys)) if constant else container.evolve(items=None)
+        items = tuple(
+            self.expr(c, sc) for c in kids if not (c.type == "operator" and c.value == ",")
+        )
+        return _container(items).evolve(items=None)
 
     def lookup(self: Dataflow, name: str, sc: Scope) -> Value:
         scope: Scope | None = sc
@@ -272,12 +345,9 @@ class Expressions:
     def index(self: Dataflow, base: Value, trailer: Node, node: Node, sc: Scope) -> Value:
         idx_kind = self.index_kind(trailer, sc)
         if base.items is not None and base.tensor is Tri.NO:
-            sub = trailer.children[1]
-            if sub.type == "number":
-                try:
-                    return base.items[int(sub.value)]
-                except (ValueError, IndexError):
-                    return UNKNOWN
+            position = _constant_index(trailer.children[1], base)
+            if position is not None:
+                return base.items[position]
             return base.element or UNKNOWN
         if base.tensor is Tri.NO:
             return base.element or UNKNOWN
@@ -365,6 +435,8 @@ class Expressions:
 
     def binary(self: Dataflow, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
+            if op == "add" and left.items is not None and right.items is not None:
+                return _container(left.items + right.items)  # `xs + [t]`
             return NUMBER if left is NUMBER or right is NUMBER else UNKNOWN
         if (
             left.tensor is not Tri.YES

@@ -591,6 +591,8 @@ class Interpreter:
                     owner = self.expr(owner_node, sc)
                     flag = _literal_bool(rhs) if rhs is not None else None
                     rg = Tri.MAYBE if flag is None else Tri.of(flag)
+                    if flag is False and owner.owner is not None:  # freezing a model's params
+                        self.freeze(owner.owner, sc)
                     new = owner.evolve(
                         requires_grad=rg,
                         leaf=Tri.YES if owner.requires_grad is not Tri.YES else owner.leaf,

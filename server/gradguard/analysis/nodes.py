@@ -226,3 +226,32 @@ def _grad_reads(lines: list[str]) -> dict[str, list[int]]:
         for match in _GRAD_READ.finditer(line):
             out.setdefault(match.group(1), []).append(number)
     return out
+
+
+def _string_constant(node: Node) -> str | None:
+    if node.type == "string":
+        text = node.value
+        for prefix in ("r", "R", "u", "U", "b", "B"):
+            text = text.removeprefix(prefix)
+        if text[:3] in ('"""', "'''"):
+            return text[3:-3]
+        return text[1:-1]
+    return None
+
+
+def _constant_index(sub: Node, base: Value) -> int | None:
+    """`xs[0]`, `xs[-1]`, `d["key"]` on a container whose items are known."""
+    items = base.items or ()
+    if base.keys is not None:
+        key = _string_constant(sub)
+        if key is not None and key in base.keys:
+            return base.keys.index(key)
+        return None
+    text = sub.get_code(include_prefix=False).strip()
+    try:
+        position = int(text)
+    except ValueError:
+        return None
+    if -len(items) <= position < len(items):
+        return position % len(items)
+    return None

@@ -44,6 +44,7 @@ from .values import (
     Value,
     _container,
     fresh_tensor,
+    merge,
 )
 
 if TYPE_CHECKING:
@@ -508,6 +509,7 @@ class TorchCalls:
                     leaf=has,
                     parameter=True,
                     storage=recv.storage or Storage(),
+                    owner=recv if recv.module is not None or recv.attrs is not None else None,
                     grad_from=self.origin(
                         node_range(node), f"`.{name}()` on line {node.start_pos[0]}"
                     ),
@@ -571,8 +573,20 @@ class TorchCalls:
         if name in ("append", "extend", "add", "put", "insert") and recv.tensor is not Tri.YES:
             for v in positional:
                 self.escape(v, sc, node)
+            if recv.tensor is Tri.NO and positional:
+                self.replace_value(sc, recv, _grown(recv, name, positional[-1]))
             return NOT_TENSOR
         if recv.tensor is Tri.NO:
+            if name == "values" and recv.keys is not None:
+                return recv.evolve(keys=None, items=None)
+            if name == "items" and recv.keys is not None:
+                return Value(
+                    tensor=Tri.NO,
+                    requires_grad=Tri.NO,
+                    element=_container((NOT_TENSOR, recv.element or UNKNOWN)),
+                )
+            if name in ("get", "pop") and recv.element is not None:
+                return recv.element
             if recv.items is not None or recv.element is not None:
                 return UNKNOWN
             return self.unknown_call(positional + list(keywords.values()), sc)
@@ -583,6 +597,8 @@ class TorchCalls:
             if "requires_grad" in args.keywords:
                 flag = _literal_bool(args.keywords["requires_grad"])
             rg = Tri.MAYBE if flag is None else Tri.of(flag)
+            if flag is False and recv.owner is not None:  # freezing a model's params
+                self.freeze(recv.owner, sc)
             new = recv.evolve(
                 tensor=Tri.YES,
                 requires_grad=rg,
@@ -666,3 +682,19 @@ def _requires_grad_flag(args: CallArgs) -> bool | None:
     if node is None and args.positional:
         node = args.positional[0]
     return True if node is None else _literal_bool(node)
+
+
+def _grown(container: Value, how: str, value: Value) -> Value:
+    """A list after `append(v)` / `extend(vs)` / `insert(i, v)` (a set after `add`)."""
+    if how == "extend":
+        if container.items is not None and value.items is not None:
+            return _container(container.items + value.items)
+        added = value.element
+    else:
+        added = value
+    if how == "append" and container.items is not None and container.keys is None:
+        return _container(container.items + (value,))
+    element = (
+        added if container.element is None or added is None else merge(container.element, added)
+    )
+    return container.evolve(items=None, keys=None, element=element or container.element)

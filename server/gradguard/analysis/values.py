@@ -119,6 +119,8 @@ class Value:
     # and not looked up yet (a ``modules.ImportRef``).
     module_ref: Any = None
     imported: Any = None
+    keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
+    owner: Value | None = None  # a parameter from `module.parameters()`: that module
 
     def evolve(self, **changes: object) -> Value:
         return replace(self, **changes)

@@ -30,11 +30,13 @@ from .values import (
     UNKNOWN,
     ModuleDesc,
     Origin,
+    SaveRecord,
     Storage,
     Tri,
     Value,
     _container,
     _fresh_copy,
+    fresh_tensor,
     merge,
 )
 
@@ -100,6 +102,15 @@ _BUILTINS = frozenset(
 _SCALAR_BUILTINS = frozenset(
     {"len", "int", "float", "bool", "str", "isinstance", "print", "hasattr", "round"}
 )
+
+
+@dataclass
+class FunctionContext:
+    """The `ctx` of a custom autograd.Function's forward, as one call sees it."""
+
+    name: str
+    saved: list[Value] = field(default_factory=list)
+    dirty: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -291,6 +302,89 @@ class Calls:
         elif kind == "classmethod":
             func.bound = Value(tensor=Tri.NO, requires_grad=Tri.NO, user_class=cls.name)
         return func
+
+    # ------------------------------------------------- autograd.Function
+    def function_apply(
+        self: Dataflow,
+        cls: ClassInfo,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+    ) -> Value:
+        """`Fn.apply(…)`: forward runs without grad; what `ctx.save_for_backward` got is
+        saved for the caller's graph; an input returned as-is (or a view of it) comes back
+        as a custom-Function view."""
+        tensors = [v for v in positional + list(keywords.values()) if v.tensor is not Tri.NO]
+        rg = Tri.any([v.requires_grad for v in tensors]) if sc.grad is not Tri.NO else Tri.NO
+        if sc.grad is Tri.MAYBE:
+            rg = min(rg, Tri.MAYBE, key=int)
+        found = self.find_method(cls, "forward")
+        if found is None:
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        owner, fn, decorators = found
+        context = FunctionContext(cls.name)
+        ctx_value = Value(tensor=Tri.NO, requires_grad=Tri.NO)
+        self.function_contexts[id(ctx_value)] = context
+        func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "classmethod")
+        func.bound = ctx_value
+        result = self.call_user(func, args, positional, keywords, node, sc)
+        del self.function_contexts[id(ctx_value)]
+        if result is None:
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        origin = self.origin(node_range(node), f"`{cls.name}.apply` on line {node.start_pos[0]}")
+        graph = frozenset().union(*(v.graph for v in tensors)) if rg is not Tri.NO else frozenset()
+        if rg is not Tri.NO:
+            for saved in context.saved:
+                if saved.storage is None:
+                    continue
+                rec = SaveRecord(
+                    f"{cls.name}.forward",
+                    origin,
+                    certain=rg is Tri.YES and sc.grad is Tri.YES and saved.tensor is Tri.YES,
+                )
+                saved.storage.saves.append(rec)
+                self.records[rec.id] = rec
+                graph = graph | {rec.id}
+        grad_from = next((v.grad_from for v in tensors if v.grad_from), None)
+
+        def output(value: Value) -> Value:
+            if value.tensor is Tri.NO:
+                return value
+            if rg is Tri.NO:
+                return value
+            shares_input = value.storage is not None and any(
+                value.storage is t.storage for t in tensors if id(t) not in context.dirty
+            )
+            if shares_input:  # an input returned as-is, or a view of one
+                return Value(
+                    tensor=Tri.YES,
+                    requires_grad=rg,
+                    grad_from=grad_from,
+                    storage=value.storage,
+                    base=value.root(),
+                    view=Tri.YES,
+                    view_origin=origin,
+                    multi_view=f"custom:{cls.name}",
+                    graph=graph,
+                )
+            return fresh_tensor(rg, grad_from=grad_from, graph=graph)
+
+        if result.items is not None:
+            return _container(tuple(output(v) for v in result.items))
+        return output(result)
+
+    def function_context_call(
+        self: Dataflow, ctx: Value, name: str, positional: list[Value]
+    ) -> Value:
+        """`ctx.save_for_backward(…)`, `ctx.mark_dirty(…)` inside a custom forward."""
+        context = self.function_contexts[id(ctx)]
+        if name == "save_for_backward":
+            context.saved.extend(v for v in positional if v.tensor is not Tri.NO)
+        elif name == "mark_dirty":
+            context.dirty.update(id(v) for v in positional)
+        return NOT_TENSOR
 
     # -------------------------------------------------------------- calls
     def call_user(

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..model import Range
 from .autograd import Autograd
-from .calls import Calls, CallState
+from .calls import Calls, CallState, FunctionContext
 from .expressions import Expressions
 from .interpreter import Interpreter
 from .modules import Project, SourceReader
@@ -52,6 +52,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.is_foreign = project is not None
         self.calls: CallState = self.project.calls
         self.root_scope: Scope | None = None
+        self.function_contexts: dict[int, FunctionContext] = {}  # id(ctx value) -> its facts
         self.sites: list[WriteSite] = []
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}

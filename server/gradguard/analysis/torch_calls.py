@@ -477,6 +477,14 @@ class TorchCalls:
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
         recv_node = _span_node(recv_span)
+        if name == "apply" and _is_class_ref(recv) and recv.attrs is None:
+            cls = self.class_info(recv.user_class)
+            if cls is not None and cls.is_autograd_function:
+                args, positional, keywords = self.evaluate_args(trailer, sc)
+                return self.function_apply(cls, args, positional, keywords, node, sc)
+        if id(recv) in self.function_contexts:
+            args, positional, keywords = self.evaluate_args(trailer, sc)
+            return self.function_context_call(recv, name, positional)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)

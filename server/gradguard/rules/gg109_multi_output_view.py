@@ -21,6 +21,11 @@ MULTI_MESSAGE = (
     "that returns multiple views."
 )
 
+CUSTOM_MESSAGE = (
+    "is a view and is being modified inplace. This view was created inside a custom Function "
+    "(or because an input was returned as-is)"
+)
+
 RULE = Rule(
     code="GG109",
     name="inplace-on-multi-output-view",
@@ -113,11 +118,19 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if severity is None:
         return None
     fixes = out_of_place_fixes(site, ctx)
-    message = (
-        f"`{site.target_text}` is one of several views returned by "
-        f"`{target.multi_view}` of a tensor that requires grad ({origin_text(target)}); "
-        f'writing into it in place makes PyTorch raise "Output N of … {MULTI_MESSAGE}"'
-    )
+    if target.multi_view.startswith("custom:"):
+        function = target.multi_view.removeprefix("custom:")
+        message = (
+            f"`{site.target_text}` is an input that the custom Function `{function}` returned "
+            f"as-is (or a view of it), so PyTorch treats it as a view; writing into it in place "
+            f'raises "Output 0 of {function} {CUSTOM_MESSAGE}" — clone the output first'
+        )
+    else:
+        message = (
+            f"`{site.target_text}` is one of several views returned by "
+            f"`{target.multi_view}` of a tensor that requires grad ({origin_text(target)}); "
+            f'writing into it in place makes PyTorch raise "Output N of … {MULTI_MESSAGE}"'
+        )
     if target.requires_grad is Tri.NO:
         return None
     return diagnostic(

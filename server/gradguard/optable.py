@@ -642,6 +642,25 @@ def _one(
     return certain, possible, records, True
 
 
+def outputs(
+    name: str, args: Sequence[Arg], *, method: bool, kwargs: Mapping[str, Arg] | None = None
+) -> tuple[bool, ...] | None:
+    """For an op returning several tensors (``max(x, dim)``, ``linalg.qr``, ``topk``): which
+    outputs are differentiable, when every overload these arguments may bind agrees."""
+    op = lookup(name)
+    if op is None:
+        return None
+    cands = _candidates(op, tuple(args), dict(kwargs or {}), method)
+    shapes = {
+        ovl.differentiable_outputs or (True,) * ovl.n_outputs
+        for ovl, _ in cands
+        if ovl.n_outputs > 1
+    }
+    if len(shapes) != 1 or len(cands) != sum(1 for o, _ in cands if o.n_outputs > 1):
+        return None
+    return shapes.pop()
+
+
 def saves(
     name: str, args: Sequence[Arg], *, method: bool, kwargs: Mapping[str, Arg] | None = None
 ) -> Saves | None:

@@ -265,13 +265,52 @@ class Autograd:
         )
         graph = frozenset().union(*(a.graph for a in tensors)) if rg is not Tri.NO else frozenset()
         result = fresh_tensor(rg, grad_from=grad_from, graph=graph)
-        if rg is Tri.NO or not save_lookup:
+        if not save_lookup:
             return result
         facts_args = [_argfact(a) for a in args]
         kw_items = [(k, v) for k, v in (keywords or {}).items() if k not in ("out", "inplace")]
         facts_args += [_argfact(v, k) for k, v in kw_items]
+        shape = ops.outputs(op, facts_args, method=method)
+        if shape is not None:  # `values, indices = x.max(dim=1)`, `q, r = linalg.qr(a)`
+            outputs = tuple(
+                fresh_tensor(rg if differentiable else Tri.NO, grad_from=grad_from, graph=graph)
+                for differentiable in shape
+            )
+            if rg is not Tri.NO:
+                facts = ops.saves(op, facts_args, method=method)
+                outputs = self.apply_output_saves(facts, display or op, outputs, args, node, sc)
+            return _container(outputs)
+        if rg is Tri.NO:
+            return result
         facts = ops.saves(op, facts_args, method=method)
         return self.apply_saves(facts, display or op, result, args, node, sc)
+
+    def apply_output_saves(
+        self: Dataflow,
+        facts: ops.SaveFacts,
+        op: str,
+        outputs: tuple[Value, ...],
+        args: list[Value],
+        node: Node,
+        sc: Scope,
+    ) -> tuple[Value, ...]:
+        """Saves of an op with several outputs: its inputs, and which of its outputs."""
+        first = self.apply_saves(ops.SaveFacts(Tri.NO, facts.args), op, outputs[0], args, node, sc)
+        ids = set(first.graph - outputs[0].graph)
+        origin = self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
+        if facts.result is not Tri.NO and sc.grad is not Tri.NO:
+            for index in facts.outputs:
+                storage = outputs[index].storage if index < len(outputs) else None
+                if storage is None:
+                    continue
+                certain = facts.result is Tri.YES and sc.grad is Tri.YES
+                rec = SaveRecord(op, origin, certain=certain)
+                storage.saves.append(rec)
+                self.records[rec.id] = rec
+                ids.add(rec.id)
+        return tuple(
+            o.evolve(graph=o.graph | ids) if o.requires_grad is not Tri.NO else o for o in outputs
+        )
 
 
 def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:

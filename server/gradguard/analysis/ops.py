@@ -33,6 +33,7 @@ class ArgFact:
 class SaveFacts:
     result: Tri  # the op's output is saved
     args: tuple[tuple[int, Tri], ...]  # indices of saved arguments, with certainty
+    outputs: tuple[int, ...] = (0,)  # which outputs are saved (ops returning several)
 
 
 NOTHING_SAVED = SaveFacts(Tri.NO, ())
@@ -86,6 +87,35 @@ def _to_bool(t: Tri) -> bool | None:
     return None if t is Tri.MAYBE else t is Tri.YES
 
 
+def _table_args(args: Sequence[ArgFact]) -> tuple[list, dict]:
+    positional = [
+        _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
+        for a in args
+        if a.name is None
+    ]
+    keywords = {
+        a.name: _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
+        for a in args
+        if a.name is not None
+    }
+    return positional, keywords
+
+
+def outputs(name: str, args: Sequence[ArgFact], *, method: bool) -> tuple[bool, ...] | None:
+    """Ops returning several tensors: which outputs are differentiable (None: one output)."""
+    if _table is None:
+        return None
+    positional, keywords = _table_args(args)
+    for kwargs in (keywords, {}):
+        try:
+            found = _table.outputs(name, positional, method=method, kwargs=kwargs)
+        except Exception:
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
 def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     """What `name(args)` saves for backward, given which args require grad."""
     if _table is None:
@@ -117,6 +147,7 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     return SaveFacts(
         certainty if info.result else Tri.NO,
         tuple((i, certainty) for i in sorted(info.args)),
+        tuple(sorted(info.outputs)),
     )
 
 

@@ -226,6 +226,9 @@ class TorchCalls:
                 name, members or positional, node, sc, method=False, save_lookup=False
             )
         op = info.get("op") if info else name
+        for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
+            if path.startswith(f"torch.{module}.") and not info:
+                op = f"{module}_{name}"
         return self.op_result(
             op or name, positional, node, sc, method=False, display=name, keywords=keywords
         )
@@ -426,6 +429,9 @@ class TorchCalls:
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            shape = _TUPLE_MODULES.get(mod.class_name)
+            if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
+                return _shaped(shape, result)
             return result
         if mod.op is not None:
             return self.op_result(mod.op, [x], node, sc, method=False)
@@ -706,3 +712,24 @@ def _grown(container: Value, how: str, value: Value) -> Value:
         added if container.element is None or added is None else merge(container.element, added)
     )
     return container.evolve(items=None, keys=None, element=element or container.element)
+
+
+# nn modules that return tuples: the nesting of their outputs (1 = one tensor).
+_TUPLE_MODULES: dict[str, tuple] = {
+    "LSTM": (1, (1, 1)),
+    "GRU": (1, 1),
+    "RNN": (1, 1),
+    "LSTMCell": (1, 1),
+    "MultiheadAttention": (1, 1),
+}
+
+
+def _shaped(shape: tuple, like: Value) -> Value:
+    return _container(
+        tuple(
+            _shaped(part, like)
+            if isinstance(part, tuple)
+            else fresh_tensor(like.requires_grad, grad_from=like.grad_from, graph=like.graph)
+            for part in shape
+        )
+    )

@@ -18,6 +18,7 @@ from lsprotocol import types
 from .. import engine, model
 from ..config import Settings
 from .convert import TextIndex, diagnostics_to_lsp
+from .cross_file import CrossFile
 from .notebooks import NotebookSnapshot
 from .scheduler import Job, Outcome
 
@@ -35,6 +36,8 @@ class TextPayload:
     text: str
     engine_path: str
     excluded: bool = False
+    # Other open documents (path, text): calls into them are followed in their edited text.
+    others: tuple[tuple[str, str], ...] = ()
 
     @property
     def size(self) -> int:
@@ -52,6 +55,9 @@ class DocResult:
     diagnostics: tuple[model.Diagnostic, ...]
     lsp: tuple[types.Diagnostic, ...]
     problem: str | None = None
+    # Findings in other files reached through this document's calls, and the files used.
+    foreign: tuple[tuple[str, tuple[model.Diagnostic, ...]], ...] = ()
+    depends_on: tuple[str, ...] = ()
 
     @property
     def result_id(self) -> str:
@@ -69,13 +75,31 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
         return [DocResult(payload.uri, job.version, job.generation, with_jedi, (), ())]
     # Incremental parsing mutates the previous tree of the path: only the fast lane (one
     # thread, one job at a time) may use it; the jedi lane parses afresh.
-    result = engine.check(payload.text, payload.engine_path, settings, incremental=not with_jedi)
+    others = dict(payload.others)
+    result = engine.check(
+        payload.text,
+        payload.engine_path,
+        settings,
+        incremental=not with_jedi,
+        read_source=others.get,
+    )
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
     problem = result.problem.message if result.problem else None
+    foreign = tuple((path, tuple(found)) for path, found in result.foreign.items())
     return [
-        DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp), problem)
+        DocResult(
+            payload.uri,
+            job.version,
+            job.generation,
+            with_jedi,
+            diags,
+            tuple(lsp),
+            problem,
+            foreign,
+            result.depends_on,
+        )
     ]
 
 
@@ -116,6 +140,8 @@ class DiagnosticsHub:
         self.results: dict[str, DocResult] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._problems_seen: set[tuple[str, str]] = set()
+        self.cross = CrossFile(server)
+        self._cross_revision: dict[str, int] = {}  # uri -> changes of its cross-file findings
 
     # -- results arriving from a lane (on the loop) ---------------------------------------
     def accept(self, outcome: Outcome) -> None:
@@ -159,6 +185,9 @@ class DiagnosticsHub:
         for waiter in self._waiters.pop(res.uri, []):
             if not waiter.done():
                 waiter.set_result(None)
+        changed = self.cross.update(res.uri, dict(res.foreign), res.depends_on)
+        if changed:
+            self.republish(self.cross.open_documents_at(changed))
         if unchanged:
             return  # keep the previous result (and its result id)
         self.results[res.uri] = res
@@ -166,7 +195,30 @@ class DiagnosticsHub:
             if res.refined:
                 self.server.request_diagnostic_refresh()
         else:
-            self.publish(res.uri, list(res.lsp), res.version)
+            self.publish(res.uri, self.items(res), res.version)
+
+    def items(self, res: DocResult) -> list[types.Diagnostic]:
+        """A document's diagnostics: its own, and those found through other files' calls."""
+        doc = self.server.documents.get(res.uri)
+        extra = self.cross.extra_for(doc, res.diagnostics) if doc is not None else []
+        return list(res.lsp) + extra
+
+    def result_id(self, res: DocResult) -> str:
+        return f"{res.result_id}.{self._cross_revision.get(res.uri, 0)}"
+
+    def republish(self, uris: list[str]) -> None:
+        """Documents whose cross-file findings changed: push again, or ask for a pull."""
+        for uri in uris:
+            self._cross_revision[uri] = self._cross_revision.get(uri, 0) + 1
+            res = self.current(uri)
+            if res is not None and not self.server.pull_mode:
+                self.publish(uri, self.items(res), res.version)
+        if uris and self.server.pull_mode:
+            self.server.request_diagnostic_refresh()
+
+    def forget_source(self, uri: str) -> None:
+        """A closed document's calls no longer speak for other files."""
+        self.republish(self.cross.open_documents_at(self.cross.forget(uri)))
 
     def store_empty(self, uri: str, version: int | None) -> None:
         res = DocResult(uri, version, self.server.settings.generation, False, (), ())
@@ -218,7 +270,7 @@ def register(ls: GradguardServer) -> None:
     @ls.feature(
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(
-            identifier="gradguard", inter_file_dependencies=False, workspace_diagnostics=False
+            identifier="gradguard", inter_file_dependencies=True, workspace_diagnostics=False
         ),
     )
     async def document_diagnostic(params: types.DocumentDiagnosticParams) -> Any:
@@ -226,8 +278,9 @@ def register(ls: GradguardServer) -> None:
         res = await ls.diagnostics.wait_current(uri)
         if res is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
-        if params.previous_result_id == res.result_id:
-            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=res.result_id)
+        result_id = ls.diagnostics.result_id(res)
+        if params.previous_result_id == result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
         return types.RelatedFullDocumentDiagnosticReport(
-            items=list(res.lsp), result_id=res.result_id
+            items=ls.diagnostics.items(res), result_id=result_id
         )

@@ -143,6 +143,7 @@ def register(ls: GradguardServer) -> None:
         ident = params.text_document
         if ls.documents.change(ident.uri, ident.version, params.content_changes) is not None:
             ls.schedule(ident.uri)
+            ls.schedule_dependents(ident.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
@@ -155,3 +156,4 @@ def register(ls: GradguardServer) -> None:
             ls.scheduler.forget(uri)
             ls.scheduler.call(lambda: forget_parse(doc.path or doc.uri))
         ls.diagnostics.clear(uri)
+        ls.diagnostics.forget_source(uri)

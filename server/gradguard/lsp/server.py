@@ -331,9 +331,23 @@ class GradguardServer(LanguageServer):
         relative = resolved.relative_path(doc.path, doc.uri)
         excluded = resolved.root is not None and resolved.settings.is_excluded(relative)
         # The engine (and jedi) get the absolute path; per-file-ignores match its tail.
-        payload = TextPayload(uri, doc.text, doc.path or doc.uri, excluded)
+        others = tuple(
+            (other.path, other.text)
+            for other in self.documents.all()
+            if other.path is not None and other.uri != uri and other.notebook_uri is None
+        )
+        payload = TextPayload(uri, doc.text, doc.path or doc.uri, excluded, others)
         job = Job(uri, doc.version, self.settings.generation, resolved.settings, payload)
         self.scheduler.submit(job, immediate=immediate)
+
+    def schedule_dependents(self, uri: str) -> None:
+        """An edit in `uri` may change what its open callers find: re-check them."""
+        doc = self.documents.get(uri)
+        if doc is None or doc.path is None:
+            return
+        for dependent in self.diagnostics.cross.dependents(doc.path):
+            if dependent != uri and dependent in self.documents:
+                self.schedule(dependent)
 
     def schedule_notebook(self, uri: str, *, immediate: bool = False) -> None:
         notebook = self.notebooks.get(uri)

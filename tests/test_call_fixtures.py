@@ -14,19 +14,13 @@ from pathlib import Path
 
 import pytest
 from oracle import run_under_torch, torch_agrees
+from oracle.expect import file_expectation as expectation
 
 from gradguard.engine import check_source
 from gradguard.model import Severity
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "calls").glob("*.py"))
 IDS = [p.stem for p in FIXTURES]
-
-
-def expectation(path: Path) -> tuple[str, int] | None:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# expect:"), f"{path.name}: first line must be '# expect: ...'"
-    words = first.removeprefix("# expect:").split()
-    return None if words == ["nothing"] else (words[0], int(words[1]))
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,22 @@ def run_under_torch(programs: list[str]) -> list[dict]:
     return results
 
 
+def run_projects_under_torch(roots: list[Path]) -> list[dict]:
+    """Run each project folder's ``train.py`` with that folder as cwd, all in one process."""
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER)],
+        input=json.dumps({"projects": [str(r) for r in roots]}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout)
+    assert len(results) == len(roots)
+    return results
+
+
 # What PyTorch says (first line of the error) for each rule, as DESIGN.md's table maps them.
 _LEAF = "a leaf Variable that requires grad is being used in an in-place operation"
 _VIEW_OF_LEAF = (
@@ -48,7 +64,7 @@ MESSAGES_BY_RULE: dict[str, tuple[str, ...]] = {
 RAISED_AT_WRITE = {"GG101", "GG102", "GG103", "GG104", "GG107", "GG109", "GG110"}
 
 
-def torch_agrees(code: str, line: int, result: dict) -> str | None:
+def torch_agrees(code: str, line: int | str, result: dict) -> str | None:
     """Why ``result`` (from run_under_torch) does not back "``code`` at ``line``", or None."""
     if result["ok"]:
         return f"PyTorch ran it cleanly: no {code} error"

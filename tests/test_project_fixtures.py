@@ -64,7 +64,7 @@ def cli_findings(project: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=IDS)
-def test_cli_reports_exactly_the_project_expectations(project):
+def test_cli_reports_exactly_the_expected_errors(project):
     findings = cli_findings(project)
 
     def rel(f: dict) -> str:

@@ -31,7 +31,7 @@ WORKING = {
         if p.name.removeprefix("working_") in FAILING and p.name.startswith("working_")
     },
 }
-WAIT = min(TIMEOUT, 20)
+WAIT = min(TIMEOUT, 15)  # seconds for the culprit to show up (a failing test waits it out)
 
 
 @pytest_lsp.fixture(config=CONFIG)

@@ -24,4 +24,18 @@ fi
 # torch==2.13.0 (CPU) comes from the local wheel this kind of machine carries; any other
 # version would download gigabytes.
 .venv/bin/python -m pip install --quiet -e ".$extras"
+if [ "${1:-}" = "--dev" ]; then
+  # The quiet-code corpora (pyproject's `corpora` extra): source only, without dependencies.
+  corpora=$(.venv/bin/python - <<'PY'
+try:
+    import tomllib
+except ImportError:  # Python 3.10: tomli comes with gradguard
+    import tomli as tomllib
+with open("pyproject.toml", "rb") as f:
+    print(" ".join(tomllib.load(f)["project"]["optional-dependencies"]["corpora"]))
+PY
+)
+  # shellcheck disable=SC2086 # one word per requirement
+  .venv/bin/python -m pip install --quiet --no-deps $corpora
+fi
 echo "$want" > "$stamp"

@@ -1,0 +1,36 @@
+"""What a fixture claims: ``# expect:`` first lines and projects' ``expect.txt``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def file_expectation(path: Path) -> tuple[str, int] | None:
+    """``# expect: GG105 14`` -> ("GG105", 14); ``# expect: nothing`` -> None."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect:"), f"{path.name}: first line must be '# expect: ...'"
+    words = first.removeprefix("# expect:").split()
+    return None if words == ["nothing"] else (words[0], int(words[1]))
+
+
+def project_expectations(project: Path) -> set[tuple[str, int, str]]:
+    """A project's expect.txt as {(relative path, line, code)}; empty for ``nothing``."""
+    lines = (project / "expect.txt").read_text(encoding="utf-8").split("\n")
+    lines = [line.strip() for line in lines if line.strip()]
+    if lines == ["nothing"]:
+        return set()
+    out = set()
+    for line in lines:
+        where, code = line.split()
+        path, row = where.rsplit(":", 1)
+        assert (project / path).is_file(), f"{project.name}/expect.txt names a missing {path}"
+        out.add((path, int(row), code))
+    return out
+
+
+def project_culprit(project: Path) -> tuple[str, int, str]:
+    """The write PyTorch fails on: the expectation outside train.py (the caller)."""
+    entries = sorted(project_expectations(project))
+    inner = [e for e in entries if e[0] != "train.py"] or entries
+    assert len(inner) == 1, f"{project.name}: one culprit write per project, got {inner}"
+    return inner[0]

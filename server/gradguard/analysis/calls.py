@@ -410,9 +410,13 @@ class Calls:
         flow: Dataflow = func.flow
         cls = func.cls
         name = fn.name.value if fn.type == "funcdef" else "<lambda>"
-        grad, certain = sc.grad, sc.grad is Tri.YES and sc.info.entry_grad_certain
+        # Grad mode is proven in the callee when it was proven (not assumed) at the call; a
+        # method called from a standalone `forward` keeps only its own name's assumption.
+        proven = sc.grad is Tri.YES and sc.info.grad_proven
+        assumed = cls is not None and name in ("forward", "__init__", "__call__")
+        grad, certain = sc.grad, proven or (assumed and sc.grad is Tri.YES)
         if cls is not None and cls.is_autograd_function and name == "forward":
-            grad, certain = Tri.NO, True
+            grad, certain, proven = Tri.NO, True, True
         for deco in func.decorators:
             mode = flow.decorator_grad(deco, func.scope)
             if mode is not None:
@@ -423,6 +427,8 @@ class Calls:
             name,
             cls.name if cls else None,
             entry_grad_certain=certain,
+            grad_proven=proven and certain,
+            callers=sc.info.callers + (sc.info.name,),
             range=node_range(fn),
             outer_range=sc.info.outer_range or sc.info.range,
         )

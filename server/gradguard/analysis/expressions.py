@@ -322,6 +322,17 @@ class Expressions:
             if owner.tensor is Tri.NO:
                 return UNKNOWN
             return Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=Storage(), data_of=owner)
+        if attr == "param_groups" and owner.optimizer is not None:
+            param = Value(
+                tensor=Tri.YES,
+                requires_grad=Tri.MAYBE,
+                leaf=Tri.MAYBE,
+                parameter=True,
+                storage=owner.storage or Storage(),
+            )
+            params = Value(tensor=Tri.NO, requires_grad=Tri.NO, element=param)
+            group = _container((params,)).evolve(keys=("params",))
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=group)
         if attr == "grad":
             return Value(
                 tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage(), nograd_grad=True
@@ -428,7 +439,12 @@ class Expressions:
     ) -> tuple[CallArgs, list[Value], dict[str, Value]]:
         args = call_args(trailer)
         positional = [
-            self.expr(a, sc) if a.type != "argument" else UNKNOWN for a in args.positional
+            self.expr(a, sc)
+            if a.type != "argument"
+            else self.comprehension(a.children[0], a.children[1], sc)  # f(x for x in xs)
+            if len(a.children) == 2 and a.children[1].type in ("comp_for", "sync_comp_for")
+            else UNKNOWN
+            for a in args.positional
         ]
         keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
         return args, positional, keywords

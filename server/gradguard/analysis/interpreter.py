@@ -477,6 +477,7 @@ class Interpreter:
             name,
             cls.name if cls else None,
             entry_grad_certain=certain,
+            grad_proven=False,
             range=node_range(node),
         )
         scope = Scope(info, {}, grad, node_range(node), parent=parent, cls=cls)

@@ -120,6 +120,7 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     """What `name(args)` saves for backward, given which args require grad."""
     if _table is None:
         return NOTHING_SAVED
+    facts = list(args)
     positional = [
         _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
         for a in args
@@ -141,6 +142,9 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
             info = None
         if info is not None:
             break
+    if (info is None or info.nothing) and name in tn.COMPOSITE_SAVED_OUTPUTS:
+        grad = Tri.any([a.requires_grad for a in facts if a.kind in ("tensor", "unknown")])
+        return SaveFacts(grad, (), tn.COMPOSITE_SAVED_OUTPUTS[name])
     if info is None or info.nothing:
         return NOTHING_SAVED
     certainty = Tri.YES if info.exact else Tri.MAYBE

@@ -20,6 +20,10 @@ class ScopeInfo:
     class_name: str | None = None
     # Is grad mode at entry proven on (module level, forward, __init__) or only assumed?
     entry_grad_certain: bool = True
+    # Grad mode at entry proven by the flow (module level, or a call from proven code), not
+    # assumed from the function's name (`forward`, `__init__`) as a standalone analysis does.
+    grad_proven: bool = True
+    callers: tuple[str, ...] = ()  # analysed for a call: the calling functions, outermost first
     range: Range | None = None
     # Analysed for a call: the outermost caller's range (a grad origin there proves grad mode).
     outer_range: Range | None = None

@@ -22,11 +22,13 @@ from .nodes import (
     _literal_bool,
     _module_info,
     _span_node,
+    _string_constant,
 )
 from .scope import Scope
 from .sites import WriteSite
 from .syntax import (
     CallArgs,
+    call_args,
     dotted_name,
     enclosing_statement,
     node_range,
@@ -123,7 +125,11 @@ class TorchCalls:
             or path.startswith("torch.backends")
         ):
             return UNKNOWN
-        if name in tn.FACTORIES and (path.count(".") == 1 or path.startswith("torch.nn.")):
+        if (
+            name in tn.FACTORIES
+            and (path.count(".") == 1 or path.startswith("torch.nn."))
+            and "out" not in args.keywords  # `torch.arange(n, out=p)` writes p: see below
+        ):
             return self.factory(name, args, positional, node)
         functional = path.startswith("torch.nn.functional.")
         info = _functional_info(name) if functional or path.count(".") == 1 else None
@@ -278,6 +284,28 @@ class TorchCalls:
                 requires_grad=Tri.NO,
                 storage=Storage(),
                 module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
+                items=tuple(positional),  # `seq[0]`, `for layer in seq`
+                element=_container(tuple(positional)).element,
+            )
+        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
+            held = positional[0] if positional else _container(())
+            members = list(held.items or ()) + ([held.element] if held.element else [])
+            has = Tri.any(
+                [
+                    m.module.has_parameters
+                    if m.module is not None
+                    else (m.requires_grad if m.parameter else Tri.NO)
+                    for m in members
+                ]
+            )
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                storage=Storage(),
+                module=ModuleDesc(name, has_parameters=has, origin=origin, user_class=name),
+                items=held.items,
+                keys=held.keys,
+                element=held.element,
             )
         info = _module_info(name)
         if info is None:
@@ -329,6 +357,17 @@ class TorchCalls:
         x = positional[0]
         if mod.children:
             cur = x
+            members = owner.items if owner is not None and owner.items is not None else None
+            if members is not None and len(members) == len(mod.children):
+                for member in members:  # user modules inside: their forward is followed
+                    # A user module (its forward is followed) or a nested Sequential is its
+                    # own owner; a plain layer records into this container's parameters.
+                    own = member.module is not None and (
+                        member.module.user_class or member.module.children
+                    )
+                    inner = member if own else owner
+                    cur = self.module_call(member.module, [cur], args, trailer, node, sc, inner)
+                return cur
             for child in mod.children:
                 cur = self.module_call(child, [cur], args, trailer, node, sc, owner)
             return cur
@@ -431,7 +470,26 @@ class TorchCalls:
                 return inlined.evolve(graph=inlined.graph | result.graph)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
-                return _shaped(shape, result)
+                outputs = _shaped(shape, result)
+                first = (outputs.items or (result,))[0]
+                if mod.class_name == "LSTM" and grad is not Tri.NO and first.storage is not None:
+                    # CPU (oneDNN) and cuDNN LSTMs save their output for backward.
+                    rec = SaveRecord(
+                        "LSTM",
+                        self.origin(
+                            node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}"
+                        ),
+                        certain=grad is Tri.YES and rg is Tri.YES,
+                    )
+                    first.storage.saves.append(rec)
+                    self.records[rec.id] = rec
+                    outputs = _container(
+                        tuple(
+                            o.evolve(graph=o.graph | {rec.id}) if o.items is None else o
+                            for o in outputs.items or ()
+                        )
+                    )
+                return outputs
             return result
         if mod.op is not None:
             return self.op_result(mod.op, [x], node, sc, method=False)
@@ -446,7 +504,11 @@ class TorchCalls:
                 elif value.module is not None:
                     recv.attrs[key] = self.freeze(value, sc)
         if recv.module is None:
-            return recv
+            if recv is UNKNOWN:
+                return recv
+            frozen = recv.evolve(params_frozen=True)  # `copy.deepcopy(model)`, then frozen
+            self.replace_value(sc, recv, frozen)
+            return frozen
         desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
         frozen = recv.evolve(module=desc)
         self.replace_value(sc, recv, frozen)
@@ -488,6 +550,17 @@ class TorchCalls:
             if cls is not None and cls.is_autograd_function:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
                 return self.function_apply(cls, args, positional, keywords, node, sc)
+        if name in ("register_buffer", "register_parameter") and len(args_of(trailer)) >= 2:
+            args, positional, keywords = self.evaluate_args(trailer, sc)
+            key = _string_constant(args.positional[0])
+            owner_path = dotted_name(recv_node)
+            if key is not None and owner_path is not None:  # `self.register_buffer("m", t)`
+                self.bind(sc, f"{owner_path}.{key}", positional[1])
+                if recv.attrs is not None:
+                    recv.attrs[key] = positional[1]
+            return NOT_TENSOR
+        if recv.module is not None and recv.keys is not None and name in ("items", "values"):
+            recv = recv.evolve(module=None)  # ModuleDict.items(): a dict's view
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
@@ -513,7 +586,7 @@ class TorchCalls:
                     has = Tri.YES if has is Tri.YES else Tri.MAYBE
                 if has is Tri.YES and self.freezes_parameters:
                     has = Tri.MAYBE  # the file turns requires_grad off somewhere
-                if recv.module is not None and recv.module.frozen:
+                if (recv.module is not None and recv.module.frozen) or recv.params_frozen:
                     has = Tri.NO
                 # The parameters share the model's version counter: writing one between
                 # a forward that saved the weights and its backward is a version error.
@@ -523,7 +596,7 @@ class TorchCalls:
                     leaf=has,
                     parameter=True,
                     storage=recv.storage or Storage(),
-                    owner=recv if recv.module is not None or recv.attrs is not None else None,
+                    owner=recv if recv is not UNKNOWN else None,
                     grad_from=self.origin(
                         node_range(node), f"`.{name}()` on line {node.start_pos[0]}"
                     ),
@@ -681,7 +754,7 @@ class TorchCalls:
             self.replace_value(sc, recv, updated)
             return updated
         if recv.tensor is Tri.MAYBE and recv.storage is None:
-            return UNKNOWN
+            return Value()  # unknown, but one object per call (aliases stay apart)
         if ops.is_multi_view(name):
             view = self.make_view(recv, name, node, sc, multi=name)
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
@@ -714,6 +787,8 @@ def _grown(container: Value, how: str, value: Value) -> Value:
     return container.evolve(items=None, keys=None, element=element or container.element)
 
 
+_MODULE_CONTAINERS = frozenset({"ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
+
 # nn modules that return tuples: the nesting of their outputs (1 = one tensor).
 _TUPLE_MODULES: dict[str, tuple] = {
     "LSTM": (1, (1, 1)),
@@ -733,3 +808,8 @@ def _shaped(shape: tuple, like: Value) -> Value:
             for part in shape
         )
     )
+
+
+def args_of(trailer: Node) -> list[Node]:
+    """The positional argument nodes of a call trailer."""
+    return call_args(trailer).positional

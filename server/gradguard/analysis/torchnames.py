@@ -117,3 +117,13 @@ def canonical(path: str) -> str:
     if parts[:3] == ["torch", "_C", "_VariableFunctions"]:
         return "torch." + ".".join(parts[3:])
     return path
+
+
+# Composite linalg ops whose backward runs on outputs saved by a private ATen op the op
+# table does not export (`_linalg_eigh`, `_linalg_svd`): which outputs are saved.
+# Checked under torch 2.13: writing any of them in place fails the backward.
+COMPOSITE_SAVED_OUTPUTS: dict[str, tuple[int, ...]] = {
+    "linalg_eigh": (0, 1),
+    "linalg_svd": (0, 1, 2),
+    "svd": (0, 1, 2),
+}

@@ -121,6 +121,7 @@ class Value:
     imported: Any = None
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
+    params_frozen: bool = False  # a model of unknown class whose parameters were frozen
 
     def evolve(self, **changes: object) -> Value:
         return replace(self, **changes)
@@ -141,6 +142,15 @@ class Value:
         while v.base is not None:
             v = v.base
         return v
+
+
+def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | None:
+    """Two modules alike but for where they were made (`[nn.Linear(4, 4), nn.Linear(4, 4)]`)."""
+    if a is None or b is None:
+        return None
+    if a == b or replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
+        return a
+    return None
 
 
 UNKNOWN = Value()
@@ -181,7 +191,7 @@ def merge(a: Value, b: Value) -> Value:
         multi_view=a.multi_view if a.multi_view == b.multi_view else None,
         no_grad_view=a.no_grad_view and b.no_grad_view,
         graph=a.graph | b.graph,
-        module=a.module if a.module == b.module else None,
+        module=_merge_modules(a.module, b.module),
         element=a.element if a.element is b.element else None,
         torch_path=a.torch_path if a.torch_path == b.torch_path else None,
         user_class=a.user_class if a.user_class == b.user_class else None,

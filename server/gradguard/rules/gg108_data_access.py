@@ -151,6 +151,17 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
         return None
     if _INIT_SCOPE.search(site.scope.name):
         return None  # initialising weights: no graph holds them yet
+    proven = site.grad is Tri.YES and site.scope.entry_grad_certain and site.scope.grad_proven
+    if not proven or any(_INIT_SCOPE.search(name) for name in site.scope.callers):
+        return None  # library code (loaders, casts, re-parametrisation) outside a proven run
+    origin, scope = owner_value.grad_from, site.scope.range
+    if (
+        owner_value.parameter
+        and origin
+        and scope
+        and scope.start <= origin.range.start <= scope.end
+    ):
+        return None  # a module made right here: no forward has used its parameters yet
     message = (
         f"writing through `{owner}.data` changes `{owner}`, which requires grad "
         f"({origin_text(owner_value)}), behind autograd's back: PyTorch raises nothing and "

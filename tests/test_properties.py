@@ -60,7 +60,10 @@ def _assert_ranges_inside(source: str, diagnostics) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=400))
 def test_any_text_is_analysed_without_exception(text):
+    # Strict mode (tests/conftest.py): a failure the engine would survive raises here.
     result = check(text, "fuzz.py")
+    assert result.failures == []
+    assert result.problem is None or "too deeply nested" in result.problem.message, result.problem
     _assert_ranges_inside(text, result.diagnostics)
 
 
@@ -69,7 +72,7 @@ def test_any_text_is_analysed_without_exception(text):
 def test_half_typed_programs_are_analysed(program, cut):
     text = program[: cut % (len(program) + 1)]
     result = check(text, "half.py")
-    assert result.problem is None
+    assert result.problem is None and result.failures == []
     _assert_ranges_inside(text, result.diagnostics)
 
 
@@ -77,6 +80,7 @@ def test_half_typed_programs_are_analysed(program, cut):
 @given(programs)
 def test_every_fix_parses_and_fixing_is_idempotent(program):
     result = check(program, "gen.py")
+    assert result.problem is None and result.failures == []
     _assert_ranges_inside(program, result.diagnostics)
     for d in result.diagnostics:
         for fix in d.fixes:

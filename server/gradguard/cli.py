@@ -226,6 +226,8 @@ def _check(args: argparse.Namespace) -> int:
     for report in reports:
         if report.problem:
             print(f"{report.path}: error: {report.problem}", file=stderr)
+        for failure in report.failures:  # the other findings of the file are still reported
+            print(f"{report.path}: error: {failure}", file=stderr)
         if report.fix_note:
             print(f"{report.path}: warning: {report.fix_note}", file=stderr)
 
@@ -345,7 +347,8 @@ def _write_bytes(stream: TextIO, data: bytes) -> None:
 
 
 def _internal_or(code: int, reports: Sequence[FileReport], marker: str) -> int:
-    if any(r.problem and r.problem.startswith(marker) for r in reports):
+    """Exit 2 when a bug of ours cost a file or part of one (named on stderr), else ``code``."""
+    if any(r.failures or (r.problem and r.problem.startswith(marker)) for r in reports):
         return EXIT_ERROR
     return code
 
@@ -384,14 +387,14 @@ def _rule(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     if not args.code:
         raise UsageError("give a rule code (`gradguard rule GG101`) or --all")
-    rule = get_rule(args.code)
-    if rule is None:
+    chosen = get_rule(args.code)
+    if chosen is None:
         known = ", ".join(r.code for r in all_rules()) or "none yet"
         raise UsageError(f"unknown rule {args.code!r} (known: {known})")
     if args.format == "json":
-        print(json.dumps(_rule_object(rule), indent=2))
+        print(json.dumps(_rule_object(chosen), indent=2))
     else:
-        sys.stdout.write(rule_markdown(rule))
+        sys.stdout.write(rule_markdown(chosen))
     return EXIT_CLEAN
 
 

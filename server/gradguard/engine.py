@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
-from . import noqa
+from . import failures, noqa
 from .config import Settings
 from .model import CheckResult, Diagnostic, FileProblem, Fix, Range, TextEdit
 from .text import apply_edits, line_starts, split_lines
@@ -109,7 +109,8 @@ def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Dia
         for fix in diag.fixes:
             try:
                 ok = judge.parses(fix) if fix.edits else True
-            except ValueError:
+            except ValueError:  # overlapping or out-of-range edits: a fix builder's bug
+                failures.swallowed(f"the fix of {diag.code}", f"line {diag.range.start.line + 1}")
                 ok = False
             if ok:
                 kept.append(fix)
@@ -150,6 +151,21 @@ def check(
     lines = split_lines(source)
     if noqa.file_is_suppressed(lines):
         return result
+    with failures.collecting() as found:
+        _check_into(result, source, source_for_analysis, lines, settings, path, incremental)
+    result.failures = found
+    return result
+
+
+def _check_into(
+    result: CheckResult,
+    source: str,
+    source_for_analysis: str,
+    lines: list[str],
+    settings: Settings,
+    path: str,
+    incremental: bool,
+) -> None:
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, 20000))
@@ -158,11 +174,15 @@ def check(
         )
     except RecursionError:
         result.problem = FileProblem(path, "too deeply nested to analyse; skipped")
-        return result
+        return
     except Exception as exc:  # a bug of ours must not take the editor or the run down
-        log.exception("internal error while analysing %s", path)
-        result.problem = FileProblem(path, f"internal error while analysing: {exc!r}")
-        return result
+        if failures.strict():
+            raise
+        log.debug("internal error while analysing %s", path, exc_info=True)
+        result.problem = FileProblem(
+            path, f"internal error while analysing: {failures.reason_of(exc)}"
+        )
+        return
     finally:
         sys.setrecursionlimit(limit)
     diagnostics: list[Diagnostic] = []
@@ -180,7 +200,6 @@ def check(
         )
     diagnostics.sort(key=lambda d: (d.range.start, d.code))
     result.diagnostics = _keep_parsable_fixes(source, diagnostics)
-    return result
 
 
 def check_source(
@@ -226,7 +245,8 @@ def apply_fixes(source: str, fixes: Iterable[Fix]) -> tuple[str, int]:
     edits = [e for f in chosen for e in f.edits]
     try:
         return apply_edits(source, edits), len(chosen)
-    except ValueError:
+    except ValueError:  # overlapping or out-of-range edits: a fix builder's bug
+        failures.swallowed("applying fixes")
         return source, 0
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .failures import Failure
 
 
 class Severity(IntEnum):
@@ -126,3 +130,6 @@ class CheckResult:
     problem: FileProblem | None = None
     fixed_source: str | None = None
     fixes_applied: int = 0
+    # What failed inside the analysis (a rule, a statement, a fix) and was skipped: the
+    # diagnostics are complete but for these.  One line each (``failures.Failure``).
+    failures: list[Failure] = field(default_factory=list)

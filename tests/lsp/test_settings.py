@@ -13,6 +13,7 @@ from pytest_lsp import LanguageClient
 from .conftest import (
     CONFIG,
     GG101_SOURCE,
+    finish,
     open_doc,
     published,
     replace_all,
@@ -37,7 +38,7 @@ async def ignoring(lsp_client: LanguageClient):
         initialization_options={"ignore": ["GG101"], "logLevel": "info"},
     )
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 async def test_initialization_options_ignore_a_rule(ignoring: LanguageClient):

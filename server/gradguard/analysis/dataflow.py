@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..failures import line_of, swallowed
 from ..model import Range
 from . import ops
 from . import torchnames as tn
@@ -148,7 +149,7 @@ class Dataflow:
             except RecursionError:
                 raise
             except Exception:  # keep analysing the rest of the file
-                log.debug("analysis of %s failed", getattr(node, "name", node), exc_info=True)
+                swallowed("dataflow", line_of(node))
 
     def finish(self, scope: Scope) -> None:
         """End of a scope: saved tensors modified and then escaping the scope are warnings."""
@@ -180,7 +181,7 @@ class Dataflow:
             except RecursionError:
                 raise
             except Exception:
-                log.debug("statement at %s skipped", getattr(stmt, "start_pos", "?"), exc_info=True)
+                swallowed("dataflow", line_of(stmt))
 
     def stmt(self, node: Node, sc: Scope) -> None:
         t = node.type
@@ -440,7 +441,7 @@ class Dataflow:
             except RecursionError:
                 raise
             except Exception:
-                log.debug("method %s skipped", fn.name.value, exc_info=True)
+                swallowed("dataflow", line_of(fn))
         self.run_deferred(scope)
 
     def analyse_function(

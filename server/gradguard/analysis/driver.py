@@ -5,26 +5,30 @@ from __future__ import annotations
 import importlib
 import logging
 from functools import cache
+from types import ModuleType
+from typing import Any
 
-import parso
+from parso.grammar import Grammar, load_grammar
 
 from ..config import Settings
+from ..failures import swallowed
 from ..fixes import FixContext
 from ..model import Diagnostic
 from ..rules import RULE_MODULES
 from ..text import split_lines
 from .dataflow import Dataflow
+from .sites import Violation, WriteSite
 
 log = logging.getLogger(__name__)
 
 
 @cache
-def _grammar() -> parso.Grammar:
-    return parso.load_grammar(version="3.12")
+def _grammar() -> Grammar[Any]:
+    return load_grammar(version="3.12")
 
 
 @cache
-def _rule_modules() -> tuple:
+def _rule_modules() -> tuple[ModuleType, ...]:
     modules = []
     for name in RULE_MODULES:
         try:
@@ -35,7 +39,7 @@ def _rule_modules() -> tuple:
     return tuple(modules)
 
 
-def parse(source: str, path: str | None = None, incremental: bool = False):
+def parse(source: str, path: str | None = None, incremental: bool = False) -> Any:
     """parso's error-tolerant tree. ``incremental`` (the language server, one path per open
     document) lets parso re-parse only what changed since the last text of that path."""
     if incremental and path:
@@ -48,7 +52,7 @@ def parse(source: str, path: str | None = None, incremental: bool = False):
 def analyze(
     source: str,
     settings: Settings,
-    module=None,
+    module: Any = None,
     path: str | None = None,
     incremental: bool = False,
 ) -> list[Diagnostic]:
@@ -64,7 +68,7 @@ def analyze(
 
             refine(flow, source, settings, path)
         except Exception:  # jedi is a second opinion, never a reason to fail
-            log.debug("jedi refinement failed", exc_info=True)
+            swallowed("jedi refinement")
     from ..rules.common import RuleContext
 
     torch_alias = (
@@ -73,7 +77,7 @@ def analyze(
     ctx = RuleContext(FixContext(source, module, torch_alias, settings.fix_style), settings, lines)
     out: list[Diagnostic] = []
     seen: set[tuple[str, object]] = set()
-    judged = [("diagnose", site) for site in flow.sites]
+    judged: list[tuple[str, WriteSite | Violation]] = [("diagnose", site) for site in flow.sites]
     judged += [("diagnose_violation", violation) for violation in flow.violations]
     for method, finding in judged:
         for mod in _rule_modules():

@@ -104,9 +104,9 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     # retry without the keywords, then with the receiver / first argument alone.
     attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
     info = None
-    for args, kwargs in attempts:
+    for attempt, kwargs in attempts:
         try:
-            info = _table.saves(name, args, method=method, kwargs=kwargs)
+            info = _table.saves(name, attempt, method=method, kwargs=kwargs)
         except Exception:
             info = None
         if info is not None:

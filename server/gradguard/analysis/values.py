@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import Any
 
 from ..model import Range
 
@@ -109,7 +110,7 @@ class Value:
     nograd_grad: bool = False  # `p.grad`: never requires grad
     optimizer: str | None = None  # a torch.optim optimizer; `storage` is its parameters'
 
-    def evolve(self, **changes: object) -> Value:
+    def evolve(self, **changes: Any) -> Value:
         return replace(self, **changes)
 
     @property
@@ -134,7 +135,7 @@ UNKNOWN = Value()
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
 
-def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: object) -> Value:
+def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: Any) -> Value:
     return Value(tensor=Tri.YES, requires_grad=requires_grad, storage=Storage(), **kw)
 
 

@@ -17,6 +17,7 @@ from lsprotocol import types
 
 from .. import engine, model
 from ..config import Settings
+from ..failures import LOG_MARKER
 from .convert import TextIndex, diagnostics_to_lsp
 from .notebooks import NotebookSnapshot
 from .scheduler import Job, Outcome
@@ -52,6 +53,7 @@ class DocResult:
     diagnostics: tuple[model.Diagnostic, ...]
     lsp: tuple[types.Diagnostic, ...]
     problem: str | None = None
+    failures: tuple[str, ...] = ()  # what failed inside the analysis (logged once)
 
     @property
     def result_id(self) -> str:
@@ -74,8 +76,11 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
     problem = result.problem.message if result.problem else None
+    failed = tuple(str(f) for f in result.failures)
     return [
-        DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp), problem)
+        DocResult(
+            payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp), problem, failed
+        )
     ]
 
 
@@ -84,9 +89,11 @@ def _run_notebook(
 ) -> list[DocResult]:
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
+    failed: tuple[str, ...] = ()
     if snap.cell_uris:
         result = engine.check(snap.program.source, snap.path, settings, incremental=not with_jedi)
         problem = result.problem.message if result.problem else None
+        failed = tuple(str(f) for f in result.failures)
         for diag in result.diagnostics:
             mapped = snap.program.map_diagnostic(diag)
             if mapped is not None and 0 <= mapped[0] < len(per_cell):
@@ -96,7 +103,9 @@ def _run_notebook(
         index = TextIndex(snap.program.cells[i], encoding)
         diags = tuple(per_cell[i])
         lsp = diagnostics_to_lsp(index, diags, uri=uri, version=version)
-        out.append(DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem))
+        out.append(
+            DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem, failed)
+        )
     return out
 
 
@@ -150,6 +159,10 @@ class DiagnosticsHub:
         if res.problem and (res.uri, res.problem) not in self._problems_seen:
             self._problems_seen.add((res.uri, res.problem))
             log.warning("%s: %s", res.uri, res.problem)
+        for failure in res.failures:  # a bug of ours cost part of the file: say so once
+            if (res.uri, failure) not in self._problems_seen:
+                self._problems_seen.add((res.uri, failure))
+                log.error("%s: %s: %s", LOG_MARKER, res.uri, failure)
         unchanged = (
             previous is not None
             and previous.version == res.version

@@ -21,11 +21,17 @@ from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import (
+    FeatureNotificationError,
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInternalError,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from .. import __version__
+from ..failures import LOG_MARKER, reason_of
 from . import code_actions, diagnostics, documents, hover, notebooks, settings
 from .convert import UTF16, negotiate_encoding
 from .diagnostics import DiagnosticsHub, TextPayload, run_job
@@ -282,7 +288,16 @@ class GradguardServer(LanguageServer):
             return
         self._reporting = True
         try:
-            log.error("%s: %s", getattr(source, "__name__", source), error)
+            name = getattr(source, "__name__", source)
+            log.debug("%s", name, exc_info=error)
+            ours = isinstance(error, JsonRpcInternalError) and source in (
+                FeatureRequestError,
+                FeatureNotificationError,
+            )  # an exception escaped one of our handlers (not a bad message from the client)
+            if ours:
+                log.error("%s: %s: %s", LOG_MARKER, name, reason_of(error))
+            else:
+                log.error("%s: %s", name, error)
         finally:
             self._reporting = False
 

@@ -7,6 +7,7 @@ One module per format: ``text`` (ruff-like full output), ``json`` (ruff's JSON s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..model import Diagnostic, Fix
@@ -38,6 +39,8 @@ class FileReport:
     diff: str = ""  # unified diff of the fixes (--diff / --fix)
     new_bytes: bytes | None = None  # bytes to write (--fix, changed and parses)
     fix_note: str | None = None  # why fixes were not written, if they were not
+    # What failed inside the analysis (one line each); the findings are complete but for these.
+    failures: list[str] = field(default_factory=list)
 
     def lines_for(self, cell: int | None) -> list[str]:
         from ..text import split_lines
@@ -55,7 +58,7 @@ class RenderOptions:
     quiet: bool = False
 
 
-def renderer(name: str):
+def renderer(name: str) -> Callable[[Sequence[FileReport], RenderOptions], str]:
     """The ``render`` function of a format."""
     if name == "text":
         from .text import render

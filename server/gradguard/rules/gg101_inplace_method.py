@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     leaf_write_fixes,
     origin_text,
     related_for,
@@ -209,6 +210,7 @@ print(x.grad)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "method":
         return None

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     leaf_write_fixes,
     origin_text,
     related_for,
@@ -123,6 +124,7 @@ print(x)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "augassign" or site.op == "@=":
         return None

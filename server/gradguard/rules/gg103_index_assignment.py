@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .. import fixes as fx
 from ..analysis.sites import WriteSite
-from ..analysis.syntax import code_of
+from ..analysis.syntax import Node, code_of
 from ..model import Diagnostic, Fix, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     rebind_is_safe,
     related_for,
@@ -158,7 +159,7 @@ print(x.grad)
 )
 
 
-def _is_mask(index_node) -> bool:
+def _is_mask(index_node: Node) -> bool:
     sub = index_node.children[1]
     if sub.type == "comparison":
         return True
@@ -168,7 +169,7 @@ def _is_mask(index_node) -> bool:
     return fx.is_plain_name(text) and "mask" in text.lower()
 
 
-def _is_number(node) -> bool:
+def _is_number(node: Node | None) -> bool:
     if node is None:
         return False
     if node.type == "number":
@@ -184,11 +185,11 @@ def setitem_fixes(
     site: WriteSite, ctx: RuleContext, *, safe_rebind: bool, preferred_style: str | None = None
 ) -> list[Fix]:
     """where / arith / clone-first rewrites of `x[idx] = v` (and clone-first for `x[idx] op= v`)."""
-    fixes: list[Fix] = []
+    fixes: list[Fix | None] = []
     style = preferred_style or ctx.fix.fix_style
     target = site.target_text
     if not fx.is_rebindable(target) or site.stmt is None:
-        return fixes
+        return []
     clone = fx.clone_then_write(
         ctx.fix,
         site.stmt,
@@ -239,6 +240,7 @@ def setitem_fixes(
     return [f for f in fixes if f is not None]
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "setitem":
         return None

@@ -12,6 +12,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     is_init_like,
     origin_text,
     related_for,
@@ -110,6 +111,7 @@ def is_view_of_leaf(site: WriteSite) -> Tri:
     return min(t.view, t.leaf, t.requires_grad, key=int)
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind not in ("method", "augassign", "setitem", "flag"):
         return None

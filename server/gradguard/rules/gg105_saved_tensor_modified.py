@@ -10,6 +10,7 @@ from .common import (
     SAVED_MESSAGE,
     RuleContext,
     diagnostic,
+    guarded,
     out_of_place_fixes,
 )
 from .gg104_inplace_on_view import is_view_of_leaf
@@ -290,6 +291,7 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     return diagnostic(RULE, site.range, message, Severity.ERROR, [], related)
 
 
+@guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:

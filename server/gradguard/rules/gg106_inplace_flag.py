@@ -14,6 +14,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     related_for,
     severity_for,
@@ -173,6 +174,7 @@ def _flag_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
     return Fix(title, tuple(edits), fx.SAFE, True)
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "flag":
         return None
@@ -198,6 +200,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
 
 
+@guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind != "flag" or site.grad is Tri.NO:

@@ -8,7 +8,15 @@ from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
 from ..model import Diagnostic, Fix, Severity, TextEdit
 from .base import Invalid, Rule, Valid
-from .common import RuleContext, diagnostic, grad_certainty, origin_text, related_for, severity_for
+from .common import (
+    RuleContext,
+    diagnostic,
+    grad_certainty,
+    guarded,
+    origin_text,
+    related_for,
+    severity_for,
+)
 
 OUT_MESSAGE = (
     "functions with out=... arguments don't support automatic differentiation, but one "
@@ -90,6 +98,7 @@ def _fix(site: WriteSite) -> Fix | None:
     )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "out" or site.grad_input is None:
         return None

@@ -10,7 +10,7 @@ from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
 from ..model import Diagnostic, Fix, Severity, TextEdit
 from .base import Invalid, Rule, Valid
-from .common import RuleContext, diagnostic, origin_text, related_for
+from .common import RuleContext, diagnostic, guarded, origin_text, related_for
 
 _INIT_SCOPE = re.compile(r"^__init__$|(^|_)(init|reset|initiali[sz]e)", re.I)
 
@@ -134,14 +134,16 @@ def _fixes(site: WriteSite, ctx: RuleContext, owner: str) -> list[Fix | None]:
     return [nograd, detach]
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind == "data_assign":
         owner_value = site.target
         owner = site.target_text
     else:
-        owner_value = site.target.data_of
-        if owner_value is None or site.kind == "out":
+        data_of = site.target.data_of
+        if data_of is None or site.kind == "out":
             return None
+        owner_value = data_of
         owner = (
             site.target_text[:-5]
             if site.target_text.endswith(".data")

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     out_of_place_fixes,
     related_for,
@@ -98,6 +99,7 @@ print(a)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     if site.kind not in ("method", "augassign", "setitem") or not target.multi_view:

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     out_of_place_fixes,
     related_for,
@@ -81,6 +82,7 @@ print(x)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     if site.kind not in ("method", "augassign", "setitem") or not target.no_grad_view:
@@ -90,7 +92,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     severity = severity_for(
         RULE.severity,
         target.requires_grad,
-        grad_certainty(site, target.grad_from),
+        grad_certainty(site, target),
         settings=ctx.settings,
     )
     if severity is None:

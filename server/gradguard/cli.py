@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__
+from . import __version__, failures
 from .config import ConfigError, Settings
 from .files import Candidate, MissingPath, discover, display_path
 from .output import FORMATS, FileReport, RenderOptions, renderer
@@ -462,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return EXIT_ERROR
     except Exception as exc:  # never a traceback for the user; GRADGUARD_DEBUG=1 shows one
-        if os.environ.get("GRADGUARD_DEBUG"):
+        if os.environ.get("GRADGUARD_DEBUG") or failures.strict():
             raise
         print(
             f"gradguard: internal error: {exc!r} "

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine
+from . import engine, failures
 from .config import Settings
 from .files import SourceText, UnreadableFile, decode_source, encode_source, read_bytes
 from .model import CheckResult, Diagnostic
@@ -177,6 +177,8 @@ def run_job(job: Job, data: bytes | None = None) -> FileReport:
         report.problem = "too deeply nested to analyse; skipped"
         report.findings = []
     except Exception as exc:  # a bug of ours: report it for this file and go on
+        if failures.strict():
+            raise
         report.problem = f"{INTERNAL_ERROR}: {exc!r}"
         report.findings = []
         report.new_bytes = None
@@ -212,7 +214,8 @@ def _warm_up() -> None:
     try:
         engine.check_source("x = 1\n")
     except Exception:  # noqa: BLE001 - warming up is best effort
-        pass
+        if failures.strict():
+            raise
 
 
 def _size(job: Job) -> int:

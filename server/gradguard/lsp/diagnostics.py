@@ -90,7 +90,7 @@ def _run_notebook(
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
     failed: tuple[str, ...] = ()
-    if snap.cell_uris:
+    if snap.cell_uris and not snap.excluded:
         result = engine.check(snap.program.source, snap.path, settings, incremental=not with_jedi)
         problem = result.problem.message if result.problem else None
         failed = tuple(str(f) for f in result.failures)

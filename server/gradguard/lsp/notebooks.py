@@ -45,6 +45,7 @@ class NotebookSnapshot:
     cell_uris: tuple[str, ...]
     cell_versions: tuple[int | None, ...]
     program: NotebookProgram
+    excluded: bool = False  # by `exclude`: every cell gets no diagnostics
 
     @property
     def size(self) -> int:

@@ -125,6 +125,9 @@ class DiagnosticsHub:
         self.results: dict[str, DocResult] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._problems_seen: set[tuple[str, str]] = set()
+        # Documents whose last pull was answered before their current result existed
+        # (the wait timed out, or only an older version's result was there).
+        self._answered_stale: set[str] = set()
 
     # -- results arriving from a lane (on the loop) ---------------------------------------
     def accept(self, outcome: Outcome) -> None:
@@ -176,7 +179,13 @@ class DiagnosticsHub:
             return  # keep the previous result (and its result id)
         self.results[res.uri] = res
         if self.server.pull_mode:
-            if res.refined:
+            late = res.uri in self._answered_stale and self.current(res.uri) is res
+            if late:
+                self._answered_stale.discard(res.uri)
+            if late and not self.server.supports_refresh:
+                # The client pulled too early and cannot be asked to pull again: push.
+                self.publish(res.uri, list(res.lsp), res.version)
+            elif late or res.refined:
                 self.server.request_diagnostic_refresh()
         else:
             self.publish(res.uri, list(res.lsp), res.version)
@@ -193,6 +202,7 @@ class DiagnosticsHub:
     def clear(self, uri: str) -> None:
         """Forget a document's diagnostics (closed, or no longer analysed) and clear them."""
         self.results.pop(uri, None)
+        self._answered_stale.discard(uri)
         for waiter in self._waiters.pop(uri, []):
             if not waiter.done():
                 waiter.set_result(None)
@@ -209,22 +219,31 @@ class DiagnosticsHub:
             return None
         return res
 
-    async def wait_current(self, uri: str, timeout: float = PULL_TIMEOUT_S) -> DocResult | None:
+    async def wait_current(self, uri: str, timeout: float | None = None) -> DocResult | None:
+        """The current result, waiting for it up to ``timeout`` (default ``PULL_TIMEOUT_S``);
+        else the newest one there is (or None), and the late result triggers a refresh."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (PULL_TIMEOUT_S if timeout is None else timeout)
         while True:
             res = self.current(uri)
             if res is not None or uri not in self.server.documents:
+                self._answered_stale.discard(uri)
                 return res
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return self.results.get(uri)
+                return self._stale(uri)
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(uri, []).append(waiter)
             try:
                 await asyncio.wait_for(waiter, remaining)
             except asyncio.TimeoutError:
-                return self.results.get(uri)
+                return self._stale(uri)
+
+    def _stale(self, uri: str) -> DocResult | None:
+        """Answer a pull with what there is; the current result, once stored, is announced."""
+        self._answered_stale.add(uri)
+        log.info("%s: diagnostics pulled before the analysis finished", uri)
+        return self.results.get(uri)
 
 
 def register(ls: GradguardServer) -> None:

@@ -50,6 +50,12 @@ x = torch.tensor([1.0, 2.0], requires_grad=True)
 x = x * 3
 print(x)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+x = x * 3
+print(x)
+""",
         ),
         Invalid(
             code="""\
@@ -71,6 +77,15 @@ with torch.no_grad():
     w.sub_(0.1 * w.grad)
 print(w)
 """,
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+loss = (w * w).sum()
+loss.backward()
+with torch.no_grad():
+    w -= 0.1 * w.grad
+print(w)
+""",
         ),
         Invalid(
             code="""\
@@ -85,6 +100,12 @@ print(x)
 import torch
 x = torch.tensor([4.0, 9.0], requires_grad=True)
 x = x / 3
+print(x)
+""",
+            fixed="""\
+import torch
+x = torch.tensor([4.0, 9.0], requires_grad=True)
+x = x / (2 + 1)  # keep the grouping
 print(x)
 """,
         ),

@@ -60,8 +60,14 @@ print(x.detach())
             intended="""\
 import torch
 x = torch.tensor([0.2, 0.4, 0.6, 0.8], requires_grad=True)
-x = torch.tensor([0.2, 0.4, 0.0, 0.0])
-print(x)
+x = x * (x <= 0.5)
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.tensor([0.2, 0.4, 0.6, 0.8], requires_grad=True)
+x = torch.where(x > 0.5, 0.0, x)
+print(x.detach())
 """,
         ),
         Invalid(
@@ -81,6 +87,15 @@ x = x0 * torch.tensor([1.0, 1.0, 0.0, 0.0])
 x.sum().backward()
 print(x.detach())
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+mask = torch.zeros_like(x, dtype=torch.bool)
+mask[2:] = True
+x = torch.where(mask, 0.0, x)
+x.sum().backward()
+print(x.detach())
+""",
         ),
         Invalid(
             code="""\
@@ -95,7 +110,17 @@ print(y.detach())
             fix="clone",
             intended="""\
 import torch
-print(torch.tensor([10.0, 4.0, 6.0]))
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = torch.cat([torch.tensor([5.0]), x[1:]]) * 2
+print(y.detach())
+""",
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+x = x.clone()
+x[0] = 5.0
+y = x * 2
+print(y.detach())
 """,
         ),
         Invalid(
@@ -109,7 +134,18 @@ print(x.detach())
             raises=RAISES,
             intended="""\
 import torch
-print(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
+x = torch.zeros(2, 2, requires_grad=True)
+bump = torch.zeros(2, 2)
+bump[0, 1] = 1.0
+x = x + bump
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.zeros(2, 2, requires_grad=True)
+x = x.clone()
+x[0, 1] += 1.0
+print(x.detach())
 """,
         ),
     ),

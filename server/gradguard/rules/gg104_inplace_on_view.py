@@ -49,7 +49,18 @@ print(x.detach())
             raises=VIEW_LEAF_MESSAGE,
             intended="""\
 import torch
-print(torch.tensor([[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]]))
+x = torch.ones(2, 3, requires_grad=True)
+x = x * torch.tensor([[2.0], [1.0]])
+x.sum().backward()
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+x = x.clone()
+x[0].mul_(2)
+x.sum().backward()
+print(x.detach())
 """,
         ),
         Invalid(
@@ -65,7 +76,17 @@ print(flat.detach())
             fix="no_grad",
             intended="""\
 import torch
-print(torch.tensor([2.0, 2.0, 2.0, 2.0]))
+x = torch.ones(2, 2, requires_grad=True)
+flat = x.detach().view(-1) + 1
+print(flat)
+""",
+            fixed="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+flat = x.view(-1)
+with torch.no_grad():
+    flat.add_(1)
+print(flat.detach())
 """,
         ),
     ),

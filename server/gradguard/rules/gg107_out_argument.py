@@ -55,6 +55,14 @@ buf = torch.mul(x, 3)
 buf.sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.empty(2)
+buf = torch.mul(x, 3)
+buf.sum().backward()
+print(x.grad)
+""",
         ),
     ),
     valid=(

@@ -40,14 +40,24 @@ saved for backward, the program now raises where it used to compute wrong gradie
 import torch
 w = torch.tensor([1.0, 2.0], requires_grad=True)
 w.data.mul_(0.5)
-print(w)
+(w * w).sum().backward()
+print(w, w.grad)
 """,
             line=3,
             raises=None,
             intended="""\
 import torch
-w = torch.tensor([0.5, 1.0], requires_grad=True)
-print(w)
+w = (torch.tensor([1.0, 2.0]) * 0.5).requires_grad_()
+(w * w).sum().backward()
+print(w, w.grad)
+""",
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.no_grad():
+    w.mul_(0.5)
+(w * w).sum().backward()
+print(w, w.grad)
 """,
         ),
         Invalid(
@@ -55,14 +65,24 @@ print(w)
 import torch
 w = torch.tensor([1.0, 2.0], requires_grad=True)
 w.data = torch.zeros(2)
-print(w)
+(w * w + w).sum().backward()
+print(w, w.grad)
 """,
             line=3,
             raises=None,
             intended="""\
 import torch
-w = torch.zeros(2, requires_grad=True)
-print(w)
+w = torch.zeros(2).requires_grad_()
+(w * w + w).sum().backward()
+print(w, w.grad)
+""",
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.no_grad():
+    w.copy_(torch.zeros(2))
+(w * w + w).sum().backward()
+print(w, w.grad)
 """,
         ),
     ),

@@ -59,6 +59,15 @@ a, b = h.chunk(2)
 ((a + 1) * b).sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+h = x * 2
+a, b = h.chunk(2)
+a = a.add(1)
+(a * b).sum().backward()
+print(x.grad)
+""",
         ),
         Invalid(
             code="""\

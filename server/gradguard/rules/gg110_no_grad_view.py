@@ -50,7 +50,19 @@ print(first.detach())
             raises=NO_GRAD_VIEW_MESSAGE,
             intended="""\
 import torch
-print(torch.tensor([3.0, 3.0]))
+x = torch.ones(4, requires_grad=True)
+h = x * 2
+first = h.detach()[:2] + 1
+print(first)
+""",
+            fixed="""\
+import torch
+x = torch.ones(4, requires_grad=True)
+h = x * 2
+with torch.no_grad():
+    first = h[:2]
+first = first.add(1)
+print(first.detach())
 """,
         ),
     ),

@@ -15,7 +15,8 @@ import pytest
 from gradguard import failures
 from gradguard.analysis.dataflow import Dataflow
 from gradguard.cli import main
-from gradguard.engine import check
+from gradguard.engine import _keep_parsable_fixes, check
+from gradguard.model import Diagnostic, Fix, Range, Severity, TextEdit
 from gradguard.rules import gg110_no_grad_view
 
 # GG110 on line 8 (inside a function: the rule's own severity logic runs), GG102 on line 10.
@@ -153,3 +154,28 @@ def test_cli_in_a_subprocess_inherits_strict_mode(tmp_path: Path) -> None:
     )
     assert lenient.returncode == 2 and "Traceback" not in lenient.stderr
     assert "internal error in GG110 at line 8" in lenient.stderr
+
+
+def _overlapping_fix_diagnostic() -> Diagnostic:
+    edits = (
+        TextEdit(Range.of(0, 0, 0, 5), "a"),
+        TextEdit(Range.of(0, 2, 0, 6), "b"),  # overlaps the first: a fix builder's bug
+    )
+    good = Fix("good", (TextEdit(Range.of(0, 0, 0, 1), "y"),))
+    return Diagnostic(
+        "GG101", "m", Range.of(0, 0, 0, 1), Severity.ERROR, fixes=(Fix("bad", edits), good)
+    )
+
+
+def test_a_broken_fix_costs_that_fix_only(lenient: None) -> None:
+    with failures.collecting() as found:
+        [diag] = _keep_parsable_fixes("x = 1\n", [_overlapping_fix_diagnostic()])
+    assert [f.title for f in diag.fixes] == ["good"] and diag.fixes[0].preferred
+    assert found == [
+        failures.Failure("the fix of GG101", "line 1", "ValueError: overlapping edits")
+    ]
+
+
+def test_a_broken_fix_raises_in_strict_mode() -> None:
+    with pytest.raises(ValueError, match="overlapping"):
+        _keep_parsable_fixes("x = 1\n", [_overlapping_fix_diagnostic()])

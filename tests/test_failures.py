@@ -179,3 +179,24 @@ def test_a_broken_fix_costs_that_fix_only(lenient: None) -> None:
 def test_a_broken_fix_raises_in_strict_mode() -> None:
     with pytest.raises(ValueError, match="overlapping"):
         _keep_parsable_fixes("x = 1\n", [_overlapping_fix_diagnostic()])
+
+
+def test_the_same_failure_in_many_places_is_reported_once(
+    lenient: None, broken_gg110: None
+) -> None:
+    source = """\
+import torch
+
+def f():
+    x = torch.ones(4, requires_grad=True)
+    h = x * 2
+    with torch.no_grad():
+        a, b, c = h[:1], h[1:2], h[2:]
+    a.add_(1)
+    b.add_(1)
+    c.add_(1)
+"""
+    result = check(source, "f.py")
+    assert [str(f) for f in result.failures] == [
+        "internal error in GG110 at line 8 (RuntimeError: boom; 2 more places)"
+    ]

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,14 @@ class Failure:
     """One swallowed exception: ``what`` failed (a rule code, "dataflow", "fixes" …)."""
 
     what: str
-    where: str  # "line 12", or "" when there is no better place
+    where: str  # "line 12" (the first place), or "" when there is no better place
     reason: str  # "AttributeError: 'Origin' object has no attribute 'grad_from'"
+    more: int = 0  # further places where the same thing failed the same way
 
     def __str__(self) -> str:
         place = f" at {self.where}" if self.where else ""
-        return f"internal error in {self.what}{place} ({self.reason})"
+        others = f"; {self.more} more place{'s' if self.more != 1 else ''}" if self.more else ""
+        return f"internal error in {self.what}{place} ({self.reason}{others})"
 
 
 def strict() -> bool:
@@ -80,7 +82,12 @@ def swallowed(what: str, where: str = "", exc: BaseException | None = None) -> F
     failure = Failure(what, where, reason_of(exc))
     log.debug("%s", failure, exc_info=exc)
     found = _current.get()
-    if found is not None and failure not in found:
+    if found is not None:  # reported once: the same failure elsewhere only counts
+        for i, seen in enumerate(found):
+            if (seen.what, seen.reason) == (failure.what, failure.reason):
+                if seen.where != failure.where:
+                    found[i] = replace(seen, more=seen.more + 1)
+                return found[i]
         found.append(failure)
     return failure
 

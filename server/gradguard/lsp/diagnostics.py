@@ -103,8 +103,10 @@ def _run_notebook(
         index = TextIndex(snap.program.cells[i], encoding)
         diags = tuple(per_cell[i])
         lsp = diagnostics_to_lsp(index, diags, uri=uri, version=version)
+        # The notebook's failures are logged once: with its first cell.
+        logged = failed if i == 0 else ()
         out.append(
-            DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem, failed)
+            DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem, logged)
         )
     return out
 

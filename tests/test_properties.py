@@ -35,6 +35,10 @@ PIECES = [
     "for p in [x, w]:\n    p.sub_(0.1)",
     "if flag:\n    y = y.tanh()\nelse:\n    y = y * 3",
     "def f(t):\n    t.add_(1)\n    return t",
+    "with torch.no_grad():\n    u = y[:1]",
+    "u.add_(1)",
+    "def g():\n    a = torch.ones(2, requires_grad=True) * 2\n    with torch.no_grad():\n"
+    "        b = a[:1]\n    b.mul_(2)\n    return a",
     "x = x.detach()",
     "y = y.clone()",
 ]

@@ -31,7 +31,7 @@ SLOW = ClientServerConfig(
     client_factory=make_client,
 )
 # The jedi lane's refined results request refreshes of their own: keep them out.
-NO_JEDI = {"jedi": False}
+NO_JEDI = {"jedi": False, "logLevel": "debug"}  # debug: the log says when a result is in
 
 
 def neovim_with_refresh() -> types.ClientCapabilities:
@@ -99,7 +99,9 @@ async def test_a_late_result_is_pushed_to_a_client_that_cannot_refresh(
 
 async def test_a_pull_answered_in_time_sends_no_refresh(refreshing: LanguageClient):
     open_doc(refreshing, URI, GG101_SOURCE)
-    await asyncio.sleep(3.5)  # the warm-up (1 s) and the analysis (1 s) are done
+    await wait_until(
+        lambda: any(f"{URI} v1 analysed" in m.message for m in refreshing.log_messages)
+    )
     assert "GG101" in codes(await pull(refreshing, URI))
     await asyncio.sleep(0.3)
     assert refreshing.diagnostic_refresh_count == 0

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 echo "== ruff"
 .venv/bin/ruff check server tests bench scripts
+.venv/bin/ruff format --check server tests bench scripts
+echo "== mypy (strict, config in pyproject.toml)"
+.venv/bin/mypy
 if [ -f scripts/e2e.sh ] && [ "${GRADGUARD_SKIP_E2E:-0}" != "1" ]; then
   echo "== VS Code end-to-end (code-server + Chromium)"
   bash scripts/e2e.sh

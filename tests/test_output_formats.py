@@ -212,3 +212,19 @@ def test_every_format_renders_an_empty_run(name: str) -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown format"):
         renderer("xml")
+
+
+def test_partial_failures_are_reported_next_to_the_findings() -> None:
+    """A rule that failed in a file: the file's other findings and one error for the failure."""
+    report = _report(_finding())
+    report.failures = ["internal error in GG110 at line 8 (RuntimeError: boom)"]
+    lines = renderer("github")([report], RenderOptions()).splitlines()
+    assert lines[0].startswith("::error file=pkg/model.py,line=3,")
+    assert lines[1] == (
+        "::error file=pkg/model.py,title=gradguard::"
+        "internal error in GG110 at line 8 (RuntimeError: boom)"
+    )
+    run = json.loads(renderer("sarif")([report], RenderOptions()))["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["GG101"]
+    (note,) = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "error" and "GG110 at line 8" in note["message"]["text"]

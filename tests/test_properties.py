@@ -35,6 +35,10 @@ PIECES = [
     "for p in [x, w]:\n    p.sub_(0.1)",
     "if flag:\n    y = y.tanh()\nelse:\n    y = y * 3",
     "def f(t):\n    t.add_(1)\n    return t",
+    "with torch.no_grad():\n    u = y[:1]",
+    "u.add_(1)",
+    "def g():\n    a = torch.ones(2, requires_grad=True) * 2\n    with torch.no_grad():\n"
+    "        b = a[:1]\n    b.mul_(2)\n    return a",
     "x = x.detach()",
     "y = y.clone()",
 ]
@@ -60,7 +64,10 @@ def _assert_ranges_inside(source: str, diagnostics) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=400))
 def test_any_text_is_analysed_without_exception(text):
+    # Strict mode (tests/conftest.py): a failure the engine would survive raises here.
     result = check(text, "fuzz.py")
+    assert result.failures == []
+    assert result.problem is None or "too deeply nested" in result.problem.message, result.problem
     _assert_ranges_inside(text, result.diagnostics)
 
 
@@ -69,7 +76,7 @@ def test_any_text_is_analysed_without_exception(text):
 def test_half_typed_programs_are_analysed(program, cut):
     text = program[: cut % (len(program) + 1)]
     result = check(text, "half.py")
-    assert result.problem is None
+    assert result.problem is None and result.failures == []
     _assert_ranges_inside(text, result.diagnostics)
 
 
@@ -77,6 +84,7 @@ def test_half_typed_programs_are_analysed(program, cut):
 @given(programs)
 def test_every_fix_parses_and_fixing_is_idempotent(program):
     result = check(program, "gen.py")
+    assert result.problem is None and result.failures == []
     _assert_ranges_inside(program, result.diagnostics)
     for d in result.diagnostics:
         for fix in d.fixes:

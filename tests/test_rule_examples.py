@@ -10,6 +10,8 @@ All programs run in one torch process (see tests/oracle/runner.py).
 
 from __future__ import annotations
 
+import difflib
+
 import pytest
 from oracle import run_under_torch
 
@@ -108,6 +110,27 @@ def test_fixed_example_runs_like_the_intended_program(oracle, rule, index, examp
     assert result["stdout"] == intended["stdout"], (fixed, result["stdout"], intended["stdout"])
     after = [d for d in check_source(fixed) if d.code == rule.code]
     assert not after, f"the fix left {rule.code}: {after[0].message}"
+
+
+@pytest.mark.parametrize(
+    ("rule", "index", "example"), INVALID, ids=[f"{r.code}-invalid-{i}" for r, i, _ in INVALID]
+)
+def test_fix_gives_exactly_the_stated_text(rule, index, example):
+    """The fix's text, not only what the fixed program prints: a change in a fix builder
+    (indentation, spelling, an extra import) shows up here and is reviewed."""
+    diag = _diagnostic(rule, example)
+    assert (example.fixed is None) == (example.intended is None), (
+        "an example with a fix states both the fixed text and the intended program"
+    )
+    if example.fixed is None:
+        assert example.fix is None and not diag.fixes, [f.title for f in diag.fixes]
+        return
+    fixed = _fixed(rule, example)
+    assert fixed == example.fixed, "\n" + "".join(
+        difflib.unified_diff(
+            example.fixed.splitlines(True), fixed.splitlines(True), "stated", "engine"
+        )
+    )
 
 
 @pytest.mark.parametrize(

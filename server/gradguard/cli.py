@@ -9,7 +9,9 @@
 
 Exit codes (like ruff): 0 no findings; 1 findings remain, ``--diff`` would change
 something, or a file could not be checked (it is named on stderr as ``path: error: …``
-and the run goes on); 2 usage error, broken configuration or internal error.
+and the run goes on); 2 usage error, broken configuration or internal error (a bug of ours
+in one rule, statement or fix costs only that: one ``path: error: internal error in …`` line,
+the file's other findings are still reported; never a traceback).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__
+from . import __version__, failures
 from .config import ConfigError, Settings
 from .files import Candidate, MissingPath, discover, display_path
 from .output import FORMATS, FileReport, RenderOptions, renderer
@@ -226,6 +228,8 @@ def _check(args: argparse.Namespace) -> int:
     for report in reports:
         if report.problem:
             print(f"{report.path}: error: {report.problem}", file=stderr)
+        for failure in report.failures:  # the other findings of the file are still reported
+            print(f"{report.path}: error: {failure}", file=stderr)
         if report.fix_note:
             print(f"{report.path}: warning: {report.fix_note}", file=stderr)
 
@@ -345,7 +349,8 @@ def _write_bytes(stream: TextIO, data: bytes) -> None:
 
 
 def _internal_or(code: int, reports: Sequence[FileReport], marker: str) -> int:
-    if any(r.problem and r.problem.startswith(marker) for r in reports):
+    """Exit 2 when a bug of ours cost a file or part of one (named on stderr), else ``code``."""
+    if any(r.failures or (r.problem and r.problem.startswith(marker)) for r in reports):
         return EXIT_ERROR
     return code
 
@@ -384,14 +389,14 @@ def _rule(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     if not args.code:
         raise UsageError("give a rule code (`gradguard rule GG101`) or --all")
-    rule = get_rule(args.code)
-    if rule is None:
+    chosen = get_rule(args.code)
+    if chosen is None:
         known = ", ".join(r.code for r in all_rules()) or "none yet"
         raise UsageError(f"unknown rule {args.code!r} (known: {known})")
     if args.format == "json":
-        print(json.dumps(_rule_object(rule), indent=2))
+        print(json.dumps(_rule_object(chosen), indent=2))
     else:
-        sys.stdout.write(rule_markdown(rule))
+        sys.stdout.write(rule_markdown(chosen))
     return EXIT_CLEAN
 
 
@@ -459,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return EXIT_ERROR
     except Exception as exc:  # never a traceback for the user; GRADGUARD_DEBUG=1 shows one
-        if os.environ.get("GRADGUARD_DEBUG"):
+        if os.environ.get("GRADGUARD_DEBUG") or failures.strict():
             raise
         print(
             f"gradguard: internal error: {exc!r} "

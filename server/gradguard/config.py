@@ -88,7 +88,10 @@ class Settings:
         posix = PurePath(path).as_posix()
         name = PurePath(path).name
         codes: list[str] = []
-        for pattern, ignored in self.per_file_ignores.items():
+        for raw, ignored in self.per_file_ignores.items():
+            pattern = raw.strip()
+            while pattern.startswith("./"):  # `./tests/*.py`: relative to the project, too
+                pattern = pattern[2:]
             if (
                 fnmatch.fnmatch(posix, pattern)
                 or fnmatch.fnmatch(name, pattern)
@@ -97,16 +100,23 @@ class Settings:
                 codes.extend(ignored)
         return tuple(codes)
 
-    def is_excluded(self, path: str) -> bool:
-        parts = PurePath(path).parts
-        patterns = DEFAULT_EXCLUDE + tuple(self.exclude) + tuple(self.extend_exclude)
-        posix = PurePath(path).as_posix()
-        for pattern in patterns:
-            if any(fnmatch.fnmatch(part, pattern) for part in parts):
-                return True
-            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, "*/" + pattern):
-                return True
-        return False
+    @property
+    def exclude_patterns(self) -> tuple[str, ...]:
+        return DEFAULT_EXCLUDE + tuple(self.exclude) + tuple(self.extend_exclude)
+
+    def is_excluded(
+        self,
+        path: str | PurePath,
+        base: str | PurePath,
+        *,
+        is_dir: bool = False,
+        named: str | PurePath | None = None,
+    ) -> bool:
+        """Whether ``exclude``/``extend-exclude`` (and the defaults) leave ``path`` out;
+        both faces ask this (see ``exclude.is_excluded`` for the pattern forms)."""
+        from .exclude import is_excluded
+
+        return is_excluded(path, base, self.exclude_patterns, is_dir=is_dir, named=named)
 
     def merged(self, **changes: Any) -> Settings:
         return replace(self, **changes)

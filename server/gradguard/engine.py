@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from . import noqa
+from . import failures, noqa
 from .config import Settings
 from .model import CheckResult, Diagnostic, FileProblem, Fix, Range, TextEdit
 from .text import apply_edits, line_starts, split_lines
@@ -114,7 +114,8 @@ def _keep_parsable_fixes(source: str, diagnostics: list[Diagnostic]) -> list[Dia
         for fix in diag.fixes:
             try:
                 ok = judge.parses(fix) if fix.edits else True
-            except ValueError:
+            except ValueError:  # overlapping or out-of-range edits: a fix builder's bug
+                failures.swallowed(f"the fix of {diag.code}", f"line {diag.range.start.line + 1}")
                 ok = False
             if ok:
                 kept.append(fix)
@@ -181,6 +182,24 @@ def check(
     lines = split_lines(source)
     if noqa.file_is_suppressed(lines):
         return result
+    with failures.collecting() as found:
+        _check_into(
+            result, source, source_for_analysis, lines, settings, path, incremental, read_source
+        )
+    result.failures = found
+    return result
+
+
+def _check_into(
+    result: CheckResult,
+    source: str,
+    source_for_analysis: str,
+    lines: list[str],
+    settings: Settings,
+    path: str,
+    incremental: bool,
+    read_source: SourceReader | None,
+) -> None:
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(limit, 20000))
@@ -193,11 +212,15 @@ def check(
         )
     except RecursionError:
         result.problem = FileProblem(path, "too deeply nested to analyse; skipped")
-        return result
+        return
     except Exception as exc:  # a bug of ours must not take the editor or the run down
-        log.exception("internal error while analysing %s", path)
-        result.problem = FileProblem(path, f"internal error while analysing: {exc!r}")
-        return result
+        if failures.strict():
+            raise
+        log.debug("internal error while analysing %s", path, exc_info=True)
+        result.problem = FileProblem(
+            path, f"internal error while analysing: {failures.reason_of(exc)}"
+        )
+        return
     finally:
         sys.setrecursionlimit(limit)
     diagnostics = _reported(
@@ -209,7 +232,6 @@ def check(
             result.foreign[other] = _reported(found, other_lines, other, settings)
     result.depends_on = analysis.depends_on
     result.diagnostics = _keep_parsable_fixes(source, diagnostics)
-    return result
 
 
 def check_source(
@@ -255,7 +277,8 @@ def apply_fixes(source: str, fixes: Iterable[Fix]) -> tuple[str, int]:
     edits = [e for f in chosen for e in f.edits]
     try:
         return apply_edits(source, edits), len(chosen)
-    except ValueError:
+    except ValueError:  # overlapping or out-of-range edits: a fix builder's bug
+        failures.swallowed("applying fixes")
         return source, 0
 
 

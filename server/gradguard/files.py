@@ -1,16 +1,15 @@
 """File discovery for ``gradguard check``: which files to check, and reading/writing them.
 
 Folders are walked recursively for ``*.py`` and ``*.ipynb``; the default excludes plus
-``exclude`` / ``extend-exclude`` from the governing config prune the walk.  A pattern
-without ``/`` matches any file or folder name below the folder named on the command
-line; a pattern with ``/`` matches the path relative to the config's folder (or to the
-named folder when there is no config).  Paths named explicitly are always checked.
+``exclude`` / ``extend-exclude`` from the governing config prune the walk, matched by
+``exclude.is_excluded`` (the language server uses the same matcher) relative to the
+config's folder (or to the named folder when there is no config).  Paths named
+explicitly are always checked.
 """
 
 from __future__ import annotations
 
 import codecs
-import fnmatch
 import io
 import os
 import tokenize
@@ -18,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEFAULT_EXCLUDE, Settings
+from .config import Settings
 from .pyproject import ConfigFinder, ProjectConfig
 
 WALKED_SUFFIXES = (".py", ".ipynb")
@@ -62,41 +61,16 @@ def display_path(path: Path, cwd: Path | None = None) -> Path:
         return path
 
 
-def _patterns(settings: Settings) -> tuple[str, ...]:
-    return DEFAULT_EXCLUDE + tuple(settings.exclude) + tuple(settings.extend_exclude)
-
-
-def _clean(pattern: str) -> str:
-    cleaned = pattern.strip()
-    if cleaned.startswith("./"):
-        cleaned = cleaned[2:]
-    return cleaned.strip("/")
-
-
-def is_excluded(absolute: Path, walk_root: Path, config: ProjectConfig) -> bool:
+def is_excluded(absolute: Path, walk_root: Path, config: ProjectConfig, is_dir: bool) -> bool:
     """Whether a file or folder found while walking ``walk_root`` is excluded.
 
-    Both paths are absolute (resolved walk root joined with the entry's relative path).
+    Both paths are absolute.  Patterns are relative to the config's folder (to the walked
+    folder when the entry is not below it); the walked folder itself is never matched.
     """
-    name = absolute.name
-    relative: str | None = None
-    for pattern in _patterns(config.settings):
-        cleaned = _clean(pattern)
-        if not cleaned:
-            continue
-        if "/" not in cleaned:
-            if fnmatch.fnmatchcase(name, cleaned):
-                return True
-            continue
-        if relative is None:
-            base = config.root or walk_root
-            try:
-                relative = absolute.relative_to(base).as_posix()
-            except ValueError:
-                relative = absolute.relative_to(walk_root).as_posix()
-        if fnmatch.fnmatchcase(relative, cleaned):
-            return True
-    return False
+    base = walk_root
+    if config.root is not None and absolute.is_relative_to(config.root):
+        base = config.root
+    return config.settings.is_excluded(absolute, base, is_dir=is_dir, named=walk_root)
 
 
 def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate | MissingPath]:
@@ -140,12 +114,12 @@ def _walk(root: Path, finder: ConfigFinder) -> Iterator[Path]:
             except OSError:
                 continue
             if is_dir:
-                if not is_excluded(absolute, root_abs, config):
+                if not is_excluded(absolute, root_abs, config, True):
                     subdirs.append((path, absolute))
             elif (
                 is_file
                 and absolute.suffix in WALKED_SUFFIXES
-                and not is_excluded(absolute, root_abs, config)
+                and not is_excluded(absolute, root_abs, config, False)
             ):
                 yield path
         stack.extend(reversed(subdirs))

@@ -98,7 +98,7 @@ def _has_multiline_string(stmt: Node) -> bool:
 
 
 def indent_of(stmt: Node, source_lines: list[str]) -> str:
-    line = source_lines[stmt.start_pos[0] - 1]
+    line: str = source_lines[stmt.start_pos[0] - 1]
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 

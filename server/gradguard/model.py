@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .failures import Failure
 
 
 class Severity(IntEnum):
@@ -131,3 +135,6 @@ class CheckResult:
     depends_on: tuple[str, ...] = ()
     # Findings in other files, reached through this file's calls: path -> diagnostics.
     foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    # What failed inside the analysis (a rule, a statement, a fix) and was skipped: the
+    # diagnostics are complete but for these.  One line each (``failures.Failure``).
+    failures: list[Failure] = field(default_factory=list)

@@ -428,7 +428,8 @@ def read_notebook(text: str) -> NotebookFile:
     major = document.get("nbformat")
     if major != 4:
         raise NotebookError(f"unsupported notebook format nbformat={major!r} (only 4 is supported)")
-    metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+    raw_metadata = document.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     language = (
         (metadata.get("language_info") or {}).get("name")
         if isinstance(metadata.get("language_info"), dict)

@@ -574,8 +574,8 @@ def _bind(
             continue  # out= is its own rule; it does not change what is saved
         if name == "input" and "input" not in by_name and "self" in by_name and not method:
             name = "self"
-        p = by_name.get(name)
-        if p is None or name in bound or not _accepts(p, a, numbers_as_tensors):
+        param = by_name.get(name)
+        if param is None or name in bound or not _accepts(param, a, numbers_as_tensors):
             return None
         bound[name] = (("kw", key), a)
     for p in ovl.params:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine
+from . import engine, failures
 from .config import Settings
 from .files import SourceText, UnreadableFile, decode_source, encode_source, read_bytes
-from .model import Diagnostic
+from .model import CheckResult, Diagnostic
 from .output import FileReport, Finding
 from .text import parses
 
@@ -72,6 +72,13 @@ def _findings(diags: Sequence[Diagnostic], unsafe: bool, cell: int | None = None
     return [Finding(d, cell, engine.choose_fix(d, unsafe)) for d in diags]
 
 
+def _note_failures(report: FileReport, result: CheckResult) -> None:
+    for failure in result.failures:
+        line = str(failure)
+        if line not in report.failures:
+            report.failures.append(line)
+
+
 def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     source: SourceText = decode_source(data)
     text = source.text
@@ -79,6 +86,7 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     result = engine.check(text, job.engine_path, job.settings)
     if result.problem is not None:
         report.problem = result.problem.message
+    _note_failures(report, result)
     report.findings = _findings(result.diagnostics, job.unsafe)
     report.foreign = result.foreign
     if not job.fix or not any(f.fix for f in report.findings):
@@ -95,9 +103,9 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     if job.write:
         report.new_bytes = encode_source(source, fixed)
     report.source = fixed
-    report.findings = _findings(
-        engine.check_source(fixed, job.engine_path, job.settings), job.unsafe
-    )
+    after = engine.check(fixed, job.engine_path, job.settings)
+    _note_failures(report, after)
+    report.findings = _findings(after.diagnostics, job.unsafe)
 
 
 def _check_notebook(job: Job, data: bytes, report: FileReport) -> None:
@@ -126,6 +134,7 @@ def _check_notebook(job: Job, data: bytes, report: FileReport) -> None:
         result = engine.check(program.source, job.engine_path, job.settings)
         if result.problem is not None:
             report.problem = result.problem.message
+        _note_failures(report, result)
         out = []
         for diag in result.diagnostics:
             mapped = program.map_diagnostic(diag)
@@ -169,6 +178,8 @@ def run_job(job: Job, data: bytes | None = None) -> FileReport:
         report.problem = "too deeply nested to analyse; skipped"
         report.findings = []
     except Exception as exc:  # a bug of ours: report it for this file and go on
+        if failures.strict():
+            raise
         report.problem = f"{INTERNAL_ERROR}: {exc!r}"
         report.findings = []
         report.new_bytes = None
@@ -204,7 +215,8 @@ def _warm_up() -> None:
     try:
         engine.check_source("x = 1\n")
     except Exception:  # noqa: BLE001 - warming up is best effort
-        pass
+        if failures.strict():
+            raise
 
 
 def _size(job: Job) -> int:

@@ -22,6 +22,8 @@ from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES
 
+from gradguard.failures import LOG_MARKER
+
 SERVER_COMMAND = shlex.split(os.environ.get("GRADGUARD_LSP_COMMAND", "")) or [
     sys.executable,
     "-m",
@@ -65,6 +67,14 @@ def vscode_capabilities() -> types.ClientCapabilities:
     return caps
 
 
+async def finish(client: LanguageClient) -> None:
+    """Shut the session down; fail the test if the server logged an internal error (strict
+    mode: every failure it would otherwise survive is logged with the marker)."""
+    await client.shutdown_session()
+    errors = [m.message for m in client.log_messages if LOG_MARKER in m.message]
+    assert not errors, f"the server hit internal errors: {errors}"
+
+
 async def start(client: LanguageClient, caps: types.ClientCapabilities, **init: Any) -> None:
     result = await client.initialize_session(types.InitializeParams(capabilities=caps, **init))
     client.server_capabilities = result.capabilities  # type: ignore[attr-defined]
@@ -74,14 +84,14 @@ async def start(client: LanguageClient, caps: types.ClientCapabilities, **init: 
 async def vscode(lsp_client: LanguageClient):
     await start(lsp_client, vscode_capabilities())
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 @pytest_lsp.fixture(config=CONFIG)
 async def neovim(lsp_client: LanguageClient):
     await start(lsp_client, client_capabilities("neovim"))
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 @pytest_lsp.fixture(config=CONFIG, params=["visual-studio-code", "neovim"])
@@ -93,7 +103,7 @@ async def client(lsp_client: LanguageClient, request):
     )
     await start(lsp_client, caps)
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .conftest import (
     diagnostics,
     edits_of,
     encoding_of,
+    finish,
     open_doc,
     replace_all,
     start,
@@ -133,7 +134,7 @@ async def test_only_quickfix_does_not_compute_fix_all(client: LanguageClient):
 async def emacs(lsp_client: LanguageClient):
     await start(lsp_client, client_capabilities("emacs"))
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 async def test_client_without_resolve_gets_the_fix_all_edit_at_once(emacs: LanguageClient):

@@ -13,6 +13,7 @@ from pytest_lsp import LanguageClient
 from .conftest import (
     CONFIG,
     GG101_SOURCE,
+    finish,
     open_doc,
     published,
     replace_all,
@@ -37,7 +38,7 @@ async def ignoring(lsp_client: LanguageClient):
         initialization_options={"ignore": ["GG101"], "logLevel": "info"},
     )
     yield
-    await lsp_client.shutdown_session()
+    await finish(lsp_client)
 
 
 async def test_initialization_options_ignore_a_rule(ignoring: LanguageClient):
@@ -107,3 +108,41 @@ async def test_pyproject_is_read_and_reloaded(vscode: LanguageClient, tmp_path: 
     os.utime(pyproject, (future, future))
     replace_all(vscode, uri, GG101_SOURCE + "\n", 2)
     assert "GG101" not in [d.code for d in await published(vscode, uri, 2)]
+
+
+async def test_exclude_patterns_match_like_the_cli(vscode: LanguageClient, tmp_path: Path):
+    """The CLI's matcher (tests/test_exclude.py has every form): `./gen/`, `pkg/gen`."""
+    (tmp_path / "pyproject.toml").write_text('[tool.gradguard]\nexclude = ["./gen/", "pkg/gen"]\n')
+    excluded = [tmp_path / "gen" / "a.py", tmp_path / "pkg" / "gen" / "b.py"]
+    kept = tmp_path / "other" / "gen" / "c.py"
+    for path in [*excluded, kept]:
+        open_doc(vscode, path.as_uri(), GG101_SOURCE)
+    assert "GG101" in [d.code for d in await published(vscode, kept.as_uri(), 1)]
+    for path in excluded:
+        assert await published(vscode, path.as_uri(), 1) == [], path
+
+
+WORKSPACE = "/tmp/gradguard_lsp_tests/exclude_ws"
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def workspace_exclude(lsp_client: LanguageClient):
+    await start(
+        lsp_client,
+        vscode_capabilities(),
+        root_uri=Path(WORKSPACE).as_uri(),
+        initialization_options={"exclude": ["gen/"]},
+    )
+    yield
+    await finish(lsp_client)
+
+
+async def test_editor_exclude_without_pyproject_is_relative_to_the_workspace(
+    workspace_exclude: LanguageClient,
+):
+    generated = Path(WORKSPACE, "pkg", "gen", "m.py").as_uri()
+    kept = Path(WORKSPACE, "pkg", "m.py").as_uri()
+    open_doc(workspace_exclude, generated, GG101_SOURCE)
+    open_doc(workspace_exclude, kept, GG101_SOURCE)
+    assert "GG101" in [d.code for d in await published(workspace_exclude, kept, 1)]
+    assert await published(workspace_exclude, generated, 1) == []

@@ -85,8 +85,9 @@ class Autograd:
         self.write(site, sc)
         updated = self.after_inplace(tv, binop, [tv, rv], node, sc)
         self.replace_value(sc, tv, updated)
-        if dotted_name(target) and dotted_name(target) not in sc.env:
-            self.bind(sc, dotted_name(target), updated)
+        name = dotted_name(target)
+        if name and name not in sc.env:
+            self.bind(sc, name, updated)
 
     def setitem(
         self: Dataflow,
@@ -194,16 +195,23 @@ class Autograd:
         return self.apply_saves(facts, op, updated, args, node, sc)
 
     def apply_saves(
-        self, facts: ops.SaveFacts, op: str, result: Value, args: list[Value], node: Node, sc: Scope
+        self: Dataflow,
+        facts: ops.SaveFacts,
+        op: str,
+        result: Value,
+        args: list[Value],
+        node: Node,
+        sc: Scope,
     ) -> Value:
         if sc.grad is Tri.NO or (facts.result is Tri.NO and not facts.args):
             return result
         new_ids: set[int] = set()
         origin = self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
         for index, certainty in facts.args:
-            if index < len(args) and args[index].storage is not None:
+            storage = args[index].storage if index < len(args) else None
+            if storage is not None:
                 rec = SaveRecord(op, origin, certain=certainty is Tri.YES and sc.grad is Tri.YES)
-                args[index].storage.saves.append(rec)
+                storage.saves.append(rec)
                 self.records[rec.id] = rec
                 new_ids.add(rec.id)
         if facts.result is not Tri.NO and result.storage is not None:

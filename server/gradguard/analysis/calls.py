@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..failures import line_of, swallowed
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
@@ -264,11 +265,13 @@ class Calls:
         owner, fn, decorators = found
         flow = owner.flow or self
         try:
-            flow.analyse_function(fn, decorators, owner.scope or flow.root_scope, owner)
+            scope = owner.scope or flow.root_scope
+            if scope is not None:
+                flow.analyse_function(fn, decorators, scope, owner)
         except RecursionError:
             raise
         except Exception:
-            log.debug("__init__ of %s skipped", cls.name, exc_info=True)
+            swallowed("dataflow", line_of(fn))
 
     def bound_method(
         self: Dataflow, recv: Value, name: str, recv_path: str | None
@@ -285,7 +288,9 @@ class Calls:
             kind = _method_kind(decorators)
             if kind not in ("staticmethod", "classmethod"):
                 return None
-            func = FuncRef(fn, decorators, owner.scope, owner.flow or self, owner, kind)
+            func = FuncRef(
+                fn, decorators, owner.scope or sc_of(self), owner.flow or self, owner, kind
+            )
             func.bound = recv if kind == "classmethod" else None
             return func
         cls = self.instance_class(recv)
@@ -296,7 +301,7 @@ class Calls:
             return None
         owner, fn, decorators = found
         kind = _method_kind(decorators)
-        func = FuncRef(fn, decorators, owner.scope, owner.flow or self, owner, kind)
+        func = FuncRef(fn, decorators, owner.scope or sc_of(self), owner.flow or self, owner, kind)
         if kind == "method":
             func.bound, func.bound_path = recv, recv_path
         elif kind == "classmethod":
@@ -440,9 +445,11 @@ class Calls:
         state.chain.append(
             self.origin(node_range(node), f"`{_code(node)[:60]}` on line {node.start_pos[0]}")
         )
+        returned: list[Value] = []
+        scope.returns = returned
         try:
             if fn.type == "lambdef":
-                scope.returns.append(flow.expr(fn.children[-1], scope))
+                returned.append(flow.expr(fn.children[-1], scope))
             else:
                 flow.block(suite_statements(fn.children[-1]), scope)
         finally:
@@ -579,3 +586,10 @@ def _is_generator(fn: Node) -> bool:
         return bool(fn.is_generator())
     except Exception:
         return False
+
+
+def sc_of(flow: Dataflow) -> Scope:
+    """A flow's top-level scope (for a class defined before its file finished running)."""
+    if flow.root_scope is None:
+        raise LookupError("the file's top level has not run")
+    return flow.root_scope

@@ -20,8 +20,6 @@ an op, to ``torch_calls``; a new call form (a decorator, a dispatch idiom) to ``
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..model import Range
 from .autograd import Autograd
 from .calls import Calls, CallState, FunctionContext
@@ -58,7 +56,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.classes: dict[str, ClassInfo] = {}
         self.torch_aliases: set[str] = set()
         self._reported_violation_keys: set[tuple[int, int]] = set()
-        self._site_keys: dict[tuple[str, Any], WriteSite] = {}
+        self._site_keys: dict[tuple[str, int, str, tuple[int, ...]], WriteSite] = {}
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read

@@ -12,10 +12,13 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from functools import cache
+from types import ModuleType
+from typing import Any
 
-import parso
+from parso.grammar import Grammar, load_grammar
 
 from ..config import Settings
+from ..failures import swallowed
 from ..fixes import FixContext
 from ..model import Diagnostic, RelatedInfo
 from ..rules import RULE_MODULES
@@ -35,12 +38,12 @@ class Analysis:
 
 
 @cache
-def _grammar() -> parso.Grammar:
-    return parso.load_grammar(version="3.12")
+def _grammar() -> Grammar[Any]:
+    return load_grammar(version="3.12")
 
 
 @cache
-def _rule_modules() -> tuple:
+def _rule_modules() -> tuple[ModuleType, ...]:
     modules = []
     for name in RULE_MODULES:
         try:
@@ -51,7 +54,7 @@ def _rule_modules() -> tuple:
     return tuple(modules)
 
 
-def parse(source: str, path: str | None = None, incremental: bool = False):
+def parse(source: str, path: str | None = None, incremental: bool = False) -> Any:
     """parso's error-tolerant tree. ``incremental`` (the language server, one path per open
     document) lets parso re-parse only what changed since the last text of that path."""
     if incremental and path:
@@ -64,7 +67,7 @@ def parse(source: str, path: str | None = None, incremental: bool = False):
 def analyze(
     source: str,
     settings: Settings,
-    module=None,
+    module: Any = None,
     path: str | None = None,
     incremental: bool = False,
     read_source: SourceReader | None = None,
@@ -81,7 +84,7 @@ def analyze(
 
             refine(flow, source, settings, path)
         except Exception:  # jedi is a second opinion, never a reason to fail
-            log.debug("jedi refinement failed", exc_info=True)
+            swallowed("jedi refinement")
     contexts: dict[str | None, _FileContext] = {None: _FileContext(flow, source, settings)}
     local: dict[object, Diagnostic] = {}
     foreign: dict[str, dict[object, Diagnostic]] = {}
@@ -91,7 +94,7 @@ def analyze(
         site = finding if isinstance(finding, WriteSite) else finding.site
         if site.path is not None and not site.call_chain:
             continue  # another file's own top level: its own check reports it
-        if site.path not in contexts:
+        if site.path is not None and site.path not in contexts:
             other = flow.project.flows.get(site.path)
             if other is None:
                 continue

@@ -401,7 +401,7 @@ class Expressions:
         return verdict
 
     def make_view(
-        self, base: Value, op: str, node: Node, sc: Scope, multi: str | None = None
+        self: Dataflow, base: Value, op: str, node: Node, sc: Scope, multi: str | None = None
     ) -> Value:
         root = base.root() if base.view is not Tri.NO and base.base is not None else base
         if base.storage is not None:
@@ -435,7 +435,7 @@ class Expressions:
         return UNKNOWN
 
     def evaluate_args(
-        self, trailer: Node, sc: Scope
+        self: Dataflow, trailer: Node, sc: Scope
     ) -> tuple[CallArgs, list[Value], dict[str, Value]]:
         args = call_args(trailer)
         positional = [

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..failures import line_of, swallowed
 from . import torchnames as tn
 from .modules import ImportRef
 from .nodes import (
@@ -52,9 +53,10 @@ log = logging.getLogger(__name__)
 
 class Interpreter:
     def bound_names(self: Dataflow) -> set[str]:
-        if self._bound_names is None:
-            self._bound_names = _bound_names(self.module)
-        return self._bound_names
+        names = self._bound_names
+        if names is None:
+            names = self._bound_names = _bound_names(self.module)
+        return names
 
     def run(self: Dataflow) -> None:
         info = ScopeInfo("module", "<module>", range=node_range(self.module))
@@ -76,7 +78,7 @@ class Interpreter:
             except RecursionError:
                 raise
             except Exception:  # keep analysing the rest of the file
-                log.debug("analysis of %s failed", getattr(node, "name", node), exc_info=True)
+                swallowed("dataflow", line_of(node))
 
     def finish(self: Dataflow, scope: Scope) -> None:
         """End of a scope: saved tensors modified and then escaping the scope are warnings."""
@@ -107,7 +109,7 @@ class Interpreter:
             except RecursionError:
                 raise
             except Exception:
-                log.debug("statement at %s skipped", getattr(stmt, "start_pos", "?"), exc_info=True)
+                swallowed("dataflow", line_of(stmt))
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
         t = node.type
@@ -454,11 +456,11 @@ class Interpreter:
             except RecursionError:
                 raise
             except Exception:
-                log.debug("method %s skipped", fn.name.value, exc_info=True)
+                swallowed("dataflow", line_of(fn))
         self.run_deferred(scope)
 
     def analyse_function(
-        self, node: Node, decorators: list[Node], parent: Scope, cls: ClassInfo | None
+        self: Dataflow, node: Node, decorators: list[Node], parent: Scope, cls: ClassInfo | None
     ) -> None:
         name = node.name.value
         is_method = cls is not None

@@ -118,8 +118,8 @@ class JediTyper:
         import jedi
 
         _configure(jedi)
-        real = path and not path.startswith("<") and "://" not in path
-        self._script = jedi.Script(source, path=Path(path) if real else None)
+        real = path is not None and not path.startswith("<") and "://" not in path
+        self._script = jedi.Script(source, path=Path(path) if path is not None and real else None)
         self._key = key
         return self._script
 

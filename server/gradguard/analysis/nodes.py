@@ -114,7 +114,7 @@ def _literal_bool(node: Node | None) -> bool | None:
     return None
 
 
-def _inplace_node(args: CallArgs, info: dict) -> Node | None:
+def _inplace_node(args: CallArgs, info: dict[str, Any]) -> Node | None:
     pname = info.get("inplace_param")
     node = args.keywords.get(pname) if pname else None
     index = info.get("inplace_index")
@@ -123,7 +123,7 @@ def _inplace_node(args: CallArgs, info: dict) -> Node | None:
     return node
 
 
-def _inplace_flag(args: CallArgs, info: dict) -> Tri:
+def _inplace_flag(args: CallArgs, info: dict[str, Any]) -> Tri:
     node = _inplace_node(args, info)
     if node is None:
         return Tri.NO
@@ -156,13 +156,13 @@ def _from_import_pairs(node: Node) -> list[tuple[str, str]]:
     return pairs
 
 
-def _module_info(name: str) -> dict | None:
+def _module_info(name: str) -> dict[str, Any] | None:
     from .tables import module_info
 
     return module_info(name)
 
 
-def _functional_info(name: str) -> dict | None:
+def _functional_info(name: str) -> dict[str, Any] | None:
     from .tables import functional_info
 
     return functional_info(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from . import torchnames as tn
 from .values import Tri
@@ -87,7 +88,7 @@ def _to_bool(t: Tri) -> bool | None:
     return None if t is Tri.MAYBE else t is Tri.YES
 
 
-def _table_args(args: Sequence[ArgFact]) -> tuple[list, dict]:
+def _table_args(args: Sequence[ArgFact]) -> tuple[list[Any], dict[str, Any]]:
     positional = [
         _table.Arg(getattr(_table.Kind, _KINDS[a.kind]), _to_bool(a.requires_grad))
         for a in args
@@ -135,9 +136,9 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     # retry without the keywords, then with the receiver / first argument alone.
     attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
     info = None
-    for args, kwargs in attempts:
+    for attempt, kwargs in attempts:
         try:
-            info = _table.saves(name, args, method=method, kwargs=kwargs)
+            info = _table.saves(name, attempt, method=method, kwargs=kwargs)
         except Exception:
             info = None
         if info is not None:

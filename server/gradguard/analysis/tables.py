@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from typing import Any
 
 try:
     from .. import optable as _table
@@ -15,7 +16,7 @@ except ImportError:  # pragma: no cover
     _table = None  # type: ignore[assignment]
 
 
-def _as_dict(info: object) -> dict:
+def _as_dict(info: object) -> dict[str, Any]:
     if info is None:
         return {}
     if isinstance(info, dict):
@@ -24,7 +25,7 @@ def _as_dict(info: object) -> dict:
 
 
 @cache
-def module_info(name: str) -> dict | None:
+def module_info(name: str) -> dict[str, Any] | None:
     if _table is None:
         return None
     info = _table.module_info(name)
@@ -32,7 +33,7 @@ def module_info(name: str) -> dict | None:
 
 
 @cache
-def functional_info(name: str) -> dict | None:
+def functional_info(name: str) -> dict[str, Any] | None:
     if _table is None:
         return None
     info = _table.functional_info(name)

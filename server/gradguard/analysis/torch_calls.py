@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import ops
 from . import torchnames as tn
@@ -68,7 +68,8 @@ class TorchCalls:
             flag = _literal_bool(args.positional[0]) if args.positional else None
             ctx = MAYBE_GRAD_CTX if flag is None else (ENABLE_GRAD_CTX if flag else NO_GRAD_CTX)
             stmt = enclosing_statement(node)
-            if stmt is node and node.parent is not None and node.parent.type == "simple_stmt":
+            parent = node.parent
+            if stmt is node and parent is not None and parent.type == "simple_stmt":
                 sc.grad = Tri.MAYBE if flag is None else Tri.of(flag)
                 if sc.info.kind == "module":
                     # Process-wide: functions called later run in the module's final mode.
@@ -199,8 +200,8 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            flag = _inplace_flag(args, info)
-            if flag is not Tri.NO and positional:
+            inplace = _inplace_flag(args, info)
+            if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
                 if flag_node is None and len(args.positional) > info.get("inplace_index", 99):
@@ -212,7 +213,7 @@ class TorchCalls:
                     enclosing_statement(node),
                     x,
                     args.positional[0],
-                    sc.grad if flag is Tri.YES else Tri.MAYBE,
+                    sc.grad if inplace is Tri.YES else Tri.MAYBE,
                     sc.info,
                     node_range(node),
                     call_args=trailer,
@@ -366,6 +367,8 @@ class TorchCalls:
                         member.module.user_class or member.module.children
                     )
                     inner = member if own else owner
+                    if member.module is None:
+                        return self.unknown_call([cur], sc)
                     cur = self.module_call(member.module, [cur], args, trailer, node, sc, inner)
                 return cur
             for child in mod.children:
@@ -711,9 +714,8 @@ class TorchCalls:
             return new
         if name == "clone":
             rg = recv.requires_grad if sc.grad is not Tri.NO else Tri.NO
-            return fresh_tensor(rg, leaf=Tri.NO, grad_from=recv.grad_from, graph=recv.graph).evolve(
-                tensor=recv.tensor if recv.tensor is not Tri.NO else Tri.MAYBE
-            )
+            fresh = fresh_tensor(rg, leaf=Tri.NO, grad_from=recv.grad_from, graph=recv.graph)
+            return fresh.evolve(tensor=recv.tensor)  # YES or MAYBE here (NO returned above)
         if name == "contiguous":
             if recv.view is Tri.YES:
                 return fresh_tensor(recv.requires_grad, grad_from=recv.grad_from, graph=recv.graph)
@@ -790,7 +792,7 @@ def _grown(container: Value, how: str, value: Value) -> Value:
 _MODULE_CONTAINERS = frozenset({"ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 
 # nn modules that return tuples: the nesting of their outputs (1 = one tensor).
-_TUPLE_MODULES: dict[str, tuple] = {
+_TUPLE_MODULES: dict[str, tuple[Any, ...]] = {
     "LSTM": (1, (1, 1)),
     "GRU": (1, 1),
     "RNN": (1, 1),
@@ -799,7 +801,7 @@ _TUPLE_MODULES: dict[str, tuple] = {
 }
 
 
-def _shaped(shape: tuple, like: Value) -> Value:
+def _shaped(shape: tuple[Any, ...], like: Value) -> Value:
     return _container(
         tuple(
             _shaped(part, like)

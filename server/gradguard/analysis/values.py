@@ -123,7 +123,7 @@ class Value:
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
 
-    def evolve(self, **changes: object) -> Value:
+    def evolve(self, **changes: Any) -> Value:
         return replace(self, **changes)
 
     @property
@@ -157,7 +157,7 @@ UNKNOWN = Value()
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
 
-def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: object) -> Value:
+def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: Any) -> Value:
     return Value(tensor=Tri.YES, requires_grad=requires_grad, storage=Storage(), **kw)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from .. import engine
+from ..failures import LOG_MARKER, reason_of
 from ..model import Fix
 from ..text import parses as _parses
 from .convert import SOURCE, TextIndex, edit_from_json
@@ -159,11 +160,14 @@ async def fix_all_edit(ls: GradguardServer, doc: Document) -> types.WorkspaceEdi
     else:
         resolved = ls.settings.resolve(doc.path)
         engine_path = doc.path or doc.uri
+        if ls.scheduler is None:  # not initialized yet
+            return None
         future = ls.scheduler.call(lambda: fixed_text(text, engine_path, resolved.settings, shown))
         try:
             new = await asyncio.wrap_future(future)
-        except Exception:
-            log.exception("fix-all failed for %s", doc.uri)
+        except Exception as exc:  # a bug of ours: no edit rather than a wrong one
+            log.debug("fix-all failed for %s", doc.uri, exc_info=True)
+            log.error("%s: fix-all failed for %s (%s)", LOG_MARKER, doc.uri, reason_of(exc))
             return None
     edit = minimal_edit(text, new, ls.encoding)
     if edit is None:
@@ -206,9 +210,7 @@ def register(ls: GradguardServer) -> None:
             )
             if not ls.supports_resolve_edit:
                 action.edit = await fix_all_edit(ls, doc)
-                if action.edit is None:
-                    action = None
-            if action is not None:
+            if ls.supports_resolve_edit or action.edit is not None:
                 actions.append(action)
         return actions or None
 

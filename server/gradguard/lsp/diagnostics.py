@@ -17,6 +17,7 @@ from lsprotocol import types
 
 from .. import engine, model
 from ..config import Settings
+from ..failures import LOG_MARKER
 from .convert import TextIndex, diagnostics_to_lsp
 from .cross_file import CrossFile
 from .notebooks import NotebookSnapshot
@@ -58,6 +59,7 @@ class DocResult:
     # Findings in other files reached through this document's calls, and the files used.
     foreign: tuple[tuple[str, tuple[model.Diagnostic, ...]], ...] = ()
     depends_on: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # what failed inside the analysis (logged once)
 
     @property
     def result_id(self) -> str:
@@ -88,6 +90,7 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
     problem = result.problem.message if result.problem else None
     foreign = tuple((path, tuple(found)) for path, found in result.foreign.items())
+    failed = tuple(str(f) for f in result.failures)
     return [
         DocResult(
             payload.uri,
@@ -99,6 +102,7 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
             problem,
             foreign,
             result.depends_on,
+            failed,
         )
     ]
 
@@ -108,9 +112,11 @@ def _run_notebook(
 ) -> list[DocResult]:
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
-    if snap.cell_uris:
+    failed: tuple[str, ...] = ()
+    if snap.cell_uris and not snap.excluded:
         result = engine.check(snap.program.source, snap.path, settings, incremental=not with_jedi)
         problem = result.problem.message if result.problem else None
+        failed = tuple(str(f) for f in result.failures)
         for diag in result.diagnostics:
             mapped = snap.program.map_diagnostic(diag)
             if mapped is not None and 0 <= mapped[0] < len(per_cell):
@@ -120,7 +126,13 @@ def _run_notebook(
         index = TextIndex(snap.program.cells[i], encoding)
         diags = tuple(per_cell[i])
         lsp = diagnostics_to_lsp(index, diags, uri=uri, version=version)
-        out.append(DocResult(uri, version, job.generation, with_jedi, diags, tuple(lsp), problem))
+        # The notebook's failures are logged once: with its first cell.
+        logged = failed if i == 0 else ()
+        out.append(
+            DocResult(
+                uri, version, job.generation, with_jedi, diags, tuple(lsp), problem, failures=logged
+            )
+        )
     return out
 
 
@@ -142,6 +154,9 @@ class DiagnosticsHub:
         self._problems_seen: set[tuple[str, str]] = set()
         self.cross = CrossFile(server)
         self._cross_revision: dict[str, int] = {}  # uri -> changes of its cross-file findings
+        # Documents whose last pull was answered before their current result existed
+        # (the wait timed out, or only an older version's result was there).
+        self._answered_stale: set[str] = set()
 
     # -- results arriving from a lane (on the loop) ---------------------------------------
     def accept(self, outcome: Outcome) -> None:
@@ -176,6 +191,10 @@ class DiagnosticsHub:
         if res.problem and (res.uri, res.problem) not in self._problems_seen:
             self._problems_seen.add((res.uri, res.problem))
             log.warning("%s: %s", res.uri, res.problem)
+        for failure in res.failures:  # a bug of ours cost part of the file: say so once
+            if (res.uri, failure) not in self._problems_seen:
+                self._problems_seen.add((res.uri, failure))
+                log.error("%s: %s: %s", LOG_MARKER, res.uri, failure)
         unchanged = (
             previous is not None
             and previous.version == res.version
@@ -192,7 +211,13 @@ class DiagnosticsHub:
             return  # keep the previous result (and its result id)
         self.results[res.uri] = res
         if self.server.pull_mode:
-            if res.refined:
+            late = res.uri in self._answered_stale and self.current(res.uri) is res
+            if late:
+                self._answered_stale.discard(res.uri)
+            if late and not self.server.supports_refresh:
+                # The client pulled too early and cannot be asked to pull again: push.
+                self.publish(res.uri, self.items(res), res.version)
+            elif late or res.refined:
                 self.server.request_diagnostic_refresh()
         else:
             self.publish(res.uri, self.items(res), res.version)
@@ -232,6 +257,7 @@ class DiagnosticsHub:
     def clear(self, uri: str) -> None:
         """Forget a document's diagnostics (closed, or no longer analysed) and clear them."""
         self.results.pop(uri, None)
+        self._answered_stale.discard(uri)
         for waiter in self._waiters.pop(uri, []):
             if not waiter.done():
                 waiter.set_result(None)
@@ -248,22 +274,31 @@ class DiagnosticsHub:
             return None
         return res
 
-    async def wait_current(self, uri: str, timeout: float = PULL_TIMEOUT_S) -> DocResult | None:
+    async def wait_current(self, uri: str, timeout: float | None = None) -> DocResult | None:
+        """The current result, waiting for it up to ``timeout`` (default ``PULL_TIMEOUT_S``);
+        else the newest one there is (or None), and the late result triggers a refresh."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (PULL_TIMEOUT_S if timeout is None else timeout)
         while True:
             res = self.current(uri)
             if res is not None or uri not in self.server.documents:
+                self._answered_stale.discard(uri)
                 return res
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return self.results.get(uri)
+                return self._stale(uri)
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(uri, []).append(waiter)
             try:
                 await asyncio.wait_for(waiter, remaining)
             except asyncio.TimeoutError:
-                return self.results.get(uri)
+                return self._stale(uri)
+
+    def _stale(self, uri: str) -> DocResult | None:
+        """Answer a pull with what there is; the current result, once stored, is announced."""
+        self._answered_stale.add(uri)
+        log.info("%s: diagnostics pulled before the analysis finished", uri)
+        return self.results.get(uri)
 
 
 def register(ls: GradguardServer) -> None:

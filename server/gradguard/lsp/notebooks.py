@@ -8,6 +8,7 @@ builds the one program (``gradguard.notebook.NotebookProgram``) the engine analy
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ class NotebookSnapshot:
     cell_uris: tuple[str, ...]
     cell_versions: tuple[int | None, ...]
     program: NotebookProgram
+    excluded: bool = False  # by `exclude`: every cell gets no diagnostics
 
     @property
     def size(self) -> int:
@@ -80,7 +82,7 @@ class NotebookStore:
         return notebook
 
     def _set_cells(
-        self, notebook: Notebook, cells: list[types.NotebookCell], start: int, delete: int
+        self, notebook: Notebook, cells: Sequence[types.NotebookCell], start: int, delete: int
     ) -> None:
         start = min(max(start, 0), len(notebook.cells))
         removed = notebook.cells[start : start + max(delete, 0)]
@@ -109,8 +111,8 @@ class NotebookStore:
             return notebook
         if cells.structure is not None:
             structure = cells.structure
-            for item in structure.did_close or []:
-                self.documents.close(item.uri)
+            for closed in structure.did_close or []:
+                self.documents.close(closed.uri)
             for item in structure.did_open or []:
                 self.documents.open(
                     item.uri, item.text, item.version, item.language_id, notebook.uri

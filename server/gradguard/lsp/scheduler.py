@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
+from ..failures import LOG_MARKER, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,15 @@ class _Lane:
                 return
             try:
                 self._run(job)
-            except Exception:
-                log.exception("%s lane: analysis of %s failed", self.name, job.key)
+            except Exception as exc:  # the engine never raises: this is a bug of ours
+                log.debug("%s lane: analysis of %s failed", self.name, job.key, exc_info=True)
+                log.error(
+                    "%s: %s lane: analysis of %s failed (%s)",
+                    LOG_MARKER,
+                    self.name,
+                    job.key,
+                    reason_of(exc),
+                )
             finally:
                 with self._cond:
                     self._running_key = None

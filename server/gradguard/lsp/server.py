@@ -18,18 +18,26 @@ import gc
 import logging
 import sys
 from collections.abc import Generator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import (
+    FeatureNotificationError,
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInternalError,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from .. import __version__
+from ..failures import LOG_MARKER, reason_of
 from . import code_actions, diagnostics, documents, hover, notebooks, settings
 from .convert import UTF16, negotiate_encoding
 from .diagnostics import DiagnosticsHub, TextPayload, run_job
-from .documents import DocumentStore
+from .documents import DocumentStore, uri_to_path
 from .notebooks import NotebookStore
 from .scheduler import Job, Outcome, Scheduler
 from .settings import SettingsResolver
@@ -282,7 +290,16 @@ class GradguardServer(LanguageServer):
             return
         self._reporting = True
         try:
-            log.error("%s: %s", getattr(source, "__name__", source), error)
+            name = getattr(source, "__name__", source)
+            log.debug("%s", name, exc_info=error)
+            ours = isinstance(error, JsonRpcInternalError) and source in (
+                FeatureRequestError,
+                FeatureNotificationError,
+            )  # an exception escaped one of our handlers (not a bad message from the client)
+            if ours:
+                log.error("%s: %s: %s", LOG_MARKER, name, reason_of(error))
+            else:
+                log.error("%s: %s", name, error)
         finally:
             self._reporting = False
 
@@ -313,6 +330,29 @@ class GradguardServer(LanguageServer):
             return True
         return (doc.path or doc.uri).endswith(PYTHON_SUFFIXES)
 
+    def workspace_folders(self) -> list[Path]:
+        """The workspace's folders (the root URI and every workspace folder), as paths."""
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # not initialized
+            return []
+        uris = [workspace.root_uri] + list(workspace.folders)
+        paths = [uri_to_path(uri) for uri in uris if uri]
+        return [Path(p) for p in paths if p]
+
+    def is_excluded(self, path: str | None, resolved: settings.ResolvedSettings) -> bool:
+        """The CLI's matcher: patterns relative to the pyproject.toml's folder, else to the
+        deepest workspace folder holding the file; a file outside both is never excluded."""
+        if path is None:
+            return False
+        absolute = Path(path).resolve()
+        base = resolved.root
+        if base is None:
+            holders = [f.resolve() for f in self.workspace_folders()]
+            holders = [f for f in holders if absolute.is_relative_to(f)]
+            base = max(holders, key=lambda f: len(f.parts), default=None)
+        return base is not None and resolved.settings.is_excluded(absolute, base)
+
     def schedule(self, uri: str, *, immediate: bool = False) -> None:
         doc = self.documents.get(uri)
         if doc is None or self.scheduler is None:
@@ -328,8 +368,7 @@ class GradguardServer(LanguageServer):
         if self.settings.generation != before:  # a pyproject.toml changed on disk
             self.reanalyse_all()
             return
-        relative = resolved.relative_path(doc.path, doc.uri)
-        excluded = resolved.root is not None and resolved.settings.is_excluded(relative)
+        excluded = self.is_excluded(doc.path, resolved)
         # The engine (and jedi) get the absolute path; per-file-ignores match its tail.
         others = tuple(
             (other.path, other.text)
@@ -359,6 +398,8 @@ class GradguardServer(LanguageServer):
             self.reanalyse_all()
             return
         snapshot = self.notebooks.snapshot(notebook)
+        if notebook.path != uri and self.is_excluded(notebook.path, resolved):
+            snapshot = replace(snapshot, excluded=True)
         job = Job(uri, notebook.revision, self.settings.generation, resolved.settings, snapshot)
         self.scheduler.submit(job, immediate=immediate)
 

@@ -92,17 +92,6 @@ class ResolvedSettings:
     settings: Settings
     root: Path | None  # the directory relative patterns refer to
 
-    def relative_path(self, path: str | None, fallback: str) -> str:
-        """The path relative to the project root when inside it (what exclude patterns match)."""
-        if path is None:
-            return fallback
-        if self.root is not None:
-            try:
-                return Path(path).resolve().relative_to(self.root).as_posix()
-            except (ValueError, OSError):
-                pass
-        return path
-
 
 class SettingsResolver:
     def __init__(self, report: Callable[[str], None] | None = None) -> None:
@@ -185,6 +174,16 @@ class SettingsResolver:
         settings, errors = apply_mapping(settings, self.editor, "editor settings")
         for error in errors:
             self._once(error)
+        if root is not None and path is not None and settings.per_file_ignores:
+            # Match per-file-ignores on the path relative to the project, as the CLI does
+            # (the engine itself gets the absolute path, for jedi).
+            try:
+                relative = Path(path).resolve().relative_to(root.resolve()).as_posix()
+            except (ValueError, OSError):
+                relative = None
+            if relative is not None:
+                ignored = settings.ignored_for_path(relative)
+                settings = settings.merged(ignore=settings.ignore + ignored, per_file_ignores={})
         return ResolvedSettings(settings, root)
 
     def _once(self, message: str) -> None:

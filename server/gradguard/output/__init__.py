@@ -7,6 +7,7 @@ One module per format: ``text`` (ruff-like full output), ``json`` (ruff's JSON s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..model import Diagnostic, Fix
@@ -40,6 +41,8 @@ class FileReport:
     fix_note: str | None = None  # why fixes were not written, if they were not
     # Findings in other files reached through this file's calls (absolute path -> diagnostics).
     foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    # What failed inside the analysis (one line each); the findings are complete but for these.
+    failures: list[str] = field(default_factory=list)
 
     def lines_for(self, cell: int | None) -> list[str]:
         from ..text import split_lines
@@ -57,7 +60,7 @@ class RenderOptions:
     quiet: bool = False
 
 
-def renderer(name: str):
+def renderer(name: str) -> Callable[[Sequence[FileReport], RenderOptions], str]:
     """The ``render`` function of a format."""
     if name == "text":
         from .text import render

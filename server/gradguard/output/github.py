@@ -47,4 +47,9 @@ def render(reports: Sequence[FileReport], options: RenderOptions) -> str:
         for r in reports
         if r.problem
     ]
+    lines += [  # a bug of ours cost part of the file: the other findings are above
+        f"::error file={escape_property(r.path)},title=gradguard::{escape_data(failure)}"
+        for r in reports
+        for failure in r.failures
+    ]
     return "".join(line + "\n" for line in lines)

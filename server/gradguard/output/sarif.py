@@ -128,6 +128,15 @@ def render(reports: Sequence[FileReport], options: RenderOptions) -> str:
         for report in reports
         if report.problem
     ]
+    notifications += [  # a bug of ours cost part of the file: its other results are reported
+        {
+            "level": "error",
+            "message": {"text": failure},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(report)}}}],
+        }
+        for report in reports
+        for failure in report.failures
+    ]
     run: dict[str, Any] = {
         "tool": {
             "driver": {

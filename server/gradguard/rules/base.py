@@ -23,7 +23,9 @@ class Invalid:
     line the diagnostic must start on.  ``intended`` is a hand-written program that prints
     what the fixed program must print (values and gradients); the fixed program is made
     by the engine, never written by hand.  ``fix`` picks the fix by a substring of its title
-    (default: the preferred one).  ``severity`` is the severity the engine must report.
+    (default: the preferred one).  ``fixed`` is the exact text that fix gives (the tests
+    compare it, so a change in a fix's text is seen and reviewed); ``None`` when the engine
+    offers no fix.  ``severity`` is the severity the engine must report.
     """
 
     code: str
@@ -32,6 +34,7 @@ class Invalid:
     intended: str | None = None
     fix: str | None = None
     severity: Severity | None = None
+    fixed: str | None = None
 
 
 @dataclass(frozen=True)

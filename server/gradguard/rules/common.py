@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from .. import failures
 from .. import fixes as fx
 from ..analysis import ops
 from ..analysis import torchnames as tn
@@ -11,7 +15,7 @@ from ..analysis.sites import WriteSite
 from ..analysis.syntax import code_of
 from ..analysis.values import Origin, Tri, Value
 from ..config import Settings
-from ..model import Diagnostic, Fix, RelatedInfo, Severity
+from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity
 from .base import Rule
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -28,6 +32,30 @@ class RuleContext:
     fix: fx.FixContext
     settings: Settings
     lines: list[str]
+
+
+Finding = TypeVar("Finding")
+Judge = Callable[[Finding, RuleContext], Diagnostic | None]
+
+
+def guarded(rule: Rule) -> Callable[[Judge[Finding]], Judge[Finding]]:
+    """Decorate a rule's ``diagnose``/``diagnose_violation``: an exception in it costs this
+    rule's finding only (recorded by ``failures``; raised under strict mode)."""
+
+    def decorate(judge: Judge[Finding]) -> Judge[Finding]:
+        @functools.wraps(judge)
+        def guarded_judge(finding: Finding, ctx: RuleContext) -> Diagnostic | None:
+            try:
+                return judge(finding, ctx)
+            except RecursionError:
+                raise
+            except Exception:
+                failures.swallowed(rule.code, failures.line_of(finding))
+                return None
+
+        return guarded_judge
+
+    return decorate
 
 
 def grad_certainty(site: WriteSite, value: Value) -> Tri:
@@ -78,27 +106,27 @@ def related_for(value: Value, what: str = "requires grad here") -> tuple[Related
 
 def diagnostic(
     rule: Rule,
-    site_range,
+    site_range: Range,
     message: str,
     severity: Severity,
-    fixes: list[Fix],
+    fixes: Sequence[Fix | None],
     related: tuple[RelatedInfo, ...] = (),
     explanation: str = "",
     runtime: str | None = None,
 ) -> Diagnostic:
-    fixes = [f for f in fixes if f is not None]
-    if fixes and not any(f.preferred for f in fixes):
+    offered = [f for f in fixes if f is not None]
+    if offered and not any(f.preferred for f in offered):
         from dataclasses import replace
 
-        fixes[0] = replace(fixes[0], preferred=True)
+        offered[0] = replace(offered[0], preferred=True)
     # Preferred first.
-    fixes.sort(key=lambda f: not f.preferred)
+    offered.sort(key=lambda f: not f.preferred)
     return Diagnostic(
         code=rule.code,
         message=message,
         range=site_range,
         severity=severity,
-        fixes=tuple(fixes),
+        fixes=tuple(offered),
         related=related,
         url=rule.url,
         explanation=explanation or rule.summary,

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     leaf_write_fixes,
     origin_text,
     related_for,
@@ -56,6 +57,12 @@ x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
 x = x.relu()
 print(x)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+x = x.relu()
+print(x)
+""",
         ),
         Invalid(
             code="""\
@@ -69,6 +76,15 @@ print(x, x.grad)
             line=3,
             raises=LEAF_MESSAGE,
             intended="""\
+import torch
+x = torch.ones(3, requires_grad=True)
+with torch.no_grad():
+    x.add_(1)  # shift before use
+loss = (x * x).sum()
+loss.backward()
+print(x, x.grad)
+""",
+            fixed="""\
 import torch
 x = torch.ones(3, requires_grad=True)
 with torch.no_grad():
@@ -118,6 +134,26 @@ m = Scale()
 m(torch.ones(3)).sum().backward()
 print(m.weight, m.weight.grad)
 """,
+            fixed="""\
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(3))
+        with torch.no_grad():
+            self.weight.fill_(0.5)
+
+    def forward(self, x):
+        return x * self.weight
+
+
+m = Scale()
+m(torch.ones(3)).sum().backward()
+print(m.weight, m.weight.grad)
+""",
         ),
         Invalid(
             code="""\
@@ -129,6 +165,12 @@ print(w)
             line=3,
             raises=LEAF_MESSAGE,
             intended="""\
+import torch
+w = torch.zeros(2, requires_grad=True)
+w = torch.sigmoid(w)
+print(w)
+""",
+            fixed="""\
 import torch
 w = torch.zeros(2, requires_grad=True)
 w = torch.sigmoid(w)
@@ -209,6 +251,7 @@ print(x.grad)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "method":
         return None

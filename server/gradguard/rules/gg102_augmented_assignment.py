@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     leaf_write_fixes,
     origin_text,
     related_for,
@@ -49,6 +50,12 @@ x = torch.tensor([1.0, 2.0], requires_grad=True)
 x = x * 3
 print(x)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+x = x * 3
+print(x)
+""",
         ),
         Invalid(
             code="""\
@@ -70,6 +77,15 @@ with torch.no_grad():
     w.sub_(0.1 * w.grad)
 print(w)
 """,
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+loss = (w * w).sum()
+loss.backward()
+with torch.no_grad():
+    w -= 0.1 * w.grad
+print(w)
+""",
         ),
         Invalid(
             code="""\
@@ -84,6 +100,12 @@ print(x)
 import torch
 x = torch.tensor([4.0, 9.0], requires_grad=True)
 x = x / 3
+print(x)
+""",
+            fixed="""\
+import torch
+x = torch.tensor([4.0, 9.0], requires_grad=True)
+x = x / (2 + 1)  # keep the grouping
 print(x)
 """,
         ),
@@ -123,6 +145,7 @@ print(x)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "augassign" or site.op == "@=":
         return None

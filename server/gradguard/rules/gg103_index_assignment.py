@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .. import fixes as fx
 from ..analysis.sites import WriteSite
-from ..analysis.syntax import code_of
+from ..analysis.syntax import Node, code_of
 from ..model import Diagnostic, Fix, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     rebind_is_safe,
     related_for,
@@ -59,8 +60,14 @@ print(x.detach())
             intended="""\
 import torch
 x = torch.tensor([0.2, 0.4, 0.6, 0.8], requires_grad=True)
-x = torch.tensor([0.2, 0.4, 0.0, 0.0])
-print(x)
+x = x * (x <= 0.5)
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.tensor([0.2, 0.4, 0.6, 0.8], requires_grad=True)
+x = torch.where(x > 0.5, 0.0, x)
+print(x.detach())
 """,
         ),
         Invalid(
@@ -80,6 +87,15 @@ x = x0 * torch.tensor([1.0, 1.0, 0.0, 0.0])
 x.sum().backward()
 print(x.detach())
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+mask = torch.zeros_like(x, dtype=torch.bool)
+mask[2:] = True
+x = torch.where(mask, 0.0, x)
+x.sum().backward()
+print(x.detach())
+""",
         ),
         Invalid(
             code="""\
@@ -94,7 +110,17 @@ print(y.detach())
             fix="clone",
             intended="""\
 import torch
-print(torch.tensor([10.0, 4.0, 6.0]))
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = torch.cat([torch.tensor([5.0]), x[1:]]) * 2
+print(y.detach())
+""",
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+x = x.clone()
+x[0] = 5.0
+y = x * 2
+print(y.detach())
 """,
         ),
         Invalid(
@@ -108,7 +134,18 @@ print(x.detach())
             raises=RAISES,
             intended="""\
 import torch
-print(torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
+x = torch.zeros(2, 2, requires_grad=True)
+bump = torch.zeros(2, 2)
+bump[0, 1] = 1.0
+x = x + bump
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.zeros(2, 2, requires_grad=True)
+x = x.clone()
+x[0, 1] += 1.0
+print(x.detach())
 """,
         ),
     ),
@@ -158,7 +195,7 @@ print(x.grad)
 )
 
 
-def _is_mask(index_node) -> bool:
+def _is_mask(index_node: Node) -> bool:
     sub = index_node.children[1]
     if sub.type == "comparison":
         return True
@@ -168,7 +205,7 @@ def _is_mask(index_node) -> bool:
     return fx.is_plain_name(text) and "mask" in text.lower()
 
 
-def _is_number(node) -> bool:
+def _is_number(node: Node | None) -> bool:
     if node is None:
         return False
     if node.type == "number":
@@ -184,11 +221,11 @@ def setitem_fixes(
     site: WriteSite, ctx: RuleContext, *, safe_rebind: bool, preferred_style: str | None = None
 ) -> list[Fix]:
     """where / arith / clone-first rewrites of `x[idx] = v` (and clone-first for `x[idx] op= v`)."""
-    fixes: list[Fix] = []
+    fixes: list[Fix | None] = []
     style = preferred_style or ctx.fix.fix_style
     target = site.target_text
     if not fx.is_rebindable(target) or site.stmt is None:
-        return fixes
+        return []
     clone = fx.clone_then_write(
         ctx.fix,
         site.stmt,
@@ -239,6 +276,7 @@ def setitem_fixes(
     return [f for f in fixes if f is not None]
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "setitem":
         return None

@@ -12,6 +12,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     is_init_like,
     origin_text,
     related_for,
@@ -48,7 +49,18 @@ print(x.detach())
             raises=VIEW_LEAF_MESSAGE,
             intended="""\
 import torch
-print(torch.tensor([[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]]))
+x = torch.ones(2, 3, requires_grad=True)
+x = x * torch.tensor([[2.0], [1.0]])
+x.sum().backward()
+print(x.detach())
+""",
+            fixed="""\
+import torch
+x = torch.ones(2, 3, requires_grad=True)
+x = x.clone()
+x[0].mul_(2)
+x.sum().backward()
+print(x.detach())
 """,
         ),
         Invalid(
@@ -64,7 +76,17 @@ print(flat.detach())
             fix="no_grad",
             intended="""\
 import torch
-print(torch.tensor([2.0, 2.0, 2.0, 2.0]))
+x = torch.ones(2, 2, requires_grad=True)
+flat = x.detach().view(-1) + 1
+print(flat)
+""",
+            fixed="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+flat = x.view(-1)
+with torch.no_grad():
+    flat.add_(1)
+print(flat.detach())
 """,
         ),
     ),
@@ -110,6 +132,7 @@ def is_view_of_leaf(site: WriteSite) -> Tri:
     return min(t.view, t.leaf, t.requires_grad, key=int)
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind not in ("method", "augassign", "setitem", "flag"):
         return None

@@ -10,6 +10,7 @@ from .common import (
     SAVED_MESSAGE,
     RuleContext,
     diagnostic,
+    guarded,
     out_of_place_fixes,
     related_at,
 )
@@ -60,6 +61,14 @@ y = torch.sigmoid(x) * 2
 y.sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = torch.sigmoid(x)
+y = y.mul(2)
+y.sum().backward()
+print(x.grad)
+""",
         ),
         Invalid(
             code="""\
@@ -80,6 +89,15 @@ h = x / x.norm()
 h.sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([3.0, 4.0], requires_grad=True)
+h = x * 1
+n = h.norm()
+h = h / n
+h.sum().backward()
+print(x.grad)
+""",
         ),
         Invalid(
             code="""\
@@ -91,13 +109,33 @@ h = torch.zeros(4, 3)
 for t in range(3):
     h[t + 1] = torch.tanh(cell(h[t]))
 h.sum().backward()
-print(cell.weight.grad.shape)
+print(cell.weight.grad)
 """,
             line=7,
             raises=SAVED_MESSAGE,
             intended="""\
 import torch
-print(torch.Size([3, 3]))
+from torch import nn
+torch.manual_seed(0)
+cell = nn.Linear(3, 3)
+rows = [torch.zeros(3)]
+for t in range(3):
+    rows.append(torch.tanh(cell(rows[t])))
+torch.stack(rows).sum().backward()
+print(cell.weight.grad)
+""",
+            fixed="""\
+import torch
+from torch import nn
+torch.manual_seed(0)
+cell = nn.Linear(3, 3)
+h = torch.zeros(4, 3)
+for t in range(3):
+    update = torch.tanh(cell(h[t]))
+    h = h.clone()
+    h[t + 1] = update
+h.sum().backward()
+print(cell.weight.grad)
 """,
         ),
         Invalid(
@@ -117,6 +155,15 @@ print(x.grad)
 import torch
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 z = x.exp() + 1
+z.sum().backward()
+print(x.grad)
+""",
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+z = y
+z = z + 1
 z.sum().backward()
 print(x.grad)
 """,
@@ -184,7 +231,7 @@ for step in range(2):
     optG.zero_grad()
     loss_g.backward()
     optG.step()
-print("ok")
+print(G[0].weight.grad, D[0].weight.grad)
 """,
             "the generator's loss runs D again after D's step",
         ),
@@ -291,6 +338,7 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     return diagnostic(RULE, site.range, message, Severity.ERROR, [], related)
 
 
+@guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:

@@ -14,6 +14,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     related_at,
     related_for,
@@ -59,6 +60,15 @@ x = torch.tensor([0.5, -1.0], requires_grad=True)
 torch.relu(torch.sigmoid(x)).sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+from torch import nn
+act = nn.Sequential(nn.Sigmoid(), nn.ReLU(inplace=False))
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = act(x)
+y.sum().backward()
+print(x.grad)
+""",
         ),
         Invalid(
             code="""\
@@ -74,6 +84,13 @@ print(y)
 import torch
 x = torch.tensor([0.5, -1.0], requires_grad=True)
 y = torch.relu(x)
+print(y)
+""",
+            fixed="""\
+import torch
+import torch.nn.functional as F
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = F.relu(x, inplace=False)
 print(y)
 """,
         ),
@@ -111,6 +128,29 @@ fc = nn.Linear(2, 2)
 torch.relu(torch.tanh(fc(torch.ones(1, 2)))).sum().backward()
 print(fc.weight.grad)
 """,
+            fixed="""\
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.act = nn.Tanh()
+        self.relu = nn.ReLU(inplace=False)
+
+    def forward(self, x):
+        out = self.act(self.fc(x))
+        out = self.relu(out)
+        return out
+
+
+torch.manual_seed(0)
+block = Block()
+block(torch.ones(1, 2)).sum().backward()
+print(block.fc.weight.grad)
+""",
         ),
     ),
     valid=(
@@ -120,7 +160,7 @@ import torch
 from torch import nn
 net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True), nn.Linear(2, 1))
 net(torch.ones(1, 2)).sum().backward()
-print(net[0].weight.grad.shape)
+print(net[0].weight.grad)
 """,
             "after a linear layer: its output is not saved",
         ),
@@ -133,7 +173,7 @@ bn = nn.BatchNorm2d(2)
 relu = nn.ReLU(inplace=True)
 out = relu(bn(conv(torch.ones(1, 1, 5, 5))))
 out.sum().backward()
-print(conv.weight.grad.shape)
+print(conv.weight.grad)
 """,
             "after conv and batch norm",
         ),
@@ -173,6 +213,7 @@ def _flag_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
     return Fix(title, tuple(edits), fx.SAFE, True)
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "flag":
         return None
@@ -198,6 +239,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
 
 
+@guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
     if site.kind != "flag" or site.grad is Tri.NO:

@@ -8,7 +8,15 @@ from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
 from ..model import Diagnostic, Fix, Severity, TextEdit
 from .base import Invalid, Rule, Valid
-from .common import RuleContext, diagnostic, grad_certainty, origin_text, related_for, severity_for
+from .common import (
+    RuleContext,
+    diagnostic,
+    grad_certainty,
+    guarded,
+    origin_text,
+    related_for,
+    severity_for,
+)
 
 OUT_MESSAGE = (
     "functions with out=... arguments don't support automatic differentiation, but one "
@@ -43,6 +51,14 @@ print(x.grad)
             intended="""\
 import torch
 x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.mul(x, 3)
+buf.sum().backward()
+print(x.grad)
+""",
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+buf = torch.empty(2)
 buf = torch.mul(x, 3)
 buf.sum().backward()
 print(x.grad)
@@ -90,6 +106,7 @@ def _fix(site: WriteSite) -> Fix | None:
     )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind != "out" or site.grad_input is None:
         return None

@@ -10,7 +10,7 @@ from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
 from ..model import Diagnostic, Fix, Severity, TextEdit
 from .base import Invalid, Rule, Valid
-from .common import RuleContext, diagnostic, origin_text, related_for
+from .common import RuleContext, diagnostic, guarded, origin_text, related_for
 
 _INIT_SCOPE = re.compile(r"^__init__$|(^|_)(init|reset|initiali[sz]e)", re.I)
 
@@ -40,14 +40,24 @@ saved for backward, the program now raises where it used to compute wrong gradie
 import torch
 w = torch.tensor([1.0, 2.0], requires_grad=True)
 w.data.mul_(0.5)
-print(w)
+(w * w).sum().backward()
+print(w, w.grad)
 """,
             line=3,
             raises=None,
             intended="""\
 import torch
-w = torch.tensor([0.5, 1.0], requires_grad=True)
-print(w)
+w = (torch.tensor([1.0, 2.0]) * 0.5).requires_grad_()
+(w * w).sum().backward()
+print(w, w.grad)
+""",
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.no_grad():
+    w.mul_(0.5)
+(w * w).sum().backward()
+print(w, w.grad)
 """,
         ),
         Invalid(
@@ -55,14 +65,24 @@ print(w)
 import torch
 w = torch.tensor([1.0, 2.0], requires_grad=True)
 w.data = torch.zeros(2)
-print(w)
+(w * w + w).sum().backward()
+print(w, w.grad)
 """,
             line=3,
             raises=None,
             intended="""\
 import torch
-w = torch.zeros(2, requires_grad=True)
-print(w)
+w = torch.zeros(2).requires_grad_()
+(w * w + w).sum().backward()
+print(w, w.grad)
+""",
+            fixed="""\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.no_grad():
+    w.copy_(torch.zeros(2))
+(w * w + w).sum().backward()
+print(w, w.grad)
 """,
         ),
     ),
@@ -134,14 +154,16 @@ def _fixes(site: WriteSite, ctx: RuleContext, owner: str) -> list[Fix | None]:
     return [nograd, detach]
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind == "data_assign":
         owner_value = site.target
         owner = site.target_text
     else:
-        owner_value = site.target.data_of
-        if owner_value is None or site.kind == "out":
+        data_of = site.target.data_of
+        if data_of is None or site.kind == "out":
             return None
+        owner_value = data_of
         owner = (
             site.target_text[:-5]
             if site.target_text.endswith(".data")

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     out_of_place_fixes,
     related_for,
@@ -63,6 +64,15 @@ a, b = h.chunk(2)
 ((a + 1) * b).sum().backward()
 print(x.grad)
 """,
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+h = x * 2
+a, b = h.chunk(2)
+a = a.add(1)
+(a * b).sum().backward()
+print(x.grad)
+""",
         ),
         Invalid(
             code="""\
@@ -103,6 +113,7 @@ print(a)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     if site.kind not in ("method", "augassign", "setitem") or not target.multi_view:

@@ -10,6 +10,7 @@ from .common import (
     RuleContext,
     diagnostic,
     grad_certainty,
+    guarded,
     origin_text,
     out_of_place_fixes,
     related_for,
@@ -49,7 +50,19 @@ print(first.detach())
             raises=NO_GRAD_VIEW_MESSAGE,
             intended="""\
 import torch
-print(torch.tensor([3.0, 3.0]))
+x = torch.ones(4, requires_grad=True)
+h = x * 2
+first = h.detach()[:2] + 1
+print(first)
+""",
+            fixed="""\
+import torch
+x = torch.ones(4, requires_grad=True)
+h = x * 2
+with torch.no_grad():
+    first = h[:2]
+first = first.add(1)
+print(first.detach())
 """,
         ),
     ),
@@ -81,6 +94,7 @@ print(x)
 )
 
 
+@guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
     if site.kind not in ("method", "augassign", "setitem") or not target.no_grad_view:
@@ -90,7 +104,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     severity = severity_for(
         RULE.severity,
         target.requires_grad,
-        grad_certainty(site, target.grad_from),
+        grad_certainty(site, target),
         settings=ctx.settings,
     )
     if severity is None:

@@ -16,6 +16,7 @@ import os
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .config import DEFAULT_EXCLUDE, Settings
@@ -40,7 +41,7 @@ class Candidate:
     def engine_path(self) -> str:
         """The path the engine sees (per-file-ignores): relative to the config's folder."""
         root = self.config.root
-        absolute = self.path.resolve()
+        absolute = resolve(self.path)
         if root is not None:
             try:
                 return absolute.relative_to(root).as_posix()
@@ -54,10 +55,28 @@ class MissingPath:
     path: Path
 
 
+@lru_cache(maxsize=4096)
+def _resolved_dir_in(cwd: str, directory: str) -> Path:
+    return Path(cwd, directory).resolve()
+
+
+def _resolved_dir(directory: str) -> Path:
+    return _resolved_dir_in(os.getcwd(), directory)  # a relative folder depends on the cwd
+
+
+def resolve(path: Path) -> Path:
+    """``path.resolve()``, resolving each folder once per run (a run resolves every file
+    several times; walking the symlinks of every path component again was a third of a
+    warm, cached re-run)."""
+    if not path.name or path.name in (".", "..") or path.is_symlink():
+        return path.resolve()
+    return _resolved_dir(str(path.parent)) / path.name
+
+
 def display_path(path: Path, cwd: Path | None = None) -> Path:
     cwd = cwd or Path.cwd()
     try:
-        return path.resolve().relative_to(cwd.resolve())
+        return resolve(path).relative_to(_resolved_dir(str(cwd)))
     except ValueError:
         return path
 
@@ -104,7 +123,7 @@ def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate 
     seen: set[Path] = set()
     for given in paths:
         if given.is_file():
-            key = given.resolve()
+            key = resolve(given)
             if key not in seen:
                 seen.add(key)
                 yield Candidate(display_path(given), finder.for_file(given), explicit=True)
@@ -113,7 +132,7 @@ def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate 
             yield MissingPath(given)
             continue
         for file in _walk(given, finder):
-            key = file.resolve()
+            key = resolve(file)
             if key not in seen:
                 seen.add(key)
                 yield Candidate(display_path(file), finder.for_file(file))

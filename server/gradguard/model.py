@@ -126,3 +126,6 @@ class CheckResult:
     problem: FileProblem | None = None
     fixed_source: str | None = None
     fixes_applied: int = 0
+    # Absolute paths of other files whose content this result depends on (cross-file
+    # analysis); the CLI's result cache treats the result as stale when any of them changes.
+    depends_on: tuple[str, ...] = ()

@@ -8,15 +8,14 @@ the fixed text differs and parses.
 
 from __future__ import annotations
 
-import concurrent.futures
 import difflib
-import multiprocessing
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import engine
 from .config import Settings
@@ -24,6 +23,9 @@ from .files import SourceText, UnreadableFile, decode_source, encode_source, rea
 from .model import Diagnostic
 from .output import FileReport, Finding
 from .text import parses
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 INTERNAL_ERROR = "internal error"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -77,6 +79,7 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     text = source.text
     report.source = text
     result = engine.check(text, job.engine_path, job.settings)
+    report.depends_on = tuple(result.depends_on)
     if result.problem is not None:
         report.problem = result.problem.message
     report.findings = _findings(result.diagnostics, job.unsafe)
@@ -123,6 +126,7 @@ def _check_notebook(job: Job, data: bytes, report: FileReport) -> None:
             return []
         program = NotebookProgram.from_cells(current)
         result = engine.check(program.source, job.engine_path, job.settings)
+        report.depends_on = tuple(result.depends_on)
         if result.problem is not None:
             report.problem = result.problem.message
         out = []
@@ -194,6 +198,8 @@ def worker_count(requested: int | None = None) -> int:
 
 def _pool_context() -> multiprocessing.context.BaseContext | None:
     # fork shares the already-imported engine with the workers (fast start) on Linux.
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return None
@@ -235,6 +241,9 @@ def run_jobs(
         for index, job in enumerate(jobs):
             finished(index, run_job(job))
         return [done[i] for i in range(total)]
+    import concurrent.futures
+    import concurrent.futures.process
+
     _warm_up()
     workers = min(workers, total)
     order = sorted(range(total), key=lambda i: -_size(jobs[i]))

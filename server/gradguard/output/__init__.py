@@ -38,6 +38,9 @@ class FileReport:
     diff: str = ""  # unified diff of the fixes (--diff / --fix)
     new_bytes: bytes | None = None  # bytes to write (--fix, changed and parses)
     fix_note: str | None = None  # why fixes were not written, if they were not
+    # Absolute paths of other files whose content the findings depend on (from
+    # CheckResult.depends_on); the result cache re-checks their content.
+    depends_on: tuple[str, ...] = ()
 
     def lines_for(self, cell: int | None) -> list[str]:
         from ..text import split_lines

@@ -246,6 +246,13 @@ def test_pre_commit_hooks_block_a_buggy_commit_and_fix_it(source_copy, tmp_path)
     (project / "train.py").write_text(BUGGY, encoding="utf-8")
     (project / "explore.ipynb").write_text(_notebook(BUGGY), encoding="utf-8")
     (project / "notes.txt").write_text("x.add_(1)\n", encoding="utf-8")  # not Python: ignored
+    # excluded in [tool.gradguard]: the hooks pass --force-exclude, so pre-commit naming the
+    # staged file does not bring it back
+    (project / "pyproject.toml").write_text(
+        '[tool.gradguard]\nextend-exclude = ["generated"]\n', encoding="utf-8"
+    )
+    (project / "generated").mkdir()
+    (project / "generated" / "gen.py").write_text(BUGGY, encoding="utf-8")
     _ok(_run(["git", "add", "-A"], cwd=project))
 
     blocked = _run(["git", "commit", "-m", "buggy"], cwd=project, env=env)
@@ -254,6 +261,7 @@ def test_pre_commit_hooks_block_a_buggy_commit_and_fix_it(source_copy, tmp_path)
     assert "train.py:3:1: GG101" in out
     assert "explore.ipynb:cell 1:3:1: GG101" in out
     assert "notes.txt" not in out
+    assert "gen.py" not in out
     assert _run(["git", "rev-parse", "HEAD"], cwd=project).returncode != 0  # nothing committed
 
     fixing = _run(
@@ -274,3 +282,4 @@ def test_pre_commit_hooks_block_a_buggy_commit_and_fix_it(source_copy, tmp_path)
     assert "gradguard" in out and "Passed" in out
     tracked = _ok(_run(["git", "ls-files"], cwd=project)).split()
     assert ".gradguard_cache/.gitignore" not in tracked  # the cache keeps itself out of git
+    assert (project / "generated" / "gen.py").read_text(encoding="utf-8") == BUGGY  # excluded

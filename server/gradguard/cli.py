@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--statistics", action="store_true", help="counts per rule instead of each finding"
     )
     check.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply exclude/extend-exclude to files named on the command line too "
+        "(for pre-commit, which names every staged file)",
+    )
+    check.add_argument(
         "--no-cache",
         action="store_true",
         help="neither read nor write the result cache (.gradguard_cache/ or `cache-dir`)",
@@ -288,7 +294,8 @@ def _jobs(
     missing: list[FileReport] = []
     overridden: dict[int, Settings] = {}  # per config: CLI flags applied once
     by_dir: dict[Path, ResultCache] = {}
-    for item in discover([Path(p) for p in (args.paths or ["."])], finder):
+    paths = [Path(p) for p in (args.paths or ["."])]
+    for item in discover(paths, finder, force_exclude=args.force_exclude):
         if isinstance(item, MissingPath):
             problem = "no such file or directory"
             missing.append(FileReport(item.path.as_posix(), str(item.path), problem=problem))

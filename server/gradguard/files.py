@@ -118,15 +118,36 @@ def is_excluded(absolute: Path, walk_root: Path, config: ProjectConfig) -> bool:
     return False
 
 
-def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate | MissingPath]:
-    """Files to check, in a stable order; folders walked, explicit files always kept."""
+def excluded_explicitly(file: Path, config: ProjectConfig) -> bool:
+    """Whether the exclusions cover a file named on the command line (``--force-exclude``):
+    the file or a folder on its way down from the config's folder (else the cwd)."""
+    absolute = resolve(file)
+    base = config.root or resolve(Path.cwd())
+    candidates = [absolute]
+    for parent in absolute.parents:
+        if parent == base or parent == parent.parent:
+            break
+        candidates.append(parent)
+    inside = absolute.is_relative_to(base)
+    root = base if inside else absolute.parent
+    return any(is_excluded(c, root, config) for c in candidates if inside or c == absolute)
+
+
+def discover(
+    paths: Iterable[Path], finder: ConfigFinder, force_exclude: bool = False
+) -> Iterator[Candidate | MissingPath]:
+    """Files to check, in a stable order; folders walked, explicit files kept unless
+    ``force_exclude`` and the exclusions cover them (as ruff's ``--force-exclude``)."""
     seen: set[Path] = set()
     for given in paths:
         if given.is_file():
             key = resolve(given)
             if key not in seen:
                 seen.add(key)
-                yield Candidate(display_path(given), finder.for_file(given), explicit=True)
+                config = finder.for_file(given)
+                if force_exclude and excluded_explicitly(given, config):
+                    continue
+                yield Candidate(display_path(given), config, explicit=True)
             continue
         if not given.is_dir():
             yield MissingPath(given)

@@ -207,7 +207,13 @@ def run_with_cache(
     caches: Sequence[ResultCache | None],
     run: Callable[[list[Job]], list[FileReport]],
 ) -> list[FileReport]:
-    """Answer what the cache can, ``run`` the rest, store the new results; job order kept."""
+    """Answer what the cache can, ``run`` the rest, store the new results; job order kept.
+
+    Entries hold each file's own result. Any step that moves findings *between* reports
+    (cross-file findings reached through another file's calls) must run on the list this
+    returns, after it, and ``run`` must return the reports before that step: then a hit and
+    a fresh result combine the same way, and no entry holds another file's findings.
+    """
     results: list[FileReport | None] = [None] * len(jobs)
     keys: dict[int, str] = {}
     todo: list[int] = []

@@ -31,6 +31,7 @@ DEFAULT_EXCLUDE = (
     "site-packages",
     ".mypy_cache",
     ".ruff_cache",
+    ".gradguard_cache",
     ".pytest_cache",
 )
 

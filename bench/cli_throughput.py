@@ -1,6 +1,11 @@
-"""Throughput: `gradguard check` vs TorchFix on the installed torch's torch/nn + torch/optim.
+"""Throughput: `gradguard check` vs TorchFix and ruff on the installed torch's torch/nn + torch/optim.
 
-    .venv/bin/python bench/cli_throughput.py [--jobs N] [--repeat N] [--skip-torchfix]
+    .venv/bin/python bench/cli_throughput.py [--jobs N] [--repeat N] [--skip-torchfix] [--skip-ruff]
+
+gradguard runs cold (an empty result cache) and warm (the same command again, answered
+from the cache, as a re-run after no edit); ruff (from the same venv, ``--isolated``) runs
+the same way with its own cache, as the yardstick for the warm re-run
+(target: within 2x of ruff's).
 
 Both tools get the same folders and the same number of worker processes (default: all
 cores; TorchFix's own ``--jobs`` flag, which also defaults to all cores).  Each tool runs
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TARGET_RATIO = 10.0
+WARM_TARGET = 2.0  # gradguard's warm re-run within this factor of ruff's
 
 _WRAPPER = r"""
 import json, resource, subprocess, sys, time
@@ -85,6 +91,26 @@ def best_of(command: list[str], repeat: int) -> Timing:
     return min(runs, key=lambda t: t.seconds)
 
 
+def cold_and_warm(command: list[str], cache: Path, repeat: int) -> tuple[Timing, Timing]:
+    """Best cold run (cache folder emptied first) and best warm run (right after a cold one)."""
+    colds, warms = [], []
+    for _ in range(max(1, repeat)):
+        shutil.rmtree(cache, ignore_errors=True)
+        colds.append(measure(command))
+        warms.append(measure(command))
+    best = min(colds, key=lambda t: t.seconds), min(warms, key=lambda t: t.seconds)
+    return best
+
+
+def ruff_command(cache: Path, folders: list[Path]) -> list[str] | None:
+    exe = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if exe is None:
+        return None
+    return [exe, "check", "--isolated", "--exit-zero", "--cache-dir", str(cache), "--quiet"] + [
+        str(f) for f in folders
+    ]
+
+
 def torchfix_command(jobs: int, folders: list[Path]) -> list[str]:
     exe = shutil.which("torchfix", path=str(Path(sys.executable).parent)) or shutil.which(
         "torchfix"
@@ -94,12 +120,26 @@ def torchfix_command(jobs: int, folders: list[Path]) -> list[str]:
     return [exe, "--jobs", str(jobs), *map(str, folders)]
 
 
+def ruff_version(command: list[str]) -> str:
+    done = subprocess.run([command[0], "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip().removeprefix("ruff ")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers for both")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tool (best is kept)")
     parser.add_argument("--skip-torchfix", action="store_true")
+    parser.add_argument("--skip-ruff", action="store_true")
     args = parser.parse_args(argv)
+
+    # An installed package carries its bytecode (pip compiles at install time); this checkout
+    # may not (PYTHONDONTWRITEBYTECODE), which would add compiling to every run.
+    import compileall
+
+    import gradguard
+
+    compileall.compile_dir(Path(gradguard.__file__).parent, quiet=1)
 
     folders = torch_folders()
     files = python_files(folders)
@@ -123,7 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             str(args.jobs),
             *map(str, folders),
         ]
-        gg = best_of(gradguard, args.repeat)
+        gg, gg_warm = cold_and_warm(gradguard, Path(tmp) / ".gradguard_cache", args.repeat)
+        ruff = None if args.skip_ruff else ruff_command(Path(tmp) / "ruff_cache", folders)
+        ruff_cold, ruff_warm = (
+            cold_and_warm(ruff, Path(tmp) / "ruff_cache", args.repeat) if ruff else (None, None)
+        )
+    if gg_warm.stdout != gg.stdout:
+        print("gradguard: the warm run reported something else than the cold run", file=sys.stderr)
+        return 2
     if gg.returncode not in (0, 1):
         print(f"gradguard failed (exit {gg.returncode}):\n{gg.stderr[-2000:]}", file=sys.stderr)
         return 2
@@ -136,6 +183,21 @@ def main(argv: list[str] | None = None) -> int:
         f"gradguard: {gg.seconds:7.2f} s   {lines / gg.seconds:10,.0f} lines/s   "
         f"peak RSS {gg.peak_mb:6.1f} MB"
     )
+    print(
+        f"gradguard warm re-run (result cache): {gg_warm.seconds:7.2f} s   "
+        f"peak RSS {gg_warm.peak_mb:6.1f} MB"
+    )
+    if ruff_cold is not None and ruff_warm is not None:
+        print(
+            f"ruff {ruff_version(ruff)}: cold {ruff_cold.seconds:7.2f} s   "
+            f"warm {ruff_warm.seconds:7.2f} s   (--isolated, default rules)"
+        )
+        factor = gg_warm.seconds / ruff_warm.seconds
+        verdict = "meets" if factor <= WARM_TARGET else "MISSES"
+        print(
+            f"warm: gradguard {gg_warm.seconds:.3f} s vs ruff {ruff_warm.seconds:.3f} s = "
+            f"{factor:.1f}x ({verdict} the {WARM_TARGET:.0f}x target)"
+        )
     summary = ", ".join(f"{n} {sev}" for sev, n in sorted(by_severity.items())) or "none"
     print(f"gradguard findings on these files: {len(findings)} ({summary})")
     per_10k = by_severity.get("warning", 0) / lines * 10_000

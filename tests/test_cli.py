@@ -335,3 +335,18 @@ def test_quiet_and_statistics(project: Path, capsys: pytest.CaptureFixture[str])
     clean = _write(project / "clean.py", CLEAN)
     assert main(["check", "-q", str(clean)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_force_exclude_applies_exclusions_to_named_files(project: Path, capsys):
+    (project / "pyproject.toml").write_text(
+        '[tool.gradguard]\nextend-exclude = ["generated", "legacy/*.py"]\n', encoding="utf-8"
+    )
+    gen = _write(project / "generated" / "deep" / "g.py", BUGGY)
+    legacy = _write(project / "legacy" / "old.py", BUGGY)
+    kept = _write(project / "src" / "m.py", BUGGY)
+    named = [str(gen), str(legacy), str(kept)]
+    assert main(["check", "--no-cache", "--format", "json", *named]) == 1
+    assert len(json.loads(capsys.readouterr().out)) == 3  # named files are always checked
+    assert main(["check", "--no-cache", "--format", "json", "--force-exclude", *named]) == 1
+    assert [Path(f["filename"]).name for f in json.loads(capsys.readouterr().out)] == ["m.py"]
+    assert main(["check", "--no-cache", "--force-exclude", str(gen)]) == 0

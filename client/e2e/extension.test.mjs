@@ -193,6 +193,54 @@ test('a notebook cell gets a diagnostic', async () => {
     await stop(session);
 });
 
+test('"Fix All in File" in a notebook fixes every cell, not only the focused one', async () => {
+    const cell = (source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+    const notebook = {
+        cells: [
+            cell(['import torch\n', 'a = torch.zeros(3, requires_grad=True)\n', 'a.add_(1)']),
+            { cell_type: 'markdown', metadata: {}, source: ['Two more *bugs* below'] },
+            cell(['b = torch.ones(2, requires_grad=True)\n', 'b.mul_(2)']),
+            cell(['c = torch.ones(2, requires_grad=True)\n', 'c += 1\n', 'print(a.tolist(), b.tolist(), c.tolist())']),
+        ],
+        metadata: {
+            kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+            language_info: { name: 'python' },
+        },
+        nbformat: 4,
+        nbformat_minor: 5,
+    };
+    const session = await start({ name: 'nb-fixall', files: { 'three.ipynb': JSON.stringify(notebook, null, 1) } });
+    const page = session.page;
+    await session.openFile('three.ipynb');
+    await page.locator(SEL.notebookSquiggleError).nth(2).waitFor(); // one squiggle in each code cell
+
+    // Focus the first cell's editor, then the command palette, as a user would.
+    await session.pointAt(page.locator(SEL.notebookCellEditor).first(), { click: true });
+    await page.keyboard.press('Control+Shift+P');
+    await page.locator(SEL.quickInputBox).waitFor();
+    await page.keyboard.type('GradGuard: Fix All in File');
+    await page.locator(SEL.quickInputRow, { hasText: 'GradGuard: Fix All in File' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator(SEL.notebookSquiggleError).first().waitFor({ state: 'detached' });
+    await page.keyboard.press('Control+S');
+
+    const saved = await waitForFile(session.file('three.ipynb'), (text) => text.includes('c = c + 1'));
+    const sources = JSON.parse(saved).cells.map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
+    assert.deepEqual(sources, [
+        'import torch\na = torch.zeros(3, requires_grad=True)\na = a.add(1)',
+        'Two more *bugs* below',
+        'b = torch.ones(2, requires_grad=True)\nb = b.mul(2)',
+        'c = torch.ones(2, requires_grad=True)\nc = c + 1\nprint(a.tolist(), b.tolist(), c.tolist())',
+    ]);
+    // The fixed cells, run in order under torch, do what the buggy ones meant.
+    const program = path.join(scratch, 'three.py');
+    fs.writeFileSync(program, [sources[0], sources[2], sources[3]].join('\n') + '\n');
+    const run = await runPython(program);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), '[1.0, 1.0, 1.0] [2.0, 2.0] [2.0, 2.0]');
+    await stop(session);
+});
+
 test('a too-old Python gives a notification with "Select Interpreter", not a crash loop', async () => {
     // A stand-in interpreter that reports Python 3.8 to the extension's version probe.
     const fake = path.join(scratch, 'python38.sh');

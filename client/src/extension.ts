@@ -1,4 +1,12 @@
-import { commands, ExtensionContext, window, workspace } from 'vscode';
+import {
+    commands,
+    ExtensionContext,
+    NotebookCellKind,
+    NotebookEditor,
+    TextDocument,
+    window,
+    workspace,
+} from 'vscode';
 import { logError, logInfo, showLog } from './common/log';
 import { initializePythonExtension, onDidChangeInterpreter } from './common/python';
 import { GradGuardServer } from './common/server';
@@ -17,12 +25,13 @@ export async function activate(context: ExtensionContext): Promise<void> {
         commands.registerCommand('gradguard.showLog', showLog),
         commands.registerCommand('gradguard.restart', () => running.restart()),
         commands.registerCommand('gradguard.fixAll', async () => {
-            const editor = window.activeTextEditor;
-            if (!editor || editor.document.languageId !== 'python') {
+            // In a notebook the server's fix-all covers every cell, whichever cell asks.
+            const document = window.activeTextEditor?.document ?? firstPythonCell(window.activeNotebookEditor);
+            if (!document || document.languageId !== 'python') {
                 void window.showInformationMessage('GradGuard: open a Python file to fix.');
                 return;
             }
-            if (!(await running.fixAll(editor.document))) {
+            if (!(await running.fixAll(document))) {
                 void window.showInformationMessage('GradGuard: nothing to fix.');
             }
         }),
@@ -39,6 +48,13 @@ export async function activate(context: ExtensionContext): Promise<void> {
     logInfo(`GradGuard ${(context.extension.packageJSON as { version: string }).version} activating.`);
     await initializePythonExtension(context.subscriptions);
     await running.restart();
+}
+
+/** The first Python code cell of a notebook editor (when no cell editor has the focus). */
+function firstPythonCell(editor: NotebookEditor | undefined): TextDocument | undefined {
+    return editor?.notebook
+        .getCells()
+        .find((cell) => cell.kind === NotebookCellKind.Code && cell.document.languageId === 'python')?.document;
 }
 
 export async function deactivate(): Promise<void> {

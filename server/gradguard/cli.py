@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__, failures
+from .cache import ResultCache, cache_dir_for, run_with_cache
 from .config import ConfigError, Settings
 from .files import Candidate, MissingPath, discover, display_path
 from .output import FORMATS, FileReport, RenderOptions, renderer
 from .pyproject import ConfigFinder, load_config_file
-from .runner import INTERNAL_ERROR, Job, run_job, run_jobs, worker_count
+from .runner import INTERNAL_ERROR, Job, run_job, run_jobs, with_foreign_findings, worker_count
 
 if TYPE_CHECKING:
     from .rules import Rule
@@ -117,8 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--statistics", action="store_true", help="counts per rule instead of each finding"
     )
     check.add_argument(
-        "--no-cache", action="store_true", help=argparse.SUPPRESS
-    )  # accepted, like ruff
+        "--force-exclude",
+        action="store_true",
+        help="apply exclude/extend-exclude to files named on the command line too "
+        "(for pre-commit, which names every staged file)",
+    )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the result cache (.gradguard_cache/ or `cache-dir`)",
+    )
 
     rule = sub.add_parser("rule", help="explain a rule (markdown)")
     rule.add_argument("code", nargs="?", help="a rule code like GG101")
@@ -218,10 +227,14 @@ def _check(args: argparse.Namespace) -> int:
             stdout = stderr
         reports = [report]
     else:
-        jobs, missing = _jobs(args, finder, compute_fixes, write)
+        jobs, caches, missing = _jobs(args, finder, compute_fixes, write)
         progress = _Progress(stderr)
         try:
-            reports = missing + run_jobs(jobs, worker_count(args.jobs), progress)
+            reports = missing + with_foreign_findings(
+                run_with_cache(
+                    jobs, caches, lambda todo: run_jobs(todo, worker_count(args.jobs), progress)
+                )
+            )
         finally:
             progress.close()
 
@@ -280,12 +293,15 @@ def _check(args: argparse.Namespace) -> int:
 
 def _jobs(
     args: argparse.Namespace, finder: ConfigFinder, compute_fixes: bool, write: bool
-) -> tuple[list[Job], list[FileReport]]:
-    """One job per file found; a report for each path that does not exist."""
+) -> tuple[list[Job], list[ResultCache | None], list[FileReport]]:
+    """One job (and its result cache) per file found; a report per path that does not exist."""
     jobs: list[Job] = []
+    caches: list[ResultCache | None] = []
     missing: list[FileReport] = []
     overridden: dict[int, Settings] = {}  # per config: CLI flags applied once
-    for item in discover([Path(p) for p in (args.paths or ["."])], finder):
+    by_dir: dict[Path, ResultCache] = {}
+    paths = [Path(p) for p in (args.paths or ["."])]
+    for item in discover(paths, finder, force_exclude=args.force_exclude):
         if isinstance(item, MissingPath):
             problem = "no such file or directory"
             missing.append(FileReport(item.path.as_posix(), str(item.path), problem=problem))
@@ -293,6 +309,11 @@ def _jobs(
         key = id(item.config)
         if key not in overridden:
             overridden[key] = apply_cli_overrides(item.settings, args)
+        if args.no_cache:
+            caches.append(None)
+        else:
+            directory = cache_dir_for(item.config.root, item.settings)
+            caches.append(by_dir.setdefault(directory, ResultCache(directory)))
         jobs.append(
             Job(
                 path=str(item.path),
@@ -305,7 +326,7 @@ def _jobs(
                 notebook=_is_notebook(item.path.name),
             )
         )
-    return jobs, missing
+    return jobs, caches, missing
 
 
 def _check_stdin(

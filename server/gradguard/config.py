@@ -31,6 +31,7 @@ DEFAULT_EXCLUDE = (
     "site-packages",
     ".mypy_cache",
     ".ruff_cache",
+    ".gradguard_cache",
     ".pytest_cache",
 )
 
@@ -66,6 +67,9 @@ class Settings:
     jedi_budget_ms: int = 400
     # Report in-place ops on tensors whose grad status is unknown (severity info).
     report_unknown: bool = False
+    # Where `gradguard check` keeps its result cache (relative to the config's folder);
+    # None: .gradguard_cache next to the pyproject.toml, else in the current folder.
+    cache_dir: str | None = None
 
     def rule_enabled(self, code: str, path: str | None = None) -> bool:
         chosen = max(_matches(code, self.select), _matches(code, self.extend_select))
@@ -145,6 +149,7 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
         "extendExclude": "extend_exclude",
         "reportUnknown": "report_unknown",
         "jediBudgetMs": "jedi_budget_ms",
+        "cacheDir": "cache_dir",
     }
     norm = {camel.get(k, k): v for k, v in norm.items()}
     changes: dict[str, Any] = {}
@@ -189,4 +194,8 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
             changes["jedi_budget_ms"] = max(0, int(norm["jedi_budget_ms"]))
         except (TypeError, ValueError):
             raise ConfigError("`jedi-budget-ms` must be a whole number") from None
+    if norm.get("cache_dir") is not None:
+        if not isinstance(norm["cache_dir"], str) or not norm["cache_dir"].strip():
+            raise ConfigError(f"`cache-dir` must be a folder path, got {norm['cache_dir']!r}")
+        changes["cache_dir"] = norm["cache_dir"]
     return replace(settings, **changes)

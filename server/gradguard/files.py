@@ -15,6 +15,7 @@ import os
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .config import Settings
@@ -39,7 +40,7 @@ class Candidate:
     def engine_path(self) -> str:
         """The path the engine sees (per-file-ignores): relative to the config's folder."""
         root = self.config.root
-        absolute = self.path.resolve()
+        absolute = resolve(self.path)
         if root is not None:
             try:
                 return absolute.relative_to(root).as_posix()
@@ -53,10 +54,28 @@ class MissingPath:
     path: Path
 
 
+@lru_cache(maxsize=4096)
+def _resolved_dir_in(cwd: str, directory: str) -> Path:
+    return Path(cwd, directory).resolve()
+
+
+def _resolved_dir(directory: str) -> Path:
+    return _resolved_dir_in(os.getcwd(), directory)  # a relative folder depends on the cwd
+
+
+def resolve(path: Path) -> Path:
+    """``path.resolve()``, resolving each folder once per run (a run resolves every file
+    several times; walking the symlinks of every path component again was a third of a
+    warm, cached re-run)."""
+    if not path.name or path.name in (".", "..") or path.is_symlink():
+        return path.resolve()
+    return _resolved_dir(str(path.parent)) / path.name
+
+
 def display_path(path: Path, cwd: Path | None = None) -> Path:
     cwd = cwd or Path.cwd()
     try:
-        return path.resolve().relative_to(cwd.resolve())
+        return resolve(path).relative_to(_resolved_dir(str(cwd)))
     except ValueError:
         return path
 
@@ -73,21 +92,44 @@ def is_excluded(absolute: Path, walk_root: Path, config: ProjectConfig, is_dir: 
     return config.settings.is_excluded(absolute, base, is_dir=is_dir, named=walk_root)
 
 
-def discover(paths: Iterable[Path], finder: ConfigFinder) -> Iterator[Candidate | MissingPath]:
-    """Files to check, in a stable order; folders walked, explicit files always kept."""
+def excluded_explicitly(file: Path, config: ProjectConfig) -> bool:
+    """Whether the exclusions cover a file named on the command line (``--force-exclude``):
+    the file or a folder on its way down from the config's folder (else the cwd)."""
+    absolute = resolve(file)
+    base = config.root or resolve(Path.cwd())
+    candidates = [absolute]
+    for parent in absolute.parents:
+        if parent == base or parent == parent.parent:
+            break
+        candidates.append(parent)
+    inside = absolute.is_relative_to(base)
+    root = base if inside else absolute.parent
+    return any(
+        is_excluded(c, root, config, c != absolute) for c in candidates if inside or c == absolute
+    )
+
+
+def discover(
+    paths: Iterable[Path], finder: ConfigFinder, force_exclude: bool = False
+) -> Iterator[Candidate | MissingPath]:
+    """Files to check, in a stable order; folders walked, explicit files kept unless
+    ``force_exclude`` and the exclusions cover them (as ruff's ``--force-exclude``)."""
     seen: set[Path] = set()
     for given in paths:
         if given.is_file():
-            key = given.resolve()
+            key = resolve(given)
             if key not in seen:
                 seen.add(key)
-                yield Candidate(display_path(given), finder.for_file(given), explicit=True)
+                config = finder.for_file(given)
+                if force_exclude and excluded_explicitly(given, config):
+                    continue
+                yield Candidate(display_path(given), config, explicit=True)
             continue
         if not given.is_dir():
             yield MissingPath(given)
             continue
         for file in _walk(given, finder):
-            key = file.resolve()
+            key = resolve(file)
             if key not in seen:
                 seen.add(key)
                 yield Candidate(display_path(file), finder.for_file(file))

@@ -110,7 +110,9 @@ class ConfigFinder:
         self._default = ProjectConfig(None, Settings())
 
     def for_file(self, file: Path) -> ProjectConfig:
-        return self.for_directory(file.resolve().parent)
+        from .files import resolve
+
+        return self.for_directory(resolve(file).parent)
 
     def for_directory(self, directory: Path) -> ProjectConfig:
         if self._fixed is not None:

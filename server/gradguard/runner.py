@@ -8,15 +8,14 @@ the fixed text differs and parses.
 
 from __future__ import annotations
 
-import concurrent.futures
 import difflib
-import multiprocessing
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import engine, failures
 from .config import Settings
@@ -24,6 +23,9 @@ from .files import SourceText, UnreadableFile, decode_source, encode_source, rea
 from .model import CheckResult, Diagnostic
 from .output import FileReport, Finding
 from .text import parses
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 INTERNAL_ERROR = "internal error"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -84,6 +86,7 @@ def _check_python(job: Job, data: bytes, report: FileReport) -> None:
     text = source.text
     report.source = text
     result = engine.check(text, job.engine_path, job.settings)
+    report.depends_on = tuple(result.depends_on)
     if result.problem is not None:
         report.problem = result.problem.message
     _note_failures(report, result)
@@ -132,6 +135,7 @@ def _check_notebook(job: Job, data: bytes, report: FileReport) -> None:
             return []
         program = NotebookProgram.from_cells(current)
         result = engine.check(program.source, job.engine_path, job.settings)
+        report.depends_on = tuple(result.depends_on)
         if result.problem is not None:
             report.problem = result.problem.message
         _note_failures(report, result)
@@ -206,6 +210,8 @@ def worker_count(requested: int | None = None) -> int:
 
 def _pool_context() -> multiprocessing.context.BaseContext | None:
     # fork shares the already-imported engine with the workers (fast start) on Linux.
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return None
@@ -247,7 +253,10 @@ def run_jobs(
     if total <= 1 or workers <= 1:
         for index, job in enumerate(jobs):
             finished(index, run_job(job))
-        return _with_foreign_findings([done[i] for i in range(total)])
+        return [done[i] for i in range(total)]
+    import concurrent.futures
+    import concurrent.futures.process
+
     _warm_up()
     workers = min(workers, total)
     order = sorted(range(total), key=lambda i: -_size(jobs[i]))
@@ -262,12 +271,14 @@ def run_jobs(
         for index in order:
             if index not in done:
                 finished(index, run_job(jobs[index]))
-    return _with_foreign_findings([done[i] for i in range(total)])
+    return [done[i] for i in range(total)]
 
 
-def _with_foreign_findings(reports: list[FileReport]) -> list[FileReport]:
+def with_foreign_findings(reports: list[FileReport]) -> list[FileReport]:
     """A write in `models.py` found through `train.py`'s call is `models.py`'s finding too
-    (when both are checked): the callee's file gets it, once, without a fix to apply."""
+    (when both are checked): the callee's file gets it, once, without a fix to apply.
+    Runs on the final reports (after the result cache), so no cache entry holds another
+    file's findings."""
     by_path = {r.absolute: r for r in reports}
     for report in reports:
         for other, diagnostics in report.foreign.items():

@@ -24,6 +24,7 @@ from .convert import SOURCE, TextIndex, edit_from_json
 
 if TYPE_CHECKING:
     from .documents import Document
+    from .notebooks import Notebook
     from .server import GradguardServer
 
 log = logging.getLogger(__name__)
@@ -150,12 +151,52 @@ def fixed_text(text: str, engine_path: str, settings: Any, shown: Iterable[Fix])
     return current
 
 
+def _notebook_of(ls: GradguardServer, doc: Document) -> Notebook | None:
+    if doc.notebook_uri is None:
+        return None
+    return ls.notebooks.get(doc.notebook_uri) or ls.notebooks.notebook_of_cell(doc.uri)
+
+
+async def notebook_fix_all_edit(
+    ls: GradguardServer, notebook: Notebook
+) -> types.WorkspaceEdit | None:
+    """Fix all for a notebook: every code cell, analysed as the one program they form
+    (the same ``fix_cells`` as ``gradguard check --fix`` on an .ipynb)."""
+    from ..notebook import fix_cells
+
+    snapshot = ls.notebooks.snapshot(notebook)
+    cells = list(snapshot.program.cells)
+    settings = ls.settings.resolve(snapshot.path).settings.merged(jedi=False)
+    if ls.scheduler is None:  # not initialised yet
+        return None
+    future = ls.scheduler.call(lambda: fix_cells(cells, snapshot.path, settings)[0])
+    try:
+        new_cells = await asyncio.wrap_future(future)
+    except Exception:
+        log.exception("fix-all failed for %s", notebook.uri)
+        return None
+    changes = []
+    for uri, version, old, new in zip(
+        snapshot.cell_uris, snapshot.cell_versions, cells, new_cells, strict=True
+    ):
+        edit = minimal_edit(old, new, ls.encoding)
+        if edit is not None:
+            changes.append((uri, version, [edit]))
+    if not changes:
+        return None
+    return ls.workspace_edits(changes)
+
+
 async def fix_all_edit(ls: GradguardServer, doc: Document) -> types.WorkspaceEdit | None:
     text, version = doc.text, doc.version
+    notebook = _notebook_of(ls, doc)
+    if notebook is not None:
+        # A notebook cell: fix all means every cell of its notebook.
+        return await notebook_fix_all_edit(ls, notebook)
     res = ls.diagnostics.current(doc.uri)
     shown = [f for d in (res.diagnostics if res else ()) for f in [engine.choose_fix(d)] if f]
     if doc.notebook_uri is not None:
-        # A notebook cell: the cell's own fixes only (its program is the whole notebook).
+        # A cell whose notebook is unknown: the cell's own fixes only.
         new, _ = engine.apply_fixes(text, shown)
     else:
         resolved = ls.settings.resolve(doc.path)
@@ -176,10 +217,15 @@ async def fix_all_edit(ls: GradguardServer, doc: Document) -> types.WorkspaceEdi
 
 
 def _has_safe_fix(ls: GradguardServer, doc: Document) -> bool:
-    res = ls.diagnostics.current(doc.uri)
-    if res is None:
-        return True  # not analysed yet: offer it, computing will tell
-    return any(f.is_safe for d in res.diagnostics for f in d.fixes)
+    notebook = _notebook_of(ls, doc)
+    uris = [u for u in notebook.cells if u in notebook.code_cells] if notebook else [doc.uri]
+    for uri in uris:  # in a notebook: a safe fix in any cell
+        res = ls.diagnostics.current(uri)
+        if res is None:
+            return True  # not analysed yet: offer it, computing will tell
+        if any(f.is_safe for d in res.diagnostics for f in d.fixes):
+            return True
+    return False
 
 
 def register(ls: GradguardServer) -> None:

@@ -320,6 +320,24 @@ class GradguardServer(LanguageServer):
             )
         return types.WorkspaceEdit(changes={uri: list(edits)})
 
+    def workspace_edits(
+        self, changes: list[tuple[str, int | None, list[types.TextEdit]]]
+    ) -> types.WorkspaceEdit:
+        """One edit over several documents (e.g. the cells of a notebook)."""
+        if self.supports_document_changes:
+            return types.WorkspaceEdit(
+                document_changes=[
+                    types.TextDocumentEdit(
+                        text_document=types.OptionalVersionedTextDocumentIdentifier(
+                            uri=uri, version=version
+                        ),
+                        edits=list(edits),
+                    )
+                    for uri, version, edits in changes
+                ]
+            )
+        return types.WorkspaceEdit(changes={uri: list(edits) for uri, _, edits in changes})
+
     def request_diagnostic_refresh(self) -> None:
         if self.pull_mode and self.supports_refresh:
             self.workspace_diagnostic_refresh(None)

@@ -43,6 +43,9 @@ class FileReport:
     foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
     # What failed inside the analysis (one line each); the findings are complete but for these.
     failures: list[str] = field(default_factory=list)
+    # Absolute paths of other files whose content the findings depend on (from
+    # CheckResult.depends_on); the result cache re-checks their content.
+    depends_on: tuple[str, ...] = ()
 
     def lines_for(self, cell: int | None) -> list[str]:
         from ..text import split_lines

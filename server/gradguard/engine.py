@@ -167,11 +167,15 @@ def check(
     *,
     incremental: bool = False,
     read_source: SourceReader | None = None,
+    callers_root: str | None = None,
 ) -> CheckResult:
     """Analyse one file's text. Never raises for any input text.
 
     ``incremental=True`` (for an editor re-checking the same ``path`` after an edit) lets
     the parser reuse the previous tree of that path and re-parse only what changed.
+    ``read_source`` gives the current text of other files (an editor's open documents);
+    ``callers_root`` (an editor showing this file alone) also reports what the workspace's
+    files that import it reach inside it through their calls.
     """
     settings = settings or Settings()
     result = CheckResult(path=path, source=source)
@@ -186,6 +190,8 @@ def check(
         _check_into(
             result, source, source_for_analysis, lines, settings, path, incremental, read_source
         )
+        if callers_root is not None and path != "<string>" and result.problem is None:
+            _add_callers_findings(result, lines, settings, callers_root, read_source)
     result.failures = found
     return result
 
@@ -232,6 +238,32 @@ def _check_into(
             result.foreign[other] = _reported(found, other_lines, other, settings)
     result.depends_on = analysis.depends_on
     result.diagnostics = _keep_parsable_fixes(source, diagnostics)
+
+
+def _add_callers_findings(
+    result: CheckResult,
+    lines: list[str],
+    settings: Settings,
+    root: str,
+    read_source: SourceReader | None,
+) -> None:
+    from .analysis.callers import findings_from_callers
+
+    try:
+        found = findings_from_callers(result.path, result.source, settings, root, read_source)
+    except RecursionError:
+        return
+    have = {(d.code, d.range) for d in result.diagnostics}
+    extra = [
+        d
+        for d in _reported(found.diagnostics, lines, result.path, settings)
+        if (d.code, d.range) not in have
+    ]
+    if extra:
+        result.diagnostics = sorted(
+            result.diagnostics + extra, key=lambda d: (d.range.start, d.code)
+        )
+    result.depends_on = tuple(sorted(set(result.depends_on) | set(found.callers)))
 
 
 def check_source(

@@ -39,6 +39,7 @@ class TextPayload:
     excluded: bool = False
     # Other open documents (path, text): calls into them are followed in their edited text.
     others: tuple[tuple[str, str], ...] = ()
+    workspace: str | None = None  # the folder searched for files that import this one
 
     @property
     def size(self) -> int:
@@ -84,6 +85,7 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
         settings,
         incremental=not with_jedi,
         read_source=others.get,
+        callers_root=payload.workspace,
     )
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)

@@ -358,6 +358,16 @@ class GradguardServer(LanguageServer):
         paths = [uri_to_path(uri) for uri in uris if uri]
         return [Path(p) for p in paths if p]
 
+    def workspace_of(self, path: str | None) -> str | None:
+        """The deepest workspace folder holding `path` (where its callers are looked for)."""
+        if path is None:
+            return None
+        absolute = Path(path).resolve()
+        holders = [f.resolve() for f in self.workspace_folders()]
+        holders = [f for f in holders if absolute.is_relative_to(f)]
+        best = max(holders, key=lambda f: len(f.parts), default=None)
+        return str(best) if best is not None else None
+
     def is_excluded(self, path: str | None, resolved: settings.ResolvedSettings) -> bool:
         """The CLI's matcher: patterns relative to the pyproject.toml's folder, else to the
         deepest workspace folder holding the file; a file outside both is never excluded."""
@@ -393,7 +403,9 @@ class GradguardServer(LanguageServer):
             for other in self.documents.all()
             if other.path is not None and other.uri != uri and other.notebook_uri is None
         )
-        payload = TextPayload(uri, doc.text, doc.path or doc.uri, excluded, others)
+        payload = TextPayload(
+            uri, doc.text, doc.path or doc.uri, excluded, others, self.workspace_of(doc.path)
+        )
         job = Job(uri, doc.version, self.settings.generation, resolved.settings, payload)
         self.scheduler.submit(job, immediate=immediate)
 

@@ -103,3 +103,50 @@ async def test_working_project_stays_quiet(bare: LanguageClient, project: str):
     assert loud == [], (
         f"{project}/{rel} runs cleanly under torch; the server shows {described(loud)}"
     )
+
+
+async def test_editing_an_open_callee_rechecks_its_open_caller(bare: LanguageClient, tmp_path):
+    """The caller's call-site diagnostic follows the callee's edits (and clears when fixed)."""
+    (tmp_path / "blocks.py").write_text("def gate(t):\n    return t.sigmoid_()\n")
+    caller = (
+        "import torch\nfrom blocks import gate\nw = torch.randn(3, requires_grad=True)\ngate(w)\n"
+    )
+    (tmp_path / "train.py").write_text(caller)
+    await start(
+        bare,
+        vscode_capabilities(),
+        root_uri=tmp_path.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="p")],
+    )
+    train_uri, blocks_uri = (tmp_path / "train.py").as_uri(), (tmp_path / "blocks.py").as_uri()
+    open_doc(bare, train_uri, caller)
+    open_doc(bare, blocks_uri, "def gate(t):\n    return t.sigmoid_()\n")
+
+    async def until(check, what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while not check() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert check(), what
+
+    def codes(uri: str) -> list[tuple[int, str]]:
+        return [(d.range.start.line + 1, str(d.code)) for d in latest(bare, uri) or []]
+
+    await until(lambda: (4, "GG101") in codes(train_uri), f"caller: {codes(train_uri)}")
+    await until(lambda: (2, "GG101") in codes(blocks_uri), f"callee: {codes(blocks_uri)}")
+    call_site = next(d for d in latest(bare, train_uri) or [] if d.code == "GG101")
+    assert "blocks.py:2" in call_site.message
+    related = call_site.related_information or []
+    assert any(r.location.uri == blocks_uri for r in related), related
+    # Fix the helper in its (unsaved) editor text: the caller's finding goes away.
+    bare.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=blocks_uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangeWholeDocument(
+                    text="def gate(t):\n    return t.sigmoid()\n"
+                )
+            ],
+        )
+    )
+    await until(lambda: codes(train_uri) == [], f"caller after the fix: {codes(train_uri)}")
+    await until(lambda: codes(blocks_uri) == [], f"callee after the fix: {codes(blocks_uri)}")

@@ -183,7 +183,7 @@ class Session:
     events: dict[tuple[str, int], asyncio.Event] = field(default_factory=dict)
     arrived: dict[tuple[str, int], float] = field(default_factory=dict)
     analysis_ms: dict[tuple[str, int], float] = field(default_factory=dict)
-    times: dict[str, list[float]] = field(default_factory=dict)  # every publish, per document
+    analysed: dict[str, list[float]] = field(default_factory=dict)  # server's "analysed" logs
 
     def expect(self, uri: str, version: int) -> asyncio.Event:
         return self.events.setdefault((uri, version), asyncio.Event())
@@ -198,7 +198,6 @@ async def start_server(root: Path | None = None) -> Session:
         if params.version is None:
             return
         key = (params.uri, params.version)
-        session.times.setdefault(params.uri, []).append(time.perf_counter())
         session.arrived.setdefault(key, time.perf_counter())
         session.published.setdefault(params.uri, []).append(params)
         session.expect(*key).set()
@@ -208,6 +207,7 @@ async def start_server(root: Path | None = None) -> Session:
         # "gradguard.lsp.diagnostics: URI vN analysed in M ms" (debug log): server-side time
         match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms$", params.message)
         if match:
+            session.analysed.setdefault(match.group(1), []).append(time.perf_counter())
             key = (match.group(1), int(match.group(2)))
             session.analysis_ms.setdefault(key, float(match.group(3)))
 
@@ -415,7 +415,7 @@ async def cross_file(args: argparse.Namespace, workdir: Path) -> bool:
     for n in range(20):
         line = sites[n % len(sites)]
         column = lines[line].index("Dropout(0.") + len("Dropout(0.")
-        before = len(session.times.get(script_uri, []))
+        before = len(session.analysed.get(script_uri, []))
         session.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=lib_uri, version=n + 2),
@@ -431,9 +431,11 @@ async def cross_file(args: argparse.Namespace, workdir: Path) -> bool:
         )
         sent = time.perf_counter()
         deadline = sent + 10
-        while len(session.times.get(script_uri, [])) == before and time.perf_counter() < deadline:
+        while (
+            len(session.analysed.get(script_uri, [])) == before and time.perf_counter() < deadline
+        ):
             await asyncio.sleep(0.005)
-        times = session.times.get(script_uri, [])
+        times = session.analysed.get(script_uri, [])
         if len(times) > before:
             rechecks.append((times[before] - sent) * 1000)
         await asyncio.sleep(0.3)
@@ -442,7 +444,7 @@ async def cross_file(args: argparse.Namespace, workdir: Path) -> bool:
         print(
             f"      editing a called file re-checks the open script: p50"
             f" {statistics.median(rechecks):.0f} ms  p95 {pct(rechecks, 95):.0f} ms"
-            f"  ({len(rechecks)}/20 edits re-published it)"
+            f"  ({len(rechecks)}/20 edits re-checked it)"
         )
     return p95 <= TARGET_P95_MS[1000] and len(rechecks) == 20
 

@@ -121,6 +121,7 @@ class CallState:
     stack: list[Node] = field(default_factory=list)  # funcdef/lambdef nodes
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
+    generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
 
 
 class Calls:
@@ -408,7 +409,7 @@ class Calls:
             fn in state.stack
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
-            or (fn.type == "funcdef" and _is_generator(fn))
+            or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
             return None
         state.analysed += 1
@@ -581,11 +582,16 @@ def _has_parameters(attrs: dict[str, Value]) -> Tri:
     return found
 
 
-def _is_generator(fn: Node) -> bool:
-    try:
-        return bool(fn.is_generator())
-    except Exception:
-        return False
+def _is_generator(fn: Node, state: CallState) -> bool:
+    """Does the function yield (a generator's body runs later, not at the call)?"""
+    known = state.generators.get(id(fn))
+    if known is None:
+        try:
+            known = bool(fn.is_generator())
+        except AttributeError:
+            known = False
+        state.generators[id(fn)] = known
+    return known
 
 
 def sc_of(flow: Dataflow) -> Scope:

@@ -45,6 +45,52 @@ copies, on `p.grad`, and `nn.init.*_` functions (they run under `no_grad` themse
         Invalid(
             code="""\
 import torch
+
+
+def shift(t):
+    t.add_(1)
+    return t
+
+
+w = torch.ones(3, requires_grad=True)
+y = shift(w)
+y.sum().backward()
+print(y, w.grad)
+""",
+            line=5,
+            raises=LEAF_MESSAGE,
+            intended="""\
+import torch
+
+
+def shift(t):
+    t = t.add(1)
+    return t
+
+
+w = torch.ones(3, requires_grad=True)
+y = shift(w)
+y.sum().backward()
+print(y, w.grad)
+""",
+            fixed="""\
+import torch
+
+
+def shift(t):
+    t = t.add(1)
+    return t
+
+
+w = torch.ones(3, requires_grad=True)
+y = shift(w)
+y.sum().backward()
+print(y, w.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
 x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
 x.relu_()
 print(x)

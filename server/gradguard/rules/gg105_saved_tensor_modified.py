@@ -46,6 +46,61 @@ or clone before writing through an index (`h = h.clone()`).
         Invalid(
             code="""\
 import torch
+from torch import nn
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        sq = x.pow(2)
+        x /= sq.sum().sqrt()
+        return x + sq
+
+
+w = torch.ones(3, requires_grad=True)
+out = Normalize()(w * 2)
+out.sum().backward()
+print(out, w.grad)
+""",
+            line=8,
+            raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+from torch import nn
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        sq = x.pow(2)
+        x = x / (sq.sum().sqrt())
+        return x + sq
+
+
+w = torch.ones(3, requires_grad=True)
+out = Normalize()(w * 2)
+out.sum().backward()
+print(out, w.grad)
+""",
+            fixed="""\
+import torch
+from torch import nn
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        sq = x.pow(2)
+        x = x / sq.sum().sqrt()
+        return x + sq
+
+
+w = torch.ones(3, requires_grad=True)
+out = Normalize()(w * 2)
+out.sum().backward()
+print(out, w.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
 x = torch.tensor([0.5, -1.0], requires_grad=True)
 y = torch.sigmoid(x)
 y.mul_(2)

@@ -253,16 +253,12 @@ def _add_callers_findings(
         found = findings_from_callers(result.path, result.source, settings, root, read_source)
     except RecursionError:
         return
-    have = {(d.code, d.range) for d in result.diagnostics}
-    extra = [
-        d
-        for d in _reported(found.diagnostics, lines, result.path, settings)
-        if (d.code, d.range) not in have
-    ]
-    if extra:
-        result.diagnostics = sorted(
-            result.diagnostics + extra, key=lambda d: (d.range.start, d.code)
-        )
+    merged = {(d.code, d.range): d for d in result.diagnostics}
+    for diag in _reported(found.diagnostics, lines, result.path, settings):
+        old = merged.get((diag.code, diag.range))
+        if old is None or diag.severity < old.severity:  # proven through a caller
+            merged[(diag.code, diag.range)] = diag
+    result.diagnostics = sorted(merged.values(), key=lambda d: (d.range.start, d.code))
     result.depends_on = tuple(sorted(set(result.depends_on) | set(found.callers)))
 
 

@@ -285,8 +285,15 @@ def with_foreign_findings(reports: list[FileReport]) -> list[FileReport]:
             target = by_path.get(other)
             if target is None or target.problem is not None or target.cell_sources:
                 continue
-            have = {(f.diagnostic.code, f.diagnostic.range) for f in target.findings}
-            new = [d for d in diagnostics if (d.code, d.range) not in have]
+            have = {(f.diagnostic.code, f.diagnostic.range): f for f in target.findings}
+            new = []
+            for diag in diagnostics:
+                old = have.get((diag.code, diag.range))
+                if old is None:
+                    new.append(diag)
+                elif diag.severity < old.diagnostic.severity:  # proven through the call
+                    target.findings.remove(old)
+                    new.append(diag)
             if not new:
                 continue
             if not target.source:

@@ -53,23 +53,40 @@ class CrossFile:
         path = _norm(path)
         return [uri for uri, paths in self.depends.items() if path in paths]
 
-    def extra_for(self, doc: Document, own: tuple[model.Diagnostic, ...]) -> list[types.Diagnostic]:
-        """Diagnostics found in `doc` through other documents' calls (not already its own)."""
+    def merged(
+        self,
+        doc: Document,
+        own: tuple[model.Diagnostic, ...],
+        own_lsp: tuple[types.Diagnostic, ...],
+    ) -> list[types.Diagnostic]:
+        """`doc`'s diagnostics with those found in it through other documents' calls; where
+        both speak of one place, the more certain one (an error proven through the call)."""
         if doc.path is None:
-            return []
+            return list(own_lsp)
         path = _norm(doc.path)
-        have = {(d.code, d.range) for d in own}
-        extra: list[model.Diagnostic] = []
+        items = list(own_lsp)
+        index = {(d.code, d.range): i for i, d in enumerate(own)}
+        severity = {key: own[i].severity for key, i in index.items()}
+        lines = doc.text.count("\n") + 1
         for uri, per_path in self.found.items():
             if uri == doc.uri:
                 continue
             for diag in per_path.get(path, ()):
-                if (diag.code, diag.range) not in have:
-                    have.add((diag.code, diag.range))
-                    extra.append(diag)
-        lines = doc.text.count("\n") + 1
-        extra = [d for d in extra if d.range.end.line < lines]  # the text may have moved on
-        return diagnostics_to_lsp(doc.index, extra, uri=doc.uri, version=doc.version)
+                if diag.range.end.line >= lines:
+                    continue  # the text has moved on since; its own re-check will tell
+                key = (diag.code, diag.range)
+                if key in severity and diag.severity >= severity[key]:
+                    continue
+                severity[key] = diag.severity
+                converted = diagnostics_to_lsp(doc.index, [diag], uri=doc.uri, version=doc.version)[
+                    0
+                ]
+                if key in index:
+                    items[index[key]] = converted
+                else:
+                    index[key] = len(items)
+                    items.append(converted)
+        return items
 
     def open_documents_at(self, paths: set[str]) -> list[str]:
         wanted = {_norm(p) for p in paths}

@@ -227,8 +227,9 @@ class DiagnosticsHub:
     def items(self, res: DocResult) -> list[types.Diagnostic]:
         """A document's diagnostics: its own, and those found through other files' calls."""
         doc = self.server.documents.get(res.uri)
-        extra = self.cross.extra_for(doc, res.diagnostics) if doc is not None else []
-        return list(res.lsp) + extra
+        if doc is None:
+            return list(res.lsp)
+        return self.cross.merged(doc, res.diagnostics, res.lsp)
 
     def result_id(self, res: DocResult) -> str:
         return f"{res.result_id}.{self._cross_revision.get(res.uri, 0)}"

@@ -17,6 +17,7 @@ from lsprotocol import types
 
 from .. import engine, model
 from ..config import Settings
+from . import runtime
 from .convert import TextIndex, diagnostics_to_lsp
 from .notebooks import NotebookSnapshot
 from .scheduler import Job, Outcome
@@ -73,6 +74,11 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
+    # The latest `gradguard trace` report's findings for this file (source "gradguard (runtime)").
+    found, found_lsp = runtime.findings(
+        payload.engine_path, payload.text, index, uri=payload.uri, version=job.version
+    )
+    diags, lsp = diags + found, [*lsp, *found_lsp]
     problem = result.problem.message if result.problem else None
     return [
         DocResult(payload.uri, job.version, job.generation, with_jedi, diags, tuple(lsp), problem)

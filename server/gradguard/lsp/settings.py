@@ -24,6 +24,8 @@ from lsprotocol import types
 
 from ..config import ConfigError, Settings, settings_from_mapping
 from ..pyproject import PYPROJECT, gradguard_table, settings_from_table
+from ..trace import DEFAULT_REPORT
+from .runtime import is_report_uri
 
 if TYPE_CHECKING:
     from .server import GradguardServer
@@ -221,7 +223,10 @@ def register(ls: GradguardServer) -> None:
         watch = caps.did_change_watched_files if caps else None
         if watch is not None and watch.dynamic_registration:
             options = types.DidChangeWatchedFilesRegistrationOptions(
-                watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+                watchers=[
+                    types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+                    types.FileSystemWatcher(glob_pattern=f"**/{DEFAULT_REPORT}"),  # trace
+                ]
             )
             try:
                 await ls.client_register_capability_async(
@@ -252,3 +257,5 @@ def register(ls: GradguardServer) -> None:
         if any(change.uri.endswith(PYPROJECT) for change in params.changes):
             ls.settings.invalidate()
             ls.reanalyse_all()
+        elif any(is_report_uri(change.uri) for change in params.changes):
+            ls.reanalyse_all()  # a new `gradguard trace` report: its runtime findings

@@ -459,9 +459,9 @@ class Recorder(TorchFunctionMode):
                     best = (score, write, rec)
         if best is None:
             failure.unseen = (
-                "the tracer saw no in-place write on a tensor saved in this graph: the write "
-                "happened where it cannot look (another thread, a torch.compile'd region, C++ "
-                "or CUDA code, or before tracing started)"
+                "the tracer saw no in-place write on a tensor this graph saved: it happened "
+                "where the tracer cannot look (another thread, a torch.compile'd region, "
+                "native code, or before tracing started)"
             )
         else:
             _, write, rec = best

@@ -153,7 +153,10 @@ def _diagnostic(
     if same:
         code = same[0].code
     fixes = (same or static)[0].fixes if (same or static) else ()
-    if not fixes and kind not in ("leaf", "view_of_leaf", "out", "data"):
+    if failure is not None and failure.kind == "version" and failure.save is None:
+        fixes = ()  # the site is the backward() call, not a write: nothing to rewrite there
+    unseen = failure is not None and failure.kind == "version" and failure.save is None
+    if not fixes and not unseen and kind not in ("leaf", "view_of_leaf", "out", "data"):
         clone = _clone_fix(site)
         fixes = (clone,) if clone else ()
     rule = get_rule(code)
@@ -223,8 +226,8 @@ def _failure_finding(failure: Failure) -> RuntimeFinding | None:
         ]
     elif failure.kind == "version":
         message = (
-            "a backward() raised because a saved tensor was modified in place, but the tracer "
-            f"did not see the write: {failure.unseen}"
+            "this backward() raised because a tensor saved for backward was modified in "
+            f"place, and {failure.unseen}; PyTorch raised"
         )
         chain = [failure.unseen]
     else:

@@ -121,7 +121,11 @@ def _is_dispatch(code: types.CodeType) -> bool:
 
 
 def _ours(filename: str) -> bool:
-    return filename.startswith(_HERE) or os.path.basename(filename) == "runpy.py"
+    return (
+        filename.startswith(_HERE)
+        or os.path.basename(filename) == "runpy.py"
+        or filename == "<frozen runpy>"
+    )
 
 
 def _trim(exc: BaseException, seen: set[int] | None = None) -> None:

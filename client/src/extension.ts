@@ -4,6 +4,7 @@ import { initializePythonExtension, onDidChangeInterpreter } from './common/pyth
 import { GradGuardServer } from './common/server';
 import { RESTART_SETTINGS, SECTION } from './common/settings';
 import { ServerStatus } from './common/status';
+import { TRACE_COMMAND, traceFile } from './common/trace';
 
 let server: GradGuardServer | undefined;
 
@@ -16,6 +17,7 @@ export async function activate(context: ExtensionContext): Promise<void> {
         running,
         commands.registerCommand('gradguard.showLog', showLog),
         commands.registerCommand('gradguard.restart', () => running.restart()),
+        commands.registerCommand(TRACE_COMMAND, () => traceFile(context)),
         commands.registerCommand('gradguard.fixAll', async () => {
             const editor = window.activeTextEditor;
             if (!editor || editor.document.languageId !== 'python') {

@@ -221,3 +221,23 @@ def test_check_and_server_never_import_torch(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(ROOT / "server"), "PATH": "/usr/bin:/bin"},
     ).stdout
     assert "FOUND 1 TORCH False" in out
+
+
+def test_positional_inplace_flag_and_a_program_that_changes_directory(tmp_path: Path) -> None:
+    """nn.Dropout passes `inplace` to F.dropout positionally; the version counter tells."""
+    _write(
+        tmp_path,
+        "prog.py",
+        "import os\nimport torch\nfrom torch import nn\n"
+        "x = torch.tensor([0.5, -1.0], requires_grad=True)\n"
+        "y = torch.exp(x)\n"
+        "os.chdir(os.path.dirname(os.getcwd()))\n"
+        "nn.Dropout(p=0.5, inplace=True)(y)\n"
+        "y.sum().backward()\n",
+    )
+    run = trace(["prog.py"], tmp_path)
+    assert run.returncode == 1
+    [finding] = run.findings
+    assert (finding["code"], finding["location"]["row"]) == ("GG106", 7)
+    assert "prog.py:7:1: GG106" in run.report_text
+    assert "saved for backward by `exp` (ExpBackward0)" in run.report_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .sites import Site
 
@@ -18,8 +19,8 @@ class SaveRecord:
     attr: str  # what the node saved: self, other, result, mat1, …
     op: str  # the torch function called from user code (sigmoid, linear, …)
     version: int  # the tensor's version when saved
-    shape: tuple[int, ...]
-    dtype: str
+    shape: Any  # torch.Size (a tuple of ints)
+    dtype: Any  # torch.dtype; str() for text
     site: Site | None
 
 

@@ -42,7 +42,17 @@ sites.skip_directory(os.path.dirname(torch.__file__))
 
 MAX_WRITES = 20_000  # write-on-saved events kept (a ring: training loops make one per step)
 
-_PLAIN, _INPLACE, _BACKWARD, _FACTORY, _MULTI_VIEW, _DATA_SET, _REQ_GRAD_SET, _DATA_GET = range(8)
+(
+    _PLAIN,
+    _INPLACE,
+    _BACKWARD,
+    _FACTORY,
+    _MULTI_VIEW,
+    _DATA_SET,
+    _REQ_GRAD_SET,
+    _DATA_GET,
+    _GETTER,
+) = range(9)
 _BACKWARD_NAMES = {"backward", "grad"}
 _MULTI_VIEW_NAMES = {
     "chunk",
@@ -70,6 +80,28 @@ _INPLACE_DUNDERS = {
     "__ixor__",
     "__ilshift__",
     "__irshift__",
+}
+# Functionals with an `inplace` parameter (GG106 when they write in place).
+_INPLACE_FLAG_FUNCTIONS = {
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "celu",
+    "leaky_relu",
+    "rrelu",
+    "hardtanh",
+    "threshold",
+    "hardsigmoid",
+    "hardswish",
+    "silu",
+    "mish",
 }
 # Names ending in "_" that write no tensor data.
 _NOT_WRITES = {"requires_grad_", "retain_grad_", "share_memory_", "detach_", "record_stream_"}
@@ -115,7 +147,7 @@ def _classify(func: Any) -> int:
             return _REQ_GRAD_SET
         if name == "__get__" and owner == "data":
             return _DATA_GET
-        return _PLAIN
+        return _GETTER if name == "__get__" else _PLAIN
     return _PLAIN
 
 
@@ -184,7 +216,7 @@ class Recorder(TorchFunctionMode):
         self.view_origin = _WeakIdMap()  # tensor -> (Site, what)
         self.data_alias = _WeakIdMap()  # `.data` results of tensors that require grad
         self.failures: list[Failure] = []
-        self.current_op = ""
+        self.current_func: Any = None  # the torch function being called (names saves)
         self.thread = None
 
     # -- the mode ----------------------------------------------------------------------
@@ -192,21 +224,38 @@ class Recorder(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         try:
+            # Property getters/setters arrive as fresh method-wrappers that compare equal.
             kind = self.kinds[func]
         except KeyError:
-            kind = _classify(func)
-            if getattr(func, "__name__", "") not in ("__get__", "__set__"):
-                self.kinds[func] = kind
+            kind = self.kinds[func] = _classify(func)
         except TypeError:  # unhashable callables
             kind = _classify(func)
+        if kind == _GETTER:
+            return func(*args, **kwargs)
         if kwargs and kind == _PLAIN:
             if kwargs.get("out") is not None or kwargs.get("inplace") is True:
                 kind = _INPLACE
             elif kwargs.get("requires_grad") is True:
                 kind = _FACTORY
         if kind == _PLAIN:
-            self.current_op = _name(func)
-            result = func(*args, **kwargs)
+            self.current_func = func
+            # A call not named in place can still write its first argument (`F.dropout(x, p,
+            # training, True)` passes inplace positionally): its version counter tells.
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            version = first._version if first is not None else 0
+            try:
+                result = func(*args, **kwargs)
+            except RuntimeError as exc:
+                failed = error_kind(str(exc))
+                if failed is not None and failed != "version" and first is not None:
+                    name = _name(func)
+                    flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+                    self._write_failure(failed, str(exc), name, flag, first)
+                raise
+            if first is not None and first._version != version:
+                name = _name(func)
+                flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+                self._check_saved(first, name, flag, version, first._version)
             if torch.is_grad_enabled():
                 if isinstance(result, torch.Tensor) and result.grad_fn is not None:
                     self._record_saves(result)
@@ -220,7 +269,7 @@ class Recorder(TorchFunctionMode):
         return self._special(kind, func, args, kwargs)
 
     def _special(self, kind: int, func, args, kwargs):
-        self.current_op = _name(func)
+        self.current_func = func
         result = func(*args, **kwargs)
         if kind == _FACTORY and isinstance(result, torch.Tensor) and result.requires_grad:
             self.leaf_origin.put(result, sites.current_site())
@@ -258,7 +307,7 @@ class Recorder(TorchFunctionMode):
 
     def _inplace(self, func, args, kwargs):
         name = _name(func)
-        self.current_op = name
+        self.current_func = func
         targets, flag = self._targets(name, args, kwargs)
         before = [t._version for t in targets]
         try:
@@ -405,10 +454,10 @@ class Recorder(TorchFunctionMode):
             self.seq,
             type(node).__name__,
             attr,
-            self.current_op,
+            _name(self.current_func),
             t._version,
-            _shape(t),
-            str(t.dtype),
+            t.shape,  # torch.Size and dtype objects: turned into text only for a report
+            t.dtype,
             site,
         )
         records.append(rec)
@@ -420,7 +469,7 @@ class Recorder(TorchFunctionMode):
 
     # -- backward ----------------------------------------------------------------------
     def _backward(self, func, args, kwargs):
-        self.current_op = _name(func)
+        self.current_func = func
         try:
             return func(*args, **kwargs)
         except RuntimeError as exc:
@@ -468,8 +517,8 @@ class Recorder(TorchFunctionMode):
             failure.site = write.site
             failure.op = write.op
             failure.flag = write.flag
-            failure.shape = rec.shape
-            failure.dtype = rec.dtype
+            failure.shape = tuple(int(n) for n in rec.shape)
+            failure.dtype = str(rec.dtype)
             failure.save = rec
             failure.version_before = write.version_before
             failure.version_after = write.version_after

@@ -75,8 +75,8 @@ def _segment(site: Site) -> str:
     return text[site.col :] if site.col < len(text) else text
 
 
-def _describe(t: tuple[int, ...], dtype: str) -> str:
-    return f"{dtype.replace('torch.', '')}{list(t)}"
+def _describe(shape: Any, dtype: Any) -> str:
+    return f"{str(dtype).replace('torch.', '')}{[int(n) for n in shape]}"
 
 
 def _static(site: Site) -> list[Diagnostic]:
@@ -392,6 +392,9 @@ def json_objects(findings: list[RuntimeFinding]) -> list[dict[str, Any]]:
 def write_json(findings: list[RuntimeFinding], path: str) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    ignore = target.parent / ".gitignore"
+    if target.parent.name == ".gradguard" and not ignore.exists():
+        ignore.write_text("# written by gradguard trace\n*\n", encoding="utf-8")
     text = json.dumps(json_objects(findings), indent=2, ensure_ascii=False) + "\n"
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -221,6 +221,9 @@ def _run_program(opts: TraceArgs, code: types.CodeType | None) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     main = types.ModuleType("__main__")
     main.__file__ = os.path.abspath(script)
+    main.__package__ = None
+    main.__spec__ = None
+    main.__cached__ = None  # type: ignore[attr-defined]
     main.__builtins__ = __builtins__  # type: ignore[attr-defined]
     saved_main = sys.modules.get("__main__")
     sys.modules["__main__"] = main
@@ -241,6 +244,8 @@ def main(argv: list[str]) -> int:
     if opts.help:
         sys.stdout.write(USAGE)
         return 0
+    if opts.report:
+        opts.report = os.path.abspath(opts.report)  # the program may chdir
     code = None
     if opts.script is not None:
         if not os.path.isfile(opts.script):
@@ -283,6 +288,7 @@ def main(argv: list[str]) -> int:
 
 
 def _traced(opts: TraceArgs, code: types.CodeType | None, tracer) -> int:
+    start_dir = os.getcwd()
     exit_code = 0
     raised: BaseException | None = None
     tracer.__enter__()
@@ -296,6 +302,10 @@ def _traced(opts: TraceArgs, code: types.CodeType | None, tracer) -> int:
         raised, exit_code = exc, 1
     finally:
         tracer.__exit__(None, None, None)
+    try:
+        os.chdir(start_dir)  # paths in the report are shown relative to where trace started
+    except OSError:
+        pass
     result = tracer.result(unraised=opts.all)
     if raised is not None:
         _fallback_failure(raised, result)

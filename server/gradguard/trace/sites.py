@@ -17,6 +17,18 @@ _GRADGUARD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + o
 _skip_prefixes: list[str] = [_GRADGUARD_DIR]
 _skip_cache: dict[CodeType, bool] = {}
 _positions: dict[CodeType, list] = {}
+_absolute: dict[CodeType, str] = {}
+
+
+def _file(code: CodeType) -> str:
+    """The code's file as an absolute path (a later os.chdir must not lose it)."""
+    name = _absolute.get(code)
+    if name is None:
+        name = code.co_filename
+        if not name.startswith("<"):
+            name = os.path.abspath(name)
+        _absolute[code] = name
+    return name
 
 
 @dataclass(frozen=True)
@@ -85,10 +97,10 @@ def site_of(frame: FrameType) -> Site:
         if 0 <= index < len(positions):
             start, end, col, end_col = positions[index]
             if start == line and col is not None and end is not None and end_col is not None:
-                return Site(code.co_filename, line, col, end, end_col)
+                return Site(_file(code), line, col, end, end_col)
     text = linecache.getline(code.co_filename, line).rstrip("\r\n")
     indent = len(text) - len(text.lstrip())
-    return Site(code.co_filename, line, indent, line, len(text))
+    return Site(_file(code), line, indent, line, len(text))
 
 
 def current_site() -> Site | None:
@@ -116,7 +128,7 @@ def site_in_traceback(tb) -> Site | None:
         if 0 <= index < len(positions):
             start, end, col, end_col = positions[index]
             if start == line and col is not None and end is not None and end_col is not None:
-                return Site(code.co_filename, line, col, end, end_col)
+                return Site(_file(code), line, col, end, end_col)
     text = linecache.getline(code.co_filename, line).rstrip("\r\n")
     indent = len(text) - len(text.lstrip())
-    return Site(code.co_filename, line, indent, line, len(text))
+    return Site(_file(code), line, indent, line, len(text))

@@ -241,3 +241,33 @@ def test_positional_inplace_flag_and_a_program_that_changes_directory(tmp_path: 
     assert (finding["code"], finding["location"]["row"]) == ("GG106", 7)
     assert "prog.py:7:1: GG106" in run.report_text
     assert "saved for backward by `exp` (ExpBackward0)" in run.report_text
+
+
+def test_custom_function_save_is_matched_through_the_error_message(tmp_path: Path) -> None:
+    """ctx.save_for_backward in a custom Function: its node is only seen later, so the write
+    is found from PyTorch's message (shape, expected version, creator)."""
+    _write(
+        tmp_path,
+        "prog.py",
+        "import torch\n\n\n"
+        "class Square(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        ctx.save_for_backward(x)\n"
+        "        return x * x\n\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        (x,) = ctx.saved_tensors\n"
+        "        return 2 * x * g\n\n\n"
+        "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "h = w * 1\n"
+        "y = Square.apply(h)\n"
+        "h.add_(1)\n"
+        "y.sum().backward()\n",
+    )
+    run = trace(["prog.py"], tmp_path)
+    assert run.returncode == 1 and SAVED in run.stderr
+    [finding] = run.findings
+    assert (finding["code"], finding["location"]["row"]) == ("GG105", 19)
+    assert "the save itself was not seen" in finding["message"]
+    assert [r["location"]["row"] for r in finding["related"]] == [20]

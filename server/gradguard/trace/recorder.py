@@ -170,6 +170,11 @@ def _shape(t: torch.Tensor) -> tuple[int, ...]:
         return ()
 
 
+def _creator(t: torch.Tensor) -> str | None:
+    fn = t.grad_fn
+    return type(fn).__name__ if fn is not None else None
+
+
 def _storage(t: torch.Tensor) -> Any:
     try:
         return t.untyped_storage()
@@ -212,6 +217,7 @@ class Recorder(TorchFunctionMode):
         self.saves_by_storage = _WeakIdMap()  # storage -> list[weakref to SaveRecord]
         self.writes: deque[WriteRecord] = deque(maxlen=MAX_WRITES)
         self.data_writes: deque[WriteRecord] = deque(maxlen=1000)
+        self.grad_writes: deque[tuple[WriteRecord, str | None]] = deque(maxlen=1000)
         self.leaf_origin = _WeakIdMap()  # tensor -> Site where it got requires_grad
         self.view_origin = _WeakIdMap()  # tensor -> (Site, what)
         self.data_alias = _WeakIdMap()  # `.data` results of tensors that require grad
@@ -255,6 +261,8 @@ class Recorder(TorchFunctionMode):
             if first is not None and first._version != version:
                 name = _name(func)
                 flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+                if torch.is_grad_enabled():
+                    self._remember_write(first, name, flag, version, first._version)
                 self._check_saved(first, name, flag, version, first._version)
             if torch.is_grad_enabled():
                 if isinstance(result, torch.Tensor) and result.grad_fn is not None:
@@ -310,6 +318,7 @@ class Recorder(TorchFunctionMode):
         self.current_func = func
         targets, flag = self._targets(name, args, kwargs)
         before = [t._version for t in targets]
+        grad_on = torch.is_grad_enabled()
         try:
             result = func(*args, **kwargs)
         except RuntimeError as exc:
@@ -317,11 +326,12 @@ class Recorder(TorchFunctionMode):
             if kind is not None and kind != "version" and targets:
                 self._write_failure(kind, str(exc), name, flag, targets[0])
             raise
-        grad_on = torch.is_grad_enabled()
         for t, version in zip(targets, before, strict=False):
             after = t._version
             if after == version:
                 continue
+            if grad_on:
+                self._remember_write(t, name, flag, version, after)
             if self.data_alias.get(t) is not None:
                 self._data_write(name, t)
             self._check_saved(t, name, flag, version, after)
@@ -333,6 +343,22 @@ class Recorder(TorchFunctionMode):
         elif grad_on and targets and targets[0].grad_fn is not None:
             self._record_saves(targets[0])
         return result
+
+    def _remember_write(self, t, op: str, flag, before: int, after: int) -> None:
+        """Writes in grad mode, kept to explain a version error whose save was not seen.
+
+        The creator is the tensor's grad_fn after the write: PyTorch's message names that one.
+        """
+        creator = _creator(t)
+        self.seq += 1
+        self.grad_writes.append(
+            (
+                WriteRecord(
+                    self.seq, op, sites.current_site(), before, after, _shape(t), str(t.dtype), flag
+                ),
+                creator,
+            )
+        )
 
     def _check_saved(self, t: torch.Tensor, op: str, flag, before: int, after: int) -> None:
         storage = _storage(t)
@@ -421,7 +447,10 @@ class Recorder(TorchFunctionMode):
             names = self.saved_attrs.get(cls)
             if names is None:
                 names = self.saved_attrs[cls] = [
-                    a for a in dir(node) if a.startswith("_saved_") and not a.endswith("_sizes")
+                    a
+                    for a in dir(node)
+                    if (a.startswith("_saved_") and not a.endswith("_sizes"))
+                    or a == "saved_tensors"  # custom autograd.Function: ctx.save_for_backward
                 ]
                 self.non_tensor_attrs[cls] = set()
             skip = self.non_tensor_attrs[cls]
@@ -440,7 +469,7 @@ class Recorder(TorchFunctionMode):
                 if site is None:
                     site = sites.current_site()
                 for t in tensors:
-                    self._save(records, node, attr[len("_saved_") :], t, site)
+                    self._save(records, node, attr.removeprefix("_saved_"), t, site)
             for nxt, _ in node.next_functions:
                 if nxt is not None:
                     stack.append(nxt)
@@ -507,6 +536,19 @@ class Recorder(TorchFunctionMode):
                 if best is None or score > best[0]:
                     best = (score, write, rec)
         if best is None:
+            guess = self._guess_write(match)
+            if guess is not None:
+                failure.site, failure.op, failure.flag = guess.site, guess.op, guess.flag
+                failure.shape, failure.dtype = guess.shape, guess.dtype
+                failure.version_before = guess.version_before
+                failure.version_after = guess.version_after
+                failure.unseen = (
+                    "the save itself was not seen (a custom autograd.Function or a graph built "
+                    "before tracing): this write is the last one in grad mode that matches the "
+                    "error's shape, version and creator"
+                )
+                self.failures.append(failure)
+                return
             failure.unseen = (
                 "the tracer saw no in-place write on a tensor this graph saved: it happened "
                 "where the tracer cannot look (another thread, a torch.compile'd region, "
@@ -523,6 +565,21 @@ class Recorder(TorchFunctionMode):
             failure.version_before = write.version_before
             failure.version_after = write.version_after
         self.failures.append(failure)
+
+    def _guess_write(self, match: re.Match[str] | None) -> WriteRecord | None:
+        """The latest grad-mode write matching a version error's message, if one does."""
+        if match is None:
+            return None
+        expected = int(match.group("expected"))
+        shape = tuple(int(s) for s in match.group("shape").split(",") if s.strip())
+        creator = match.group("fn")
+        for write, written_creator in reversed(self.grad_writes):
+            if write.version_before != expected or write.shape != shape:
+                continue
+            if creator and written_creator and not written_creator.startswith(creator):
+                continue
+            return write
+        return None
 
     def _graph_saves(self, args, kwargs) -> set[int]:
         roots: list[torch.Tensor] = []

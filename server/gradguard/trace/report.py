@@ -153,9 +153,9 @@ def _diagnostic(
     if same:
         code = same[0].code
     fixes = (same or static)[0].fixes if (same or static) else ()
-    if failure is not None and failure.kind == "version" and failure.save is None:
+    if failure is not None and failure.kind == "version" and failure.site is None:
         fixes = ()  # the site is the backward() call, not a write: nothing to rewrite there
-    unseen = failure is not None and failure.kind == "version" and failure.save is None
+    unseen = failure is not None and failure.kind == "version" and failure.site is None
     if not fixes and not unseen and kind not in ("leaf", "view_of_leaf", "out", "data"):
         clone = _clone_fix(site)
         fixes = (clone,) if clone else ()
@@ -223,6 +223,20 @@ def _failure_finding(failure: Failure) -> RuntimeFinding | None:
             f"{failure.version_before} → {failure.version_after}",
             f"3. {_where(failure.backward, site)}: backward() found version "
             f"{failure.version_after}, expected {save.version}, and raised",
+        ]
+    elif failure.kind == "version" and failure.site is not None:
+        tensor = _describe(failure.shape, failure.dtype)
+        message = (
+            f"`{_segment(site)}` writes in place (`{failure.op}`) into a {tensor} tensor; "
+            f"{failure.unseen}; the backward() at {_where(failure.backward, site)} raised"
+        )
+        if failure.backward is not None:
+            related.append((failure.backward, "this backward() raised"))
+        chain = [
+            f"1. {_where(site, site)}: `{failure.op}` wrote into a {tensor} tensor in place: "
+            f"version {failure.version_before} → {failure.version_after}",
+            f"2. {_where(failure.backward, site)}: backward() found the changed version and raised",
+            f"(gradguard: {failure.unseen})",
         ]
     elif failure.kind == "version":
         message = (
@@ -315,6 +329,7 @@ def build(result: TraceResult) -> list[RuntimeFinding]:
 def _file_report(finding: RuntimeFinding) -> FileReport:
     site = finding.site
     fix = finding.diagnostic.preferred_fix
+    fix = fix if fix is not None and fix.is_safe else None  # "[*]" as in check: a safe fix
     return FileReport(
         path=display_path(site.file),
         absolute=os.path.abspath(site.file),

@@ -81,6 +81,7 @@ async def test_runtime_finding_fix_hover_and_edit(client: LanguageClient, traced
     assert hover is not None
     text = hover.contents.value
     assert "Recorded at run time" in text and "SigmoidBackward0" in text
+    assert "When traced, PyTorch raised" in text and "PyTorch will raise" not in text
 
     # A line added above: the finding moves with its line.
     replace_all(client, uri, "# normalise in place\n" + HELPER, 2)

@@ -169,11 +169,19 @@ def _diagnostic(entry: dict[str, Any], lines: list[str]) -> RuntimeDiagnostic | 
         related=tuple(infos),
         noqa_edit=noqa.noqa_edit(lines, rng.start.line, code),
         url=str(entry.get("url") or ""),
-        explanation=str(entry.get("explanation") or ""),
-        runtime_message=str(entry.get("runtime_message") or ""),
+        # The hover's "PyTorch will raise" is for static findings; this one did raise.
+        explanation=_explanation(entry),
         name=str(entry.get("name") or ""),
     )
     return RuntimeDiagnostic(diag, tuple(related))
+
+
+def _explanation(entry: dict[str, Any]) -> str:
+    raised = str(entry.get("runtime_message") or "")
+    chain = str(entry.get("explanation") or "")
+    if not raised:
+        return chain
+    return f"When traced, PyTorch raised:\n\n```text\n{raised}\n```\n\n{chain}"
 
 
 def to_lsp(

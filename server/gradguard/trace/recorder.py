@@ -133,6 +133,8 @@ def _classify(func: Any) -> int:
     name = getattr(func, "__name__", "")
     if name in _BACKWARD_NAMES:
         return _BACKWARD
+    if name == "requires_grad_":
+        return _REQ_GRAD_SET
     if name in _INPLACE_DUNDERS:
         return _INPLACE
     if name.endswith("_") and not name.endswith("__") and name not in _NOT_WRITES:
@@ -281,8 +283,10 @@ class Recorder(TorchFunctionMode):
         result = func(*args, **kwargs)
         if kind == _FACTORY and isinstance(result, torch.Tensor) and result.requires_grad:
             self.leaf_origin.put(result, sites.current_site())
-        elif kind == _REQ_GRAD_SET and args and len(args) > 1 and args[1]:
-            self.leaf_origin.put(args[0], sites.current_site())
+        elif kind == _REQ_GRAD_SET and args and isinstance(args[0], torch.Tensor):
+            # `x.requires_grad = True` (the setter) or `x.requires_grad_()` / `(True)`
+            if args[0].requires_grad and args[0].is_leaf:
+                self.leaf_origin.put(args[0], sites.current_site())
         elif kind == _MULTI_VIEW:
             site = sites.current_site()
             for t in _tensors_in(result):

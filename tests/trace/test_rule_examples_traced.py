@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gradguard.engine import check_source
 from gradguard.rules import all_rules
 
 from .conftest import run_python, trace
@@ -35,6 +36,20 @@ VALID = [
 ]
 
 _SAVER = re.compile(r"saved for backward by `[^`]+` \(\w+\)")
+
+
+def _static_related(code: str, line: int) -> dict[str, int]:
+    """Where the static engine says the tensor was saved and which backward() raises."""
+    out: dict[str, int] = {}
+    for diag in check_source(code):
+        if diag.range.start.line != line - 1:
+            continue
+        for info in diag.related:
+            if "saved for backward" in info.message:
+                out.setdefault("saved", info.range.start.line + 1)
+            elif "backward() will raise" in info.message:
+                out.setdefault("backward", info.range.start.line + 1)
+    return out
 
 
 @pytest.mark.parametrize(("code", "index", "example"), RAISING)
@@ -69,6 +84,12 @@ def test_failing_example_names_the_culprit_line(code, index, example, tmp_path: 
         assert saved[0] <= example.line
         assert f"line {backward[0]}, in <module>" in plain.stderr
         assert _SAVER.search(text), text
+        # The static engine, which never runs the program, names the same places.
+        static = _static_related(example.code, example.line)
+        if "saved" in static:
+            assert saved[0] == static["saved"], (related, static)
+        if "backward" in static:
+            assert backward[0] == static["backward"], (related, static)
 
 
 @pytest.mark.parametrize(("code", "index", "example"), VALID + SILENT_INVALID)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import weakref
 from collections import deque
 from typing import Any
@@ -225,7 +224,6 @@ class Recorder(TorchFunctionMode):
         self.data_alias = _WeakIdMap()  # `.data` results of tensors that require grad
         self.failures: list[Failure] = []
         self.current_func: Any = None  # the torch function being called (names saves)
-        self.thread = None
 
     # -- the mode ----------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -627,14 +625,6 @@ class Recorder(TorchFunctionMode):
         return out
 
 
-def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    try:
-        return bool(compiler is not None and compiler.is_compiling())
-    except Exception:
-        return False
-
-
 class Tracer:
     """``with Tracer() as t: …``; then ``t.result()``. Recording happens in this thread only."""
 
@@ -655,4 +645,4 @@ class Tracer:
         return self.recorder.result(unraised=unraised)
 
 
-__all__ = ["Recorder", "Tracer", "error_kind", "sys"]
+__all__ = ["Recorder", "Tracer", "error_kind"]

@@ -203,7 +203,9 @@ test('"Trace Current File" runs the program in a terminal; the runtime finding s
         [['helper.py', 'GG105', 2]],
     );
 
-    await session.openFile('helper.py');
+    // Back to the helper's tab (the terminal has the focus now).
+    await page.locator(SEL.tab, { hasText: 'helper.py' }).first().click();
+    await page.locator(SEL.activeTab, { hasText: 'helper.py' }).first().waitFor();
     const squiggle = page.locator(SEL.squiggleError).first();
     await squiggle.waitFor();
     await session.pointAt(squiggle);

@@ -254,8 +254,12 @@ def register(ls: GradguardServer) -> None:
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        log.debug("watched files changed: %s", [change.uri for change in params.changes])
         if any(change.uri.endswith(PYPROJECT) for change in params.changes):
             ls.settings.invalidate()
             ls.reanalyse_all()
         elif any(is_report_uri(change.uri) for change in params.changes):
-            ls.reanalyse_all()  # a new `gradguard trace` report: its runtime findings
+            # A new `gradguard trace` report: results still being computed (the jedi lane)
+            # read the old one, so they belong to an older generation and are dropped.
+            ls.settings.generation += 1
+            ls.reanalyse_all()

@@ -404,12 +404,22 @@ def json_objects(findings: list[RuntimeFinding]) -> list[dict[str, Any]]:
     return out
 
 
+def prepare_folder(path: str) -> None:
+    """Create the report's folder (``.gradguard/`` ignores itself in git).
+
+    Called before the program runs: a file watcher (the editor's) that learns of a new
+    folder only as the report lands in it can miss the report.
+    """
+    folder = Path(path).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if folder.name == ".gradguard" and not ignore.exists():
+        ignore.write_text("# written by gradguard trace\n*\n", encoding="utf-8")
+
+
 def write_json(findings: list[RuntimeFinding], path: str) -> None:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ignore = target.parent / ".gitignore"
-    if target.parent.name == ".gradguard" and not ignore.exists():
-        ignore.write_text("# written by gradguard trace\n*\n", encoding="utf-8")
+    prepare_folder(path)
     text = json.dumps(json_objects(findings), indent=2, ensure_ascii=False) + "\n"
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

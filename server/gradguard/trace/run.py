@@ -246,6 +246,13 @@ def main(argv: list[str]) -> int:
         return 0
     if opts.report:
         opts.report = os.path.abspath(opts.report)  # the program may chdir
+        try:
+            from .report import prepare_folder
+
+            prepare_folder(opts.report)
+        except OSError as exc:
+            print(f"gradguard trace: error: cannot write {opts.report}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     code = None
     if opts.script is not None:
         if not os.path.isfile(opts.script):

@@ -170,6 +170,53 @@ test('a settings change reaches the running server, and "Fix All in File" fixes 
     await stop(session);
 });
 
+test('"Trace Current File" runs the program in a terminal; the runtime finding squiggles the helper', async () => {
+    // The write is in a helper whose parameter the static analysis cannot prove saved: only
+    // the run knows. The trace report (.gradguard/trace.json) becomes a diagnostic there.
+    const helper = 'def normalize_(t):\n    t /= t.sum()\n    return t\n';
+    const train =
+        'import torch\nfrom helper import normalize_\n' +
+        'x = torch.tensor([0.5, -1.0], requires_grad=True)\n' +
+        'h = torch.sigmoid(x)\nnormalize_(h)\nh.sum().backward()\n';
+    const session = await start({ name: 'trace', files: { 'helper.py': helper, 'train.py': train } });
+    const page = session.page;
+    await session.openFile('helper.py');
+    await page.locator(`${SEL.statusBar} [aria-label^="GradGuard: ready"]`).first().waitFor();
+    assert.equal(await page.locator(SEL.squiggleAny).count(), 0, 'nothing is flagged before the run');
+
+    await session.openFile('train.py');
+    await session.pointAt(page.locator(SEL.editorLines).first(), { click: true });
+    await page.keyboard.press('Control+Shift+P');
+    await page.locator(SEL.quickInputBox).waitFor();
+    await page.keyboard.type('GradGuard: Trace Current File');
+    await page.locator(SEL.quickInputRow, { hasText: 'GradGuard: Trace Current File' }).first().waitFor();
+    await page.keyboard.press('Enter');
+
+    const report = session.file('.gradguard/trace.json');
+    const deadline = Date.now() + TIMEOUT * 2;
+    while (!fs.existsSync(report) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const findings = JSON.parse(await waitForFile(report, (text) => text.trim().endsWith(']')));
+    assert.deepEqual(
+        findings.map((f) => [path.basename(f.filename), f.code, f.location.row]),
+        [['helper.py', 'GG105', 2]],
+    );
+
+    // Back to the helper's tab (the terminal has the focus now).
+    await page.locator(SEL.tab, { hasText: 'helper.py' }).first().click();
+    await page.locator(SEL.activeTab, { hasText: 'helper.py' }).first().waitFor();
+    const squiggle = page.locator(SEL.squiggleError).first();
+    await squiggle.waitFor();
+    await session.pointAt(squiggle);
+    const hover = page.locator(SEL.hover, { hasText: 'Recorded at run time' }).first();
+    await hover.waitFor();
+    assert.match(await hover.innerText(), /gradguard \(runtime\)/);
+    assert.match(await hover.innerText(), /SigmoidBackward0/);
+    await session.screenshot('trace-runtime-finding');
+    await stop(session);
+});
+
 test('a notebook cell gets a diagnostic', async () => {
     const cell = (source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
     const notebook = {

@@ -23,6 +23,8 @@ export const SEL = {
     notebookCellEditor: '.notebookOverlay .cell-editor-container .monaco-editor',
     notebookSquiggleError: '.notebookOverlay .cell-editor-container .squiggly-error',
     dirtyTab: '.tabs-container .tab.dirty',
+    tab: '.tabs-container .tab',
+    activeTab: '.tabs-container .tab.active',
     /** A tab whose label says "• N problems in this file" (the workbench's problem decoration). */
     tabWithProblems: '.tabs-container .tab .monaco-icon-label[aria-label*="problem"]',
 };

@@ -12,6 +12,7 @@ import { initializePythonExtension, onDidChangeInterpreter } from './common/pyth
 import { GradGuardServer } from './common/server';
 import { RESTART_SETTINGS, SECTION } from './common/settings';
 import { ServerStatus } from './common/status';
+import { TRACE_COMMAND, traceFile } from './common/trace';
 
 let server: GradGuardServer | undefined;
 
@@ -24,6 +25,7 @@ export async function activate(context: ExtensionContext): Promise<void> {
         running,
         commands.registerCommand('gradguard.showLog', showLog),
         commands.registerCommand('gradguard.restart', () => running.restart()),
+        commands.registerCommand(TRACE_COMMAND, () => traceFile(context)),
         commands.registerCommand('gradguard.fixAll', async () => {
             // In a notebook the server's fix-all covers every cell, whichever cell asks.
             const document = window.activeTextEditor?.document ?? firstPythonCell(window.activeNotebookEditor);

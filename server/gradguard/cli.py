@@ -5,6 +5,7 @@
                     [--stdin-filename NAME] [--config PATH]
     gradguard rule GG101 | --all
     gradguard server [ARGS…]
+    gradguard trace [--report PATH] [--all] SCRIPT [ARGS…] | -m MODULE [ARGS…]
     gradguard version | --version
 
 Exit codes (like ruff): 0 no findings; 1 findings remain, ``--diff`` would change
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         "server", help="run the language server (stdio; --tcp HOST:PORT)", add_help=False
     )
     server.add_argument("args", nargs=argparse.REMAINDER)
+
+    trace = sub.add_parser(
+        "trace",
+        help="run a program under PyTorch and name the in-place write autograd rejects",
+        add_help=False,
+    )
+    trace.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -443,12 +451,21 @@ def _server(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
+def _trace(argv: Sequence[str]) -> int:
+    """``gradguard trace``: the only command that imports torch (inside trace.run)."""
+    from .trace.run import main as trace_main
+
+    return trace_main(list(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         if argv[:1] == ["server"]:  # its options (--help, --tcp …) belong to the server
             args = argparse.Namespace(command="server", args=argv[1:])
+        elif argv[:1] == ["trace"]:  # everything after the script belongs to the program
+            args = argparse.Namespace(command="trace", args=argv[1:])
         else:
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
@@ -458,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _server(args.args)
         if args.command == "check":
             return _check(args)
+        if args.command == "trace":
+            return _trace(args.args)
         if args.command == "rule":
             return _rule(args)
         if args.command == "version":

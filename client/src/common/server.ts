@@ -45,7 +45,7 @@ function workingDirectory(): string {
 }
 
 /** The environment of the server process; `useBundled` puts the shipped libraries first. */
-function serverEnvironment(context: ExtensionContext, settings: ExtensionSettings): NodeJS.ProcessEnv {
+export function serverEnvironment(context: ExtensionContext, settings: ExtensionSettings): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
     if (settings.importStrategy === 'useBundled') {
         const libs = path.join(context.extensionPath, 'bundled', 'libs');

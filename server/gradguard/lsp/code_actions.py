@@ -20,6 +20,7 @@ from .. import engine
 from ..failures import LOG_MARKER, reason_of
 from ..model import Fix
 from ..text import parses as _parses
+from ..trace import RUNTIME_SOURCE
 from .convert import SOURCE, TextIndex, edit_from_json
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _overlaps(a: types.Range, b: types.Range) -> bool:
 
 def _data(diag: types.Diagnostic) -> dict[str, Any] | None:
     data = diag.data
-    if diag.source != SOURCE or not isinstance(data, dict):
+    if diag.source not in (SOURCE, RUNTIME_SOURCE) or not isinstance(data, dict):
         return None
     return data
 

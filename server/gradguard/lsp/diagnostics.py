@@ -18,6 +18,7 @@ from lsprotocol import types
 from .. import engine, model
 from ..config import Settings
 from ..failures import LOG_MARKER
+from . import runtime
 from .convert import TextIndex, diagnostics_to_lsp
 from .cross_file import CrossFile
 from .notebooks import NotebookSnapshot
@@ -90,6 +91,11 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
+    # The latest `gradguard trace` report's findings for this file (source "gradguard (runtime)").
+    traced, traced_lsp = runtime.findings(
+        payload.engine_path, payload.text, index, uri=payload.uri, version=job.version
+    )
+    diags, lsp = diags + traced, [*lsp, *traced_lsp]
     problem = result.problem.message if result.problem else None
     foreign = tuple((path, tuple(found)) for path, found in result.foreign.items())
     failed = tuple(str(f) for f in result.failures)

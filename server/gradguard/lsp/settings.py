@@ -24,6 +24,8 @@ from lsprotocol import types
 
 from ..config import ConfigError, Settings, settings_from_mapping
 from ..pyproject import PYPROJECT, gradguard_table, settings_from_table
+from ..trace import DEFAULT_REPORT
+from .runtime import is_report_uri
 
 if TYPE_CHECKING:
     from .server import GradguardServer
@@ -220,7 +222,10 @@ def register(ls: GradguardServer) -> None:
         watch = caps.did_change_watched_files if caps else None
         if watch is not None and watch.dynamic_registration:
             options = types.DidChangeWatchedFilesRegistrationOptions(
-                watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+                watchers=[
+                    types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+                    types.FileSystemWatcher(glob_pattern=f"**/{DEFAULT_REPORT}"),  # trace
+                ]
             )
             try:
                 await ls.client_register_capability_async(
@@ -248,6 +253,12 @@ def register(ls: GradguardServer) -> None:
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        log.debug("watched files changed: %s", [change.uri for change in params.changes])
         if any(change.uri.endswith(PYPROJECT) for change in params.changes):
             ls.settings.invalidate()
+            ls.reanalyse_all()
+        elif any(is_report_uri(change.uri) for change in params.changes):
+            # A new `gradguard trace` report: results still being computed (the jedi lane)
+            # read the old one, so they belong to an older generation and are dropped.
+            ls.settings.generation += 1
             ls.reanalyse_all()

@@ -1,0 +1,648 @@
+"""The recorder: a ``TorchFunctionMode`` plus autograd-graph metadata. Imports torch.
+
+What it sees, and how:
+
+- Every call of a torch function, ``Tensor`` method or property from Python goes through
+  ``__torch_function__`` of the active mode (the outermost call only: inside the handler
+  the mode is off, so ``F.linear`` inside ``nn.Linear.forward`` is one call).
+- In-place writes are told by name (``add_``, ``__setitem__``, ``_foreach_mul_``, …) or by
+  their flags (``out=``, ``inplace=True``, the ``.data`` setter); the written tensors'
+  ``_version`` is read before and after.
+- Saved tensors: after a call made in grad mode, the new autograd nodes behind its result
+  are visited once; each ``_saved_*`` tensor is unpacked (a fresh alias: no copy) to read
+  its storage, version, shape and dtype, and the record is kept in the node's own
+  ``metadata`` dict (so it lives exactly as long as the graph). A per-storage index of weak
+  references lets a later write find the live saves it invalidates.
+- ``torch.autograd.graph.saved_tensors_hooks`` is deliberately *not* used: PyTorch skips its
+  version-counter check for tensors packed by hooks, so the program would no longer raise.
+- Errors: the in-place errors PyTorch raises at the write are caught (and re-raised) around
+  the call; a version error is caught around ``backward``/``grad``, and the graph being
+  differentiated is walked to find which saved tensor was modified, and by which write.
+
+The mode is thread-local in PyTorch: only the thread that started tracing is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections import deque
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from . import sites
+from .events import Failure, SaveRecord, TraceResult, WriteRecord
+from .sites import Site
+
+sites.skip_directory(os.path.dirname(torch.__file__))
+
+MAX_WRITES = 20_000  # write-on-saved events kept (a ring: training loops make one per step)
+
+(
+    _PLAIN,
+    _INPLACE,
+    _BACKWARD,
+    _FACTORY,
+    _MULTI_VIEW,
+    _DATA_SET,
+    _REQ_GRAD_SET,
+    _DATA_GET,
+    _GETTER,
+) = range(9)
+_BACKWARD_NAMES = {"backward", "grad"}
+_MULTI_VIEW_NAMES = {
+    "chunk",
+    "split",
+    "unbind",
+    "tensor_split",
+    "split_with_sizes",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "unsafe_chunk",
+}
+_INPLACE_DUNDERS = {
+    "__setitem__",
+    "__iadd__",
+    "__isub__",
+    "__imul__",
+    "__itruediv__",
+    "__ifloordiv__",
+    "__imod__",
+    "__ipow__",
+    "__imatmul__",
+    "__iand__",
+    "__ior__",
+    "__ixor__",
+    "__ilshift__",
+    "__irshift__",
+}
+# Functionals with an `inplace` parameter (GG106 when they write in place).
+_INPLACE_FLAG_FUNCTIONS = {
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "celu",
+    "leaky_relu",
+    "rrelu",
+    "hardtanh",
+    "threshold",
+    "hardsigmoid",
+    "hardswish",
+    "silu",
+    "mish",
+}
+# Names ending in "_" that write no tensor data.
+_NOT_WRITES = {"requires_grad_", "retain_grad_", "share_memory_", "detach_", "record_stream_"}
+
+_INPLACE_ERRORS = (
+    ("modified by an inplace operation", "version"),
+    ("a view of a leaf Variable that requires grad", "view_of_leaf"),
+    ("a leaf Variable that requires grad is being used in an in-place", "leaf"),
+    ("This view is the output of a function that returns multiple views", "multi_view"),
+    ("A view was created in no_grad mode", "no_grad_view"),
+    ("A view was created in inference mode", "no_grad_view"),
+    ("arguments don't support automatic differentiation", "out"),
+)
+_VERSION = re.compile(
+    r"\[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\](?:, which is output \d+ of (?P<fn>\w+),)?"
+    r" is at version (?P<now>\d+); expected version (?P<expected>\d+)"
+)
+
+
+def error_kind(message: str) -> str | None:
+    """Which autograd in-place error a RuntimeError message is, or None."""
+    for text, kind in _INPLACE_ERRORS:
+        if text in message:
+            return kind
+    return None
+
+
+def _classify(func: Any) -> int:
+    name = getattr(func, "__name__", "")
+    if name in _BACKWARD_NAMES:
+        return _BACKWARD
+    if name == "requires_grad_":
+        return _REQ_GRAD_SET
+    if name in _INPLACE_DUNDERS:
+        return _INPLACE
+    if name.endswith("_") and not name.endswith("__") and name not in _NOT_WRITES:
+        return _INPLACE
+    if name in _MULTI_VIEW_NAMES:
+        return _MULTI_VIEW
+    if name in ("__set__", "__get__"):
+        owner = getattr(getattr(func, "__self__", None), "__name__", "")
+        if name == "__set__" and owner == "data":
+            return _DATA_SET
+        if name == "__set__" and owner == "requires_grad":
+            return _REQ_GRAD_SET
+        if name == "__get__" and owner == "data":
+            return _DATA_GET
+        return _GETTER if name == "__get__" else _PLAIN
+    return _PLAIN
+
+
+def _name(func: Any) -> str:
+    return getattr(func, "__name__", None) or repr(func)
+
+
+def _tensors_in(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, torch.Tensor)]
+    return []
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in t.shape)
+    except Exception:  # symbolic shapes (torch.compile), nested tensors
+        return ()
+
+
+def _creator(t: torch.Tensor) -> str | None:
+    fn = t.grad_fn
+    return type(fn).__name__ if fn is not None else None
+
+
+def _storage(t: torch.Tensor) -> Any:
+    try:
+        return t.untyped_storage()
+    except Exception:  # tensors without storage (fake, functorch wrappers, sparse)
+        return None
+
+
+class _WeakIdMap:
+    """id(object) -> value while the object lives (tensors' ``__eq__`` rules out WeakKeyDictionary)."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, tuple[weakref.ref, Any]] = {}
+
+    def put(self, obj: Any, value: Any) -> None:
+        key = id(obj)
+        items = self.items
+        try:
+            ref = weakref.ref(obj, lambda _r, key=key: items.pop(key, None))
+        except TypeError:
+            return
+        items[key] = (ref, value)
+
+    def get(self, obj: Any) -> Any:
+        entry = self.items.get(id(obj))
+        if entry is None or entry[0]() is not obj:
+            return None
+        return entry[1]
+
+
+class Recorder(TorchFunctionMode):
+    """Record in-place writes, saved tensors and autograd in-place errors (this thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seq = 0
+        self.last_backward_seq = -1
+        self.kinds: dict[Any, int] = {}
+        self.saved_attrs: dict[type, list[str]] = {}
+        self.non_tensor_attrs: dict[type, set[str]] = {}
+        self.saves_by_storage = _WeakIdMap()  # storage -> list[weakref to SaveRecord]
+        self.writes: deque[WriteRecord] = deque(maxlen=MAX_WRITES)
+        self.data_writes: deque[WriteRecord] = deque(maxlen=1000)
+        self.grad_writes: deque[tuple[WriteRecord, str | None]] = deque(maxlen=1000)
+        self.leaf_origin = _WeakIdMap()  # tensor -> Site where it got requires_grad
+        self.view_origin = _WeakIdMap()  # tensor -> (Site, what)
+        self.data_alias = _WeakIdMap()  # `.data` results of tensors that require grad
+        self.failures: list[Failure] = []
+        self.current_func: Any = None  # the torch function being called (names saves)
+
+    # -- the mode ----------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if kwargs is None:
+            kwargs = {}
+        try:
+            # Property getters/setters arrive as fresh method-wrappers that compare equal.
+            kind = self.kinds[func]
+        except KeyError:
+            kind = self.kinds[func] = _classify(func)
+        except TypeError:  # unhashable callables
+            kind = _classify(func)
+        if kind == _GETTER:
+            return func(*args, **kwargs)
+        if kwargs and kind == _PLAIN:
+            if kwargs.get("out") is not None or kwargs.get("inplace") is True:
+                kind = _INPLACE
+            elif kwargs.get("requires_grad") is True:
+                kind = _FACTORY
+        if kind == _PLAIN:
+            self.current_func = func
+            # A call not named in place can still write its first argument (`F.dropout(x, p,
+            # training, True)` passes inplace positionally): its version counter tells.
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            version = first._version if first is not None else 0
+            try:
+                result = func(*args, **kwargs)
+            except RuntimeError as exc:
+                failed = error_kind(str(exc))
+                if failed is not None and failed != "version" and first is not None:
+                    name = _name(func)
+                    flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+                    self._write_failure(failed, str(exc), name, flag, first)
+                raise
+            if first is not None and first._version != version:
+                name = _name(func)
+                flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+                if torch.is_grad_enabled():
+                    self._remember_write(first, name, flag, version, first._version)
+                self._check_saved(first, name, flag, version, first._version)
+            if torch.is_grad_enabled():
+                if isinstance(result, torch.Tensor) and result.grad_fn is not None:
+                    self._record_saves(result)
+            elif isinstance(result, torch.Tensor) and result._is_view():
+                self._remember_view(result, "created under no_grad/inference_mode")
+            return result
+        if kind == _INPLACE:
+            return self._inplace(func, args, kwargs)
+        if kind == _BACKWARD:
+            return self._backward(func, args, kwargs)
+        return self._special(kind, func, args, kwargs)
+
+    def _special(self, kind: int, func, args, kwargs):
+        self.current_func = func
+        result = func(*args, **kwargs)
+        if kind == _FACTORY and isinstance(result, torch.Tensor) and result.requires_grad:
+            self.leaf_origin.put(result, sites.current_site())
+        elif kind == _REQ_GRAD_SET and args and isinstance(args[0], torch.Tensor):
+            # `x.requires_grad = True` (the setter) or `x.requires_grad_()` / `(True)`
+            if args[0].requires_grad and args[0].is_leaf:
+                self.leaf_origin.put(args[0], sites.current_site())
+        elif kind == _MULTI_VIEW:
+            site = sites.current_site()
+            for t in _tensors_in(result):
+                self.view_origin.put(t, (site, f"made by `{_name(func)}` (returns several views)"))
+            if torch.is_grad_enabled():
+                for t in _tensors_in(result):
+                    if t.grad_fn is not None:
+                        self._record_saves(t)
+        elif kind == _DATA_GET:
+            if args and isinstance(args[0], torch.Tensor) and args[0].requires_grad:
+                if isinstance(result, torch.Tensor):
+                    self.data_alias.put(result, True)
+        elif kind == _DATA_SET:
+            if args and isinstance(args[0], torch.Tensor) and args[0].requires_grad:
+                self._data_write("data", args[0])
+        return result
+
+    # -- in-place writes ---------------------------------------------------------------
+    def _targets(self, name: str, args, kwargs) -> tuple[list[torch.Tensor], str | None]:
+        out = kwargs.get("out")
+        if out is not None:
+            return _tensors_in(out), "out"
+        flag = "inplace" if kwargs.get("inplace") is True else None
+        if not args:
+            return [], flag
+        first = args[0]
+        if isinstance(first, torch.Tensor):
+            return [first], flag
+        return _tensors_in(first), flag  # _foreach_*_(list, …)
+
+    def _inplace(self, func, args, kwargs):
+        name = _name(func)
+        self.current_func = func
+        targets, flag = self._targets(name, args, kwargs)
+        before = [t._version for t in targets]
+        grad_on = torch.is_grad_enabled()
+        try:
+            result = func(*args, **kwargs)
+        except RuntimeError as exc:
+            kind = error_kind(str(exc))
+            if kind is not None and kind != "version" and targets:
+                self._write_failure(kind, str(exc), name, flag, targets[0])
+            raise
+        for t, version in zip(targets, before, strict=False):
+            after = t._version
+            if after == version:
+                continue
+            if grad_on:
+                self._remember_write(t, name, flag, version, after)
+            if self.data_alias.get(t) is not None:
+                self._data_write(name, t)
+            self._check_saved(t, name, flag, version, after)
+        if grad_on and name != "__setitem__":
+            for t in _tensors_in(result):
+                if t.grad_fn is not None:
+                    self._record_saves(t)
+                    break
+        elif grad_on and targets and targets[0].grad_fn is not None:
+            self._record_saves(targets[0])
+        return result
+
+    def _remember_write(self, t, op: str, flag, before: int, after: int) -> None:
+        """Writes in grad mode, kept to explain a version error whose save was not seen.
+
+        The creator is the tensor's grad_fn after the write: PyTorch's message names that one.
+        """
+        creator = _creator(t)
+        self.seq += 1
+        self.grad_writes.append(
+            (
+                WriteRecord(
+                    self.seq, op, sites.current_site(), before, after, _shape(t), str(t.dtype), flag
+                ),
+                creator,
+            )
+        )
+
+    def _check_saved(self, t: torch.Tensor, op: str, flag, before: int, after: int) -> None:
+        storage = _storage(t)
+        if storage is None:
+            return
+        refs = self.saves_by_storage.get(storage)
+        if not refs:
+            return
+        hit: list[SaveRecord] = []
+        alive = []
+        for ref in refs:
+            rec = ref()
+            if rec is None:
+                continue
+            if rec.version == before:
+                hit.append(rec)
+            elif rec.version > before:
+                alive.append(ref)
+        refs[:] = alive  # saves at older versions were written before; no later write can match
+        if not hit:
+            return
+        self.seq += 1
+        record = WriteRecord(
+            seq=self.seq,
+            op=op,
+            site=sites.current_site(),
+            version_before=before,
+            version_after=after,
+            shape=_shape(t),
+            dtype=str(t.dtype),
+            flag=flag,
+            saves=hit,
+            backward_after_save=any(r.seq < self.last_backward_seq for r in hit),
+        )
+        self.writes.append(record)
+
+    def _data_write(self, op: str, t: torch.Tensor) -> None:
+        self.seq += 1
+        self.data_writes.append(
+            WriteRecord(self.seq, op, sites.current_site(), 0, 0, _shape(t), str(t.dtype), "data")
+        )
+
+    def _write_failure(self, kind: str, message: str, op: str, flag, t: torch.Tensor) -> None:
+        failure = Failure(
+            kind=kind,
+            message=message.strip().splitlines()[0] if message.strip() else message,
+            site=sites.current_site(),
+            op=op,
+            flag=flag,
+            shape=_shape(t),
+            dtype=str(t.dtype),
+        )
+        if kind == "leaf":
+            failure.origin = self.leaf_origin.get(t)
+            failure.origin_what = "gets requires_grad here"
+        elif kind == "view_of_leaf":
+            base = t._base if t._is_view() else None
+            failure.origin = self.leaf_origin.get(base) if base is not None else None
+            failure.origin_what = "the leaf it is a view of gets requires_grad here"
+        elif kind in ("multi_view", "no_grad_view"):
+            found = self.view_origin.get(t)
+            if found is not None:
+                failure.origin, failure.origin_what = found[0], f"the view is {found[1]} here"
+        self.failures.append(failure)
+
+    def _remember_view(self, t: torch.Tensor, what: str) -> None:
+        self.view_origin.put(t, (sites.current_site(), what))
+
+    # -- saved tensors -----------------------------------------------------------------
+    def _record_saves(self, result: torch.Tensor) -> None:
+        stack = [result.grad_fn]
+        site: Site | None = None
+        while stack:
+            node = stack.pop()
+            try:
+                meta = node.metadata
+            except Exception:
+                continue
+            if "gradguard" in meta:
+                continue
+            records: list[SaveRecord] = []
+            meta["gradguard"] = records
+            cls = type(node)
+            if cls.__name__ == "AccumulateGrad":
+                continue
+            names = self.saved_attrs.get(cls)
+            if names is None:
+                names = self.saved_attrs[cls] = [
+                    a
+                    for a in dir(node)
+                    if (a.startswith("_saved_") and not a.endswith("_sizes"))
+                    or a == "saved_tensors"  # custom autograd.Function: ctx.save_for_backward
+                ]
+                self.non_tensor_attrs[cls] = set()
+            skip = self.non_tensor_attrs[cls]
+            for attr in names:
+                if attr in skip:
+                    continue
+                try:
+                    value = getattr(node, attr)
+                except Exception:
+                    continue
+                tensors = _tensors_in(value)
+                if not tensors:
+                    if value is not None and not (isinstance(value, (list, tuple)) and not value):
+                        skip.add(attr)
+                    continue
+                if site is None:
+                    site = sites.current_site()
+                for t in tensors:
+                    self._save(records, node, attr.removeprefix("_saved_"), t, site)
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    stack.append(nxt)
+
+    def _save(self, records: list[SaveRecord], node, attr: str, t: torch.Tensor, site) -> None:
+        storage = _storage(t)
+        if storage is None:
+            return
+        self.seq += 1
+        rec = SaveRecord(
+            self.seq,
+            type(node).__name__,
+            attr,
+            _name(self.current_func),
+            t._version,
+            t.shape,  # torch.Size and dtype objects: turned into text only for a report
+            t.dtype,
+            site,
+        )
+        records.append(rec)
+        refs = self.saves_by_storage.get(storage)
+        if refs is None:
+            refs = []
+            self.saves_by_storage.put(storage, refs)
+        refs.append(weakref.ref(rec))
+
+    # -- backward ----------------------------------------------------------------------
+    def _backward(self, func, args, kwargs):
+        self.current_func = func
+        try:
+            return func(*args, **kwargs)
+        except RuntimeError as exc:
+            message = str(exc)
+            if error_kind(message) == "version":
+                self._version_failure(message, args, kwargs)
+            raise
+        finally:
+            self.seq += 1
+            self.last_backward_seq = self.seq
+
+    def _version_failure(self, message: str, args, kwargs) -> None:
+        failure = Failure(
+            kind="version",
+            message=message.strip().splitlines()[0],
+            site=None,
+            backward=sites.current_site(),
+        )
+        in_graph = self._graph_saves(args, kwargs)
+        match = _VERSION.search(message)
+        expected = int(match.group("expected")) if match else None
+        shape = (
+            tuple(int(s) for s in match.group("shape").split(",") if s.strip()) if match else None
+        )
+        best: tuple[tuple[int, ...], WriteRecord, SaveRecord] | None = None
+        for write in self.writes:
+            for rec in write.saves:
+                if in_graph and id(rec) not in in_graph:
+                    continue
+                score = (
+                    int(expected is None or rec.version == expected),
+                    int(shape is None or rec.shape == shape),
+                    write.seq,
+                )
+                if best is None or score > best[0]:
+                    best = (score, write, rec)
+        if best is None:
+            guess = self._guess_write(match)
+            if guess is not None:
+                failure.site, failure.op, failure.flag = guess.site, guess.op, guess.flag
+                failure.shape, failure.dtype = guess.shape, guess.dtype
+                failure.version_before = guess.version_before
+                failure.version_after = guess.version_after
+                failure.unseen = (
+                    "the save itself was not seen (a custom autograd.Function or a graph built "
+                    "before tracing): this write is the last one in grad mode that matches the "
+                    "error's shape, version and creator"
+                )
+                self.failures.append(failure)
+                return
+            failure.unseen = (
+                "the tracer saw no in-place write on a tensor this graph saved: it happened "
+                "where the tracer cannot look (another thread, a torch.compile'd region, "
+                "native code, or before tracing started)"
+            )
+        else:
+            _, write, rec = best
+            failure.site = write.site
+            failure.op = write.op
+            failure.flag = write.flag
+            failure.shape = tuple(int(n) for n in rec.shape)
+            failure.dtype = str(rec.dtype)
+            failure.save = rec
+            failure.version_before = write.version_before
+            failure.version_after = write.version_after
+        self.failures.append(failure)
+
+    def _guess_write(self, match: re.Match[str] | None) -> WriteRecord | None:
+        """The latest grad-mode write matching a version error's message, if one does."""
+        if match is None:
+            return None
+        expected = int(match.group("expected"))
+        shape = tuple(int(s) for s in match.group("shape").split(",") if s.strip())
+        creator = match.group("fn")
+        for write, written_creator in reversed(self.grad_writes):
+            if write.version_before != expected or write.shape != shape:
+                continue
+            if creator and written_creator and not written_creator.startswith(creator):
+                continue
+            return write
+        return None
+
+    def _graph_saves(self, args, kwargs) -> set[int]:
+        roots: list[torch.Tensor] = []
+        for value in (*args, kwargs.get("tensors"), kwargs.get("outputs")):
+            roots.extend(_tensors_in(value))
+        seen: set[int] = set()
+        found: set[int] = set()
+        stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            try:
+                for rec in node.metadata.get("gradguard", ()):
+                    found.add(id(rec))
+                stack.extend(n for n, _ in node.next_functions if n is not None)
+            except Exception:
+                continue
+        return found
+
+    # -- results -----------------------------------------------------------------------
+    def result(self, *, unraised: bool = False) -> TraceResult:
+        out = TraceResult(failures=list(self.failures))
+        if unraised:
+            culprits = {id(f.save) for f in self.failures if f.save is not None}
+            seen_sites: set[tuple[Site | None, str]] = set()
+            for write in self.writes:
+                if write.backward_after_save or any(id(r) in culprits for r in write.saves):
+                    continue
+                key = (write.site, write.op)
+                if key in seen_sites:
+                    continue
+                seen_sites.add(key)
+                out.unraised.append(write)
+            seen_data: set[Site | None] = set()
+            for write in self.data_writes:
+                if write.site not in seen_data:
+                    seen_data.add(write.site)
+                    out.data_writes.append(write)
+        return out
+
+
+class Tracer:
+    """``with Tracer() as t: …``; then ``t.result()``. Recording happens in this thread only."""
+
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+
+    def __enter__(self) -> Tracer:
+        self.recorder.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.recorder.__exit__(*exc)
+        except Exception:  # the program left the mode stack unbalanced: nothing to undo
+            pass
+
+    def result(self, *, unraised: bool = False) -> TraceResult:
+        return self.recorder.result(unraised=unraised)
+
+
+__all__ = ["Recorder", "Tracer", "error_kind"]

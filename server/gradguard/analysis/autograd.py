@@ -228,7 +228,7 @@ class Autograd:
         remaining = []
         for v in sc.pending:
             if v.save.id in value.graph and not v.save.consumed:
-                self.report(Violation(v.site, v.save, origin, certain=v.save.certain))
+                self.report(Violation(v.site, v.save, origin, certain=v.certain))
             else:
                 remaining.append(v)
         sc.pending = remaining

@@ -17,6 +17,7 @@ with unknown parameters (library code), by the interpreter.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 4
 MAX_CALLS = 400
+BUDGET_S = 2.0  # per analysed file, for calls and other files together
 # Methods every nn.Module has: a user class rarely redefines them, and they are not calls
 # into user code when it does not.
 _MODULE_API = frozenset(
@@ -122,6 +124,12 @@ class CallState:
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
+    # Past this (time.monotonic()), calls are unknown calls and no other file is loaded:
+    # one huge call graph cannot stall the editor.
+    deadline: float = field(default_factory=lambda: time.monotonic() + BUDGET_S)
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() > self.deadline
 
 
 class Calls:
@@ -136,6 +144,8 @@ class Calls:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        if callee.imported is not None:
+            callee = self.resolve_import(callee)
         head = span[0]
         if (
             callee is UNKNOWN
@@ -409,6 +419,7 @@ class Calls:
             fn in state.stack
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
+            or state.out_of_time()
             or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
             return None

@@ -210,11 +210,7 @@ class Expressions:
         scope: Scope | None = sc
         while scope is not None:
             if name in scope.env:
-                value = scope.env[name]
-                if value.imported is not None:  # first use of an imported name
-                    value = self.resolve_import(value)
-                    scope.env[name] = value
-                return value
+                return scope.env[name]
             scope = scope.parent
         if name in ("True", "False", "None"):
             return NOT_TENSOR
@@ -250,6 +246,8 @@ class Expressions:
         if head.type == "keyword" and head.value == "await":
             return self.expr(children[1], sc) if len(children) == 2 else UNKNOWN
         cur = self.expr(head, sc)
+        if cur.imported is not None and trailers:  # `f(x)`, `mod.f(x)`, `Cls(…)` of another file
+            cur = self.resolve_import(cur)
         path: str | None = head.value if head.type == "name" else None
         i = 0
         while i < len(trailers):

@@ -43,6 +43,7 @@ from .values import (
     Value,
     _fresh_copy,
     _merge_envs,
+    new_id,
 )
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class Interpreter:
             level = node.level
             for name_node, alias_node in _from_import_pairs(node):
                 ref = ImportRef(module_path, level, name_node)
-                sc.env[alias_node] = Value(tensor=Tri.NO, requires_grad=Tri.NO, imported=ref)
+                sc.env[alias_node] = Value(imported=ref)  # unknown until used as a callee
             return
         for name_node, alias_node in _from_import_pairs(node):
             path = tn.canonical(f"{module_path}.{name_node}")
@@ -228,7 +229,7 @@ class Interpreter:
                 ref, bound = ImportRef(".".join(parts), 0, None), alias.value
             else:
                 ref, bound = ImportRef(parts[0], 0, None), parts[0]
-            sc.env[bound] = Value(tensor=Tri.NO, requires_grad=Tri.NO, imported=ref)
+            sc.env[bound] = Value(imported=ref)  # unknown until used as a callee
 
     def resolve_import(self: Dataflow, value: Value) -> Value:
         """What an imported name refers to in the other file (UNKNOWN when not followed)."""
@@ -292,6 +293,7 @@ class Interpreter:
             return  # another file's script part does not run on import
         start_grad = sc.grad
         cond_env = sc.env
+        marker = new_id()  # saves recorded from here on happen on one branch only
         envs: list[dict[str, Value]] = []
         grads: list[Tri] = []
         has_else = False
@@ -322,6 +324,13 @@ class Interpreter:
             grads.append(start_grad)
         sc.env = self.merged(envs)
         sc.grad = grads[0] if all(g == grads[0] for g in grads) else Tri.MAYBE
+        # After the `if`, a tensor saved inside one branch may not have been saved at all
+        # (`if x.dtype == torch.float16: x = x.clip(…)`): a later write is no proof. A write
+        # in the same branch keeps its certainty (its Violation captured it).
+        for record_id in reversed(self.records):
+            if record_id <= marker:
+                break
+            self.records[record_id].certain = False
 
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
@@ -406,6 +415,8 @@ class Interpreter:
                     if item.type in ("operator",) or item.type == "argument":
                         continue
                     base_val = self.expr(item, sc)
+                    if base_val.imported is not None:  # a base class from another file
+                        base_val = self.resolve_import(base_val)
                     bases.append(base_val.torch_path or dotted_name(item) or "")
             cls = ClassInfo(name, node, bases)
             cls.is_autograd_function = any(

@@ -111,6 +111,8 @@ class Project:
         parts = [p for p in dotted.split(".") if p]
         if not ref.level and parts and parts[0] in _NOT_FOLLOWED:
             return None
+        if importer and _installed(importer):
+            return None  # library code is judged on its own: its imports are not followed
         for base in self._bases(importer, ref.level):
             found = _module_file(os.path.join(base, *parts)) if parts else _package_init(base)
             if found is not None:
@@ -146,7 +148,7 @@ class Project:
         path = os.path.abspath(path)
         if path in self.flows:
             return self.flows[path]
-        if path == self.root_path or len(self.flows) >= MAX_MODULES:
+        if path == self.root_path or len(self.flows) >= MAX_MODULES or self.calls.out_of_time():
             return None
         self.flows[path] = None  # a cycle of imports sees None
         source = self.read_source(path) if self.read_source is not None else None
@@ -213,6 +215,11 @@ def _project_root(here: str) -> str | None:
         if parent == cur:
             return None
         cur = parent
+
+
+def _installed(path: str) -> bool:
+    absolute = os.path.abspath(path)
+    return any(absolute.startswith(root + os.sep) for root in _installed_roots())
 
 
 @cache

@@ -51,6 +51,11 @@ class Origin:
 _ids = itertools.count(1)
 
 
+def new_id() -> int:
+    """A fresh id: records and storages made after it have larger ids."""
+    return next(_ids)
+
+
 @dataclass(eq=False)
 class SaveRecord:
     """An op saved a tensor for backward (one edge of one graph)."""

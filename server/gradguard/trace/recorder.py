@@ -28,7 +28,7 @@ import os
 import re
 import weakref
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -36,6 +36,9 @@ from torch.overrides import TorchFunctionMode
 from . import sites
 from .events import Failure, SaveRecord, TraceResult, WriteRecord
 from .sites import Site
+
+if TYPE_CHECKING:
+    from torch.autograd.graph import Node
 
 sites.skip_directory(os.path.dirname(torch.__file__))
 
@@ -183,17 +186,26 @@ def _storage(t: torch.Tensor) -> Any:
         return None
 
 
+def _metadata(node: Node) -> dict[str, Any]:
+    """``node.metadata``: a dict property at run time, declared a method in torch's stubs."""
+    return cast("dict[str, Any]", node.metadata)
+
+
 class _WeakIdMap:
     """id(object) -> value while the object lives (tensors' ``__eq__`` rules out WeakKeyDictionary)."""
 
     def __init__(self) -> None:
-        self.items: dict[int, tuple[weakref.ref, Any]] = {}
+        self.items: dict[int, tuple[weakref.ref[Any], Any]] = {}
 
     def put(self, obj: Any, value: Any) -> None:
         key = id(obj)
         items = self.items
+
+        def forget(_r: weakref.ref[Any], key: int = key) -> None:
+            items.pop(key, None)
+
         try:
-            ref = weakref.ref(obj, lambda _r, key=key: items.pop(key, None))
+            ref = weakref.ref(obj, forget)
         except TypeError:
             return
         items[key] = (ref, value)
@@ -226,7 +238,13 @@ class Recorder(TorchFunctionMode):
         self.current_func: Any = None  # the torch function being called (names saves)
 
     # -- the mode ----------------------------------------------------------------------
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self,
+        func: Any,
+        types: tuple[type, ...],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         if kwargs is None:
             kwargs = {}
         try:
@@ -276,7 +294,7 @@ class Recorder(TorchFunctionMode):
             return self._backward(func, args, kwargs)
         return self._special(kind, func, args, kwargs)
 
-    def _special(self, kind: int, func, args, kwargs):
+    def _special(self, kind: int, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self.current_func = func
         result = func(*args, **kwargs)
         if kind == _FACTORY and isinstance(result, torch.Tensor) and result.requires_grad:
@@ -303,7 +321,9 @@ class Recorder(TorchFunctionMode):
         return result
 
     # -- in-place writes ---------------------------------------------------------------
-    def _targets(self, name: str, args, kwargs) -> tuple[list[torch.Tensor], str | None]:
+    def _targets(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[list[torch.Tensor], str | None]:
         out = kwargs.get("out")
         if out is not None:
             return _tensors_in(out), "out"
@@ -315,7 +335,7 @@ class Recorder(TorchFunctionMode):
             return [first], flag
         return _tensors_in(first), flag  # _foreach_*_(list, …)
 
-    def _inplace(self, func, args, kwargs):
+    def _inplace(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = _name(func)
         self.current_func = func
         targets, flag = self._targets(name, args, kwargs)
@@ -346,7 +366,9 @@ class Recorder(TorchFunctionMode):
             self._record_saves(targets[0])
         return result
 
-    def _remember_write(self, t, op: str, flag, before: int, after: int) -> None:
+    def _remember_write(
+        self, t: torch.Tensor, op: str, flag: str | None, before: int, after: int
+    ) -> None:
         """Writes in grad mode, kept to explain a version error whose save was not seen.
 
         The creator is the tensor's grad_fn after the write: PyTorch's message names that one.
@@ -362,7 +384,9 @@ class Recorder(TorchFunctionMode):
             )
         )
 
-    def _check_saved(self, t: torch.Tensor, op: str, flag, before: int, after: int) -> None:
+    def _check_saved(
+        self, t: torch.Tensor, op: str, flag: str | None, before: int, after: int
+    ) -> None:
         storage = _storage(t)
         if storage is None:
             return
@@ -403,7 +427,9 @@ class Recorder(TorchFunctionMode):
             WriteRecord(self.seq, op, sites.current_site(), 0, 0, _shape(t), str(t.dtype), "data")
         )
 
-    def _write_failure(self, kind: str, message: str, op: str, flag, t: torch.Tensor) -> None:
+    def _write_failure(
+        self, kind: str, message: str, op: str, flag: str | None, t: torch.Tensor
+    ) -> None:
         failure = Failure(
             kind=kind,
             message=message.strip().splitlines()[0] if message.strip() else message,
@@ -435,8 +461,10 @@ class Recorder(TorchFunctionMode):
         site: Site | None = None
         while stack:
             node = stack.pop()
+            if node is None:  # callers pass a result with a grad_fn; None has no metadata
+                continue
             try:
-                meta = node.metadata
+                meta = _metadata(node)
             except Exception:
                 continue
             if "gradguard" in meta:
@@ -476,7 +504,14 @@ class Recorder(TorchFunctionMode):
                 if nxt is not None:
                     stack.append(nxt)
 
-    def _save(self, records: list[SaveRecord], node, attr: str, t: torch.Tensor, site) -> None:
+    def _save(
+        self,
+        records: list[SaveRecord],
+        node: Node,
+        attr: str,
+        t: torch.Tensor,
+        site: Site | None,
+    ) -> None:
         storage = _storage(t)
         if storage is None:
             return
@@ -499,7 +534,7 @@ class Recorder(TorchFunctionMode):
         refs.append(weakref.ref(rec))
 
     # -- backward ----------------------------------------------------------------------
-    def _backward(self, func, args, kwargs):
+    def _backward(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self.current_func = func
         try:
             return func(*args, **kwargs)
@@ -512,7 +547,7 @@ class Recorder(TorchFunctionMode):
             self.seq += 1
             self.last_backward_seq = self.seq
 
-    def _version_failure(self, message: str, args, kwargs) -> None:
+    def _version_failure(self, message: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         failure = Failure(
             kind="version",
             message=message.strip().splitlines()[0],
@@ -583,7 +618,7 @@ class Recorder(TorchFunctionMode):
             return write
         return None
 
-    def _graph_saves(self, args, kwargs) -> set[int]:
+    def _graph_saves(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> set[int]:
         roots: list[torch.Tensor] = []
         for value in (*args, kwargs.get("tensors"), kwargs.get("outputs")):
             roots.extend(_tensors_in(value))
@@ -596,7 +631,7 @@ class Recorder(TorchFunctionMode):
                 continue
             seen.add(id(node))
             try:
-                for rec in node.metadata.get("gradguard", ()):
+                for rec in _metadata(node).get("gradguard", ()):
                     found.add(id(rec))
                 stack.extend(n for n, _ in node.next_functions if n is not None)
             except Exception:
@@ -632,12 +667,13 @@ class Tracer:
         self.recorder = Recorder()
 
     def __enter__(self) -> Tracer:
-        self.recorder.__enter__()
+        # torch leaves TorchFunctionMode.__enter__/__exit__ unannotated.
+        self.recorder.__enter__()  # type: ignore[no-untyped-call]
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self.recorder.__exit__(*exc)
+            self.recorder.__exit__(*exc)  # type: ignore[no-untyped-call]
         except Exception:  # the program left the mode stack unbalanced: nothing to undo
             pass
 

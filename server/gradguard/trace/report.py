@@ -281,8 +281,8 @@ def _unraised_finding(write: WriteRecord) -> RuntimeFinding | None:
         '"one of the variables needed for gradient computation has been modified by an '
         'inplace operation"'
     )
-    related = [(save.site, f"saved for backward by `{save.op}` ({save.grad_fn}) here")]
-    related = [(s, t) for s, t in related if s is not None]
+    saved_at = [(save.site, f"saved for backward by `{save.op}` ({save.grad_fn}) here")]
+    related = [(s, t) for s, t in saved_at if s is not None]
     failure = Failure("version", "", site, op=write.op, flag=write.flag)
     diag = _diagnostic(
         "unraised",

@@ -17,10 +17,14 @@ import sys
 import traceback
 import types
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import DEFAULT_REPORT
 from .events import Failure, TraceResult
 from .sites import site_in_traceback
+
+if TYPE_CHECKING:  # the recorder imports torch: at run time only once a program is traced
+    from .recorder import Tracer
 
 USAGE = """\
 usage: gradguard trace [--report PATH | --no-report] [--all] SCRIPT [ARGS…]
@@ -294,7 +298,7 @@ def main(argv: list[str]) -> int:
     return _traced(opts, code, Tracer())
 
 
-def _traced(opts: TraceArgs, code: types.CodeType | None, tracer) -> int:
+def _traced(opts: TraceArgs, code: types.CodeType | None, tracer: Tracer) -> int:
     start_dir = os.getcwd()
     exit_code = 0
     raised: BaseException | None = None

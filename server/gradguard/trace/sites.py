@@ -11,12 +11,13 @@ import linecache
 import os
 import sys
 from dataclasses import dataclass
-from types import CodeType, FrameType
+from types import CodeType, FrameType, TracebackType
 
 _GRADGUARD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _skip_prefixes: list[str] = [_GRADGUARD_DIR]
 _skip_cache: dict[CodeType, bool] = {}
-_positions: dict[CodeType, list] = {}
+# co_positions() entries: (line, end_line, col, end_col), each None when unknown.
+_positions: dict[CodeType, list[tuple[int | None, int | None, int | None, int | None]]] = {}
 _absolute: dict[CodeType, str] = {}
 
 
@@ -80,7 +81,7 @@ def _is_library(code: CodeType) -> bool:
 
 def user_frame(frame: FrameType | None = None) -> FrameType | None:
     """The innermost frame of user code, starting from ``frame`` (default: the caller)."""
-    f = frame if frame is not None else sys._getframe(1)
+    f: FrameType | None = frame if frame is not None else sys._getframe(1)
     while f is not None and _is_library(f.f_code):
         f = f.f_back
     return f
@@ -108,9 +109,9 @@ def current_site() -> Site | None:
     return site_of(frame) if frame is not None else None
 
 
-def site_in_traceback(tb) -> Site | None:
+def site_in_traceback(tb: TracebackType | None) -> Site | None:
     """The innermost user-code entry of a traceback (where the user's call raised)."""
-    found = None
+    found: TracebackType | None = None
     while tb is not None:
         if not _is_library(tb.tb_frame.f_code):
             found = tb

@@ -158,6 +158,7 @@ print(block.fc.weight.grad)
             """\
 import torch
 from torch import nn
+torch.manual_seed(0)
 net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True), nn.Linear(2, 1))
 net(torch.ones(1, 2)).sum().backward()
 print(net[0].weight.grad)
@@ -168,6 +169,7 @@ print(net[0].weight.grad)
             """\
 import torch
 from torch import nn
+torch.manual_seed(0)
 conv = nn.Conv2d(1, 2, 3)
 bn = nn.BatchNorm2d(2)
 relu = nn.ReLU(inplace=True)

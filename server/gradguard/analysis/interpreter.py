@@ -232,8 +232,15 @@ class Interpreter:
             sc.env[bound] = Value(imported=ref)  # unknown until used as a callee
 
     def resolve_import(self: Dataflow, value: Value) -> Value:
-        """What an imported name refers to in the other file (UNKNOWN when not followed)."""
-        ref = value.imported
+        """What an imported name refers to in the other file (UNKNOWN when not followed);
+        resolved once per file and name in one analysis."""
+        key = (self.path, value.imported)
+        known = self.project.resolved.get(key)
+        if known is None:
+            known = self.project.resolved[key] = self._resolve_import(value.imported)
+        return known
+
+    def _resolve_import(self: Dataflow, ref: ImportRef) -> Value:
         project = self.project
         if ref.name is None:
             target = project.find_module(self.path, ref)
@@ -261,7 +268,7 @@ class Interpreter:
                 return UNKNOWN
             self.project.resolving.add(key)
             try:
-                value = flow.resolve_import(value)
+                value = flow._resolve_import(value.imported)
             finally:
                 self.project.resolving.discard(key)
         if value.user_class and value.user_class in flow.classes:

@@ -87,6 +87,8 @@ class Project:
         self.flows: dict[str, Dataflow | None] = {}
         self.depends_on: set[str] = set()  # files whose content the root's result used
         self.resolving: set[tuple[int, ImportRef]] = set()  # imports being followed
+        self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
+        self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""
@@ -105,6 +107,12 @@ class Project:
         self, importer: str | None, ref: ImportRef, name: str | None = None
     ) -> str | None:
         """The file `ref` (plus `.name`, when given) refers to, or None."""
+        key = (importer, ref, name)
+        if key not in self._files:
+            self._files[key] = self._find_module(importer, ref, name)
+        return self._files[key]
+
+    def _find_module(self, importer: str | None, ref: ImportRef, name: str | None) -> str | None:
         dotted = ref.module + (f".{name}" if name else "") if ref.module else (name or "")
         if not dotted and not ref.level:
             return None
@@ -151,6 +159,33 @@ class Project:
         if path == self.root_path or len(self.flows) >= MAX_MODULES or self.calls.out_of_time():
             return None
         self.flows[path] = None  # a cycle of imports sees None
+        source = self._source(path)
+        if source is None:
+            return None
+        cached = self._reuse(path, source)
+        if cached is not None:
+            return cached
+        from ..text import split_lines
+        from .dataflow import Dataflow
+
+        module = _parse(source)
+        flow = Dataflow(module, split_lines(source), path=path, project=self)
+        self.flows[path] = flow
+        self.depends_on.add(path)
+        before = set(self.flows)
+        flow.run_top_level()
+        # What a later analysis starts from when it reuses this top level (alias bookkeeping
+        # of the calls analysed in between is dropped, so it does not grow in an editor).
+        flow.top_level_notes = (dict(flow._held), dict(flow._key_of), set(flow._viewed))
+        loaded: dict[str, tuple[int, Dataflow]] = {}
+        for other_path, other in self.flows.items():
+            other_source = self._source(other_path) if other_path not in before else None
+            if other is not None and other_source is not None:
+                loaded[other_path] = (hash(other_source), other)
+        _remember(path, source, flow, loaded)
+        return flow
+
+    def _source(self, path: str) -> str | None:
         source = self.read_source(path) if self.read_source is not None else None
         if source is None:
             try:
@@ -160,17 +195,52 @@ class Project:
                     source = handle.read()
             except OSError:
                 return None
-        if len(source) > MAX_BYTES:
-            return None
-        from ..text import split_lines
-        from .dataflow import Dataflow
+        return source if len(source) <= MAX_BYTES else None
 
-        module = _parse(source)
-        flow = Dataflow(module, split_lines(source), path=path, project=self)
-        self.flows[path] = flow
-        self.depends_on.add(path)
-        flow.run_top_level()
+    def _reuse(self, path: str, source: str) -> Dataflow | None:
+        """Another file's top level as an earlier analysis in this thread left it, when
+        neither it nor the files its top level loaded changed: re-bound to this analysis."""
+        entry = _top_levels().get((path, hash(source)))
+        if entry is None:
+            return None
+        flow, loaded = entry
+        for other_path, (digest, _) in loaded.items():
+            current = self._source(other_path)
+            if other_path in self.flows or current is None or hash(current) != digest:
+                return None
+        for other_path, other in [(path, flow), *((p, f) for p, (_, f) in loaded.items())]:
+            other.project, other.calls = self, self.calls
+            other.function_contexts = {}
+            held, key_of, viewed = other.top_level_notes
+            other._held, other._key_of, other._viewed = dict(held), dict(key_of), set(viewed)
+            self.share_findings(other)
+            self.flows[other_path] = other
+            self.depends_on.add(other_path)
         return flow
+
+
+_local = threading.local()
+_TOP_LEVELS = 32  # other files' top levels kept per thread
+
+
+_Entry = tuple["Dataflow", dict[str, tuple[int, "Dataflow"]]]
+
+
+def _top_levels() -> dict[tuple[str, int], _Entry]:
+    cache: dict[tuple[str, int], _Entry] | None = getattr(_local, "top_levels", None)
+    if cache is None:
+        cache = _local.top_levels = {}
+    return cache
+
+
+def _remember(
+    path: str, source: str, flow: Dataflow, loaded: dict[str, tuple[int, Dataflow]]
+) -> None:
+    cache = _top_levels()
+    cache.pop((path, hash(source)), None)
+    cache[(path, hash(source))] = (flow, loaded)
+    while len(cache) > _TOP_LEVELS:
+        cache.pop(next(iter(cache)))
 
 
 _parse_lock = threading.Lock()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from . import torchnames as tn
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
@@ -52,32 +53,19 @@ MAX_CALLS = 400
 BUDGET_S = 2.0  # per analysed file, for calls and other files together
 # Methods every nn.Module has: a user class rarely redefines them, and they are not calls
 # into user code when it does not.
-_MODULE_API = frozenset(
-    {
-        "parameters",
-        "named_parameters",
-        "to",
-        "cuda",
-        "cpu",
-        "train",
-        "eval",
-        "float",
-        "double",
-        "half",
-        "requires_grad_",
-        "apply",
-        "type",
-        "zero_grad",
-        "state_dict",
-        "load_state_dict",
-        "modules",
-        "children",
-        "named_modules",
-        "buffers",
-        "register_buffer",
-        "register_parameter",
-    }
-)
+_MODULE_API = tn.MODULE_CHAINING | {
+    "parameters",
+    "named_parameters",
+    "zero_grad",
+    "state_dict",
+    "load_state_dict",
+    "modules",
+    "children",
+    "named_modules",
+    "buffers",
+    "register_buffer",
+    "register_parameter",
+}
 
 
 _BUILTINS = frozenset(

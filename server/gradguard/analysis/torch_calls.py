@@ -613,19 +613,7 @@ class TorchCalls:
                 return self.module_call(
                     recv.module, positional, args, trailer, node, sc, recv, keywords, None
                 )
-            if name in (
-                "to",
-                "cuda",
-                "cpu",
-                "train",
-                "eval",
-                "float",
-                "double",
-                "half",
-                "requires_grad_",
-                "apply",
-                "type",
-            ):
+            if name in tn.MODULE_CHAINING:
                 args, _, _ = self.evaluate_args(trailer, sc)
                 if name == "requires_grad_" and _requires_grad_flag(args) is False:
                     return self.freeze(recv, sc)

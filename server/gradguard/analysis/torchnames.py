@@ -127,3 +127,20 @@ COMPOSITE_SAVED_OUTPUTS: dict[str, tuple[int, ...]] = {
     "linalg_svd": (0, 1, 2),
     "svd": (0, 1, 2),
 }
+
+# nn.Module methods that return the module itself (`.to(device).eval()` chains).
+MODULE_CHAINING = frozenset(
+    {
+        "to",
+        "cuda",
+        "cpu",
+        "train",
+        "eval",
+        "float",
+        "double",
+        "half",
+        "requires_grad_",
+        "apply",
+        "type",
+    }
+)

@@ -89,6 +89,7 @@ class Project:
         self.resolving: set[tuple[int, ImportRef]] = set()  # imports being followed
         self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
         self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
+        self._sources: dict[str, str | None] = {}
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""
@@ -186,6 +187,12 @@ class Project:
         return flow
 
     def _source(self, path: str) -> str | None:
+        """Another file's text (the editor's, else the disk's), read once per analysis."""
+        if path not in self._sources:
+            self._sources[path] = self._read_source(path)
+        return self._sources[path]
+
+    def _read_source(self, path: str) -> str | None:
         source = self.read_source(path) if self.read_source is not None else None
         if source is None:
             try:

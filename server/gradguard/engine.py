@@ -253,6 +253,9 @@ def _add_callers_findings(
         found = findings_from_callers(result.path, result.source, settings, root, read_source)
     except RecursionError:
         return
+    except Exception:  # the file's own findings stand; the failure is reported once
+        failures.swallowed("callers of this file")
+        return
     merged = {(d.code, d.range): d for d in result.diagnostics}
     for diag in _reported(found.diagnostics, lines, result.path, settings):
         old = merged.get((diag.code, diag.range))

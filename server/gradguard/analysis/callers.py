@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Settings
@@ -59,6 +59,7 @@ _lock = threading.Lock()
 _scans: dict[str, tuple[float, list[str]]] = {}
 _texts: dict[str, tuple[int, int, str]] = {}
 _results: dict[tuple[str, int, int, int], list[Diagnostic]] = {}
+_importer_sets: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
 
 def findings_from_callers(
@@ -80,7 +81,7 @@ def findings_from_callers(
             return text
         return read_source(other) if read_source is not None else None
 
-    callers = _importers(path, root, read_source, started)
+    callers = _cached_importers(path, root, read_source, started)
     for candidate, source in callers:
         if time.monotonic() - started > BUDGET_S:
             break
@@ -100,6 +101,27 @@ def findings_from_callers(
         for diag in cached:
             found.setdefault((diag.code, diag.range), diag)
     return CallerFindings(list(found.values()), tuple(c for c, _ in callers))
+
+
+def _cached_importers(
+    path: str, root: str, read_source: SourceReader | None, started: float
+) -> list[tuple[str, str]]:
+    """`_importers`, with the set of files remembered as long as the workspace scan is (each
+    keystroke in a callee then reads only its importers, not the whole workspace)."""
+    scan_time = _scan(root)[0]
+    with _lock:
+        known = _importer_sets.get((path, root))
+    if known is not None and known[0] == scan_time:
+        out = []
+        for candidate in known[1]:
+            source = (read_source(candidate) if read_source else None) or _read(candidate)
+            if source is not None:
+                out.append((candidate, source))
+        return out
+    found = _importers(path, root, read_source, started)
+    with _lock:
+        _importer_sets[(path, root)] = (scan_time, [c for c, _ in found])
+    return found
 
 
 def _importers(
@@ -147,7 +169,12 @@ def _module_names(path: str, root: str) -> list[str]:
     return [stem]
 
 
-def _python_files(root: str) -> Iterator[str]:
+def _python_files(root: str) -> list[str]:
+    return _scan(root)[1]
+
+
+def _scan(root: str) -> tuple[float, list[str]]:
+    """The workspace's Python files (rescanned when older than ``SCAN_TTL_S``)."""
     root = os.path.abspath(root)
     now = time.monotonic()
     with _lock:
@@ -162,7 +189,7 @@ def _python_files(root: str) -> Iterator[str]:
         scanned = (now, files[:MAX_SCANNED])
         with _lock:
             _scans[root] = scanned
-    yield from scanned[1]
+    return scanned
 
 
 def _read(path: str) -> str | None:

@@ -290,6 +290,9 @@ class Expressions:
             cls = self.classes[owner.user_class]
             if "self." + attr in cls.attrs:
                 return _fresh_copy(cls.attrs["self." + attr])
+            method = self.bound_method(owner, attr, None)  # `self._init_weights` as a value
+            if method is not None:
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, func=method)
             return UNKNOWN
         if owner.module is not None:
             if attr in ("weight", "bias") and owner.module.frozen:

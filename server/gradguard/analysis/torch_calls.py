@@ -24,7 +24,7 @@ from .nodes import (
     _span_node,
     _string_constant,
 )
-from .scope import Scope
+from .scope import FuncRef, Scope
 from .sites import WriteSite
 from .syntax import (
     CallArgs,
@@ -498,6 +498,26 @@ class TorchCalls:
             return self.op_result(mod.op, [x], node, sc, method=False)
         return self.unknown_call(positional, sc)
 
+    def apply_to_submodules(
+        self: Dataflow, recv: Value, func: FuncRef, args: CallArgs, node: Node, sc: Scope
+    ) -> None:
+        """`model.apply(fn)`: fn runs on every submodule — one call with a module that has
+        the model's parameters stands for them (`m.weight.fill_(…)` in grad mode raises)."""
+        desc = recv.module
+        has = desc.has_parameters if desc is not None else Tri.MAYBE
+        member = Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=recv.storage or Storage(),
+            module=ModuleDesc(
+                "Module",
+                has_parameters=has,
+                origin=desc.origin if desc is not None else None,
+                frozen=desc.frozen if desc is not None else False,
+            ),
+        )
+        self.call_user(func, CallArgs(), [member], {}, node, sc)
+
     def freeze(self: Dataflow, recv: Value, sc: Scope) -> Value:
         """`module.requires_grad_(False)`: its parameters stop requiring grad."""
         if recv.attrs is not None:
@@ -614,9 +634,11 @@ class TorchCalls:
                     recv.module, positional, args, trailer, node, sc, recv, keywords, None
                 )
             if name in tn.MODULE_CHAINING:
-                args, _, _ = self.evaluate_args(trailer, sc)
+                args, positional, keywords = self.evaluate_args(trailer, sc)
                 if name == "requires_grad_" and _requires_grad_flag(args) is False:
                     return self.freeze(recv, sc)
+                if name == "apply" and positional and positional[0].func is not None:
+                    self.apply_to_submodules(recv, positional[0].func, args, node, sc)
                 return recv  # `.to()`, `.eval()`, `.train(False)`… keep the module and its grad
             if recv.module is not None or recv.user_class:
                 args, positional, keywords = self.evaluate_args(trailer, sc)

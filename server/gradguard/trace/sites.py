@@ -89,12 +89,16 @@ def user_frame(frame: FrameType | None = None) -> FrameType | None:
 
 def site_of(frame: FrameType) -> Site:
     code = frame.f_code
-    line = frame.f_lineno or code.co_firstlineno
+    return _site_at(code, frame.f_lineno or code.co_firstlineno, frame.f_lasti)
+
+
+def _site_at(code: CodeType, line: int, lasti: int) -> Site:
+    """The source span of the instruction at ``lasti`` (its line when the span is unknown)."""
     positions = _positions.get(code)
     if positions is None and hasattr(code, "co_positions"):
         positions = _positions[code] = list(code.co_positions())
     if positions:
-        index = frame.f_lasti // 2
+        index = lasti // 2
         if 0 <= index < len(positions):
             start, end, col, end_col = positions[index]
             if start == line and col is not None and end is not None and end_col is not None:
@@ -118,18 +122,4 @@ def site_in_traceback(tb: TracebackType | None) -> Site | None:
         tb = tb.tb_next
     if found is None:
         return None
-    frame = found.tb_frame
-    code = frame.f_code
-    line = found.tb_lineno
-    positions = _positions.get(code)
-    if positions is None and hasattr(code, "co_positions"):
-        positions = _positions[code] = list(code.co_positions())
-    if positions:
-        index = found.tb_lasti // 2
-        if 0 <= index < len(positions):
-            start, end, col, end_col = positions[index]
-            if start == line and col is not None and end is not None and end_col is not None:
-                return Site(_file(code), line, col, end, end_col)
-    text = linecache.getline(code.co_filename, line).rstrip("\r\n")
-    indent = len(text) - len(text.lstrip())
-    return Site(_file(code), line, indent, line, len(text))
+    return _site_at(found.tb_frame.f_code, found.tb_lineno, found.tb_lasti)

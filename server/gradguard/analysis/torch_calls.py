@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import libraries, ops
 from . import torchnames as tn
 from .nodes import (
     Node,
@@ -90,6 +90,8 @@ class TorchCalls:
                 parameter=True,
                 grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
+        if path in libraries.MODEL_FACTORIES:  # `torch.hub.load(repo, name)`
+            return self.library_model(path, node)
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
                 positional[0]
@@ -362,6 +364,8 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+        if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
+            positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
             return inlined or UNKNOWN
         x = positional[0]
@@ -456,7 +460,7 @@ class TorchCalls:
             # an optimizer step before that backward invalidates them.
             # A model with several parametrised layers saves the later layers' weights even
             # when its input needs no gradient.
-            deep = self._parametrised_layers(mod) >= 2
+            deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
@@ -480,6 +484,8 @@ class TorchCalls:
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            if mod.library is not None:  # a tensor or a ModelOutput of that graph
+                return self.model_output(mod, result)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
                 outputs = _shaped(shape, result)
@@ -587,6 +593,8 @@ class TorchCalls:
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
+        if recv.library:
+            return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
         if name == "apply" and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)

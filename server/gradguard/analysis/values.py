@@ -90,6 +90,9 @@ class ModuleDesc:
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
     frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
+    # A model a library built (`BertModel(config)`, `timm.create_model(…)`) or one of its
+    # submodules: known to be a module, its members unknown.  The dotted call that built it.
+    library: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +130,12 @@ class Value:
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
+    # A name from a library the workspace does not hold (`transformers.BertModel`, an
+    # `accelerate.Accelerator()` instance): see ``libraries``.
+    library: str | None = None
+    # What a library model's forward returned (a tensor or a ModelOutput): its fields and
+    # items are tensors of the same graph.
+    model_output: bool = False
 
     def evolve(self, **changes: Any) -> Value:
         return replace(self, **changes)

@@ -52,10 +52,17 @@ class Autograd:
         if target.type in ("atom_expr", "power") and is_index_trailer(target.children[-1]):
             base_node = _without_last_trailer(target)
             base = self.expr(base_node, sc)
-            self.expr(target.children[-1], sc)
-            self.setitem(target, base, base_node, target.children[-1], rv, rhs, op, sc)
-            return
-        tv = self.expr(target, sc)
+            if base.tensor is not Tri.NO or base.items is None and base.element is None:
+                self.expr(target.children[-1], sc)
+                self.setitem(target, base, base_node, target.children[-1], rv, rhs, op, sc)
+                return
+            # `lst[i] += t` on a list of tensors: Python runs the element's in-place
+            # `__iadd__` (then stores the same object back).
+            tv = self.expr(target, sc)
+            if tv.tensor is Tri.NO or (tv.tensor is Tri.MAYBE and tv.storage is None):
+                return
+        else:
+            tv = self.expr(target, sc)
         binop = ARITH_OPS.get(op[:-1], op[:-1])
         if (
             op == "@="

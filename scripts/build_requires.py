@@ -38,7 +38,8 @@ def build_requires(text: str) -> list[str]:
 
 
 def _release(version: str) -> tuple[int, ...] | None:
-    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)*)", version)
+    # A final release (or its .postN / +local): anything else (rc, dev) counts as not there.
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)*)(?:\.post[0-9]+)?(?:\+\S*)?\s*", version)
     if not match:
         return None
     parts = [int(p) for p in match.group(1).split(".")]

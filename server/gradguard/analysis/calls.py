@@ -41,6 +41,7 @@ from .values import (
     _container,
     _fresh_copy,
     fresh_tensor,
+    is_unknown,
     merge,
 )
 
@@ -513,7 +514,7 @@ class Calls:
                 value = self.expr(param.default, func.scope)
             else:
                 value = UNKNOWN
-            if value is UNKNOWN and param.annotation is not None:
+            if is_unknown(value) and param.annotation is not None:
                 value = self.from_annotation(param.annotation, func.scope)
             self.bind(scope, pname, value)
         return self_name

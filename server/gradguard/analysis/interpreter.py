@@ -44,6 +44,7 @@ from .values import (
     _fresh_copy,
     _merge_envs,
     new_id,
+    unknown,
 )
 
 if TYPE_CHECKING:
@@ -517,7 +518,7 @@ class Interpreter:
             if param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
             else:
-                scope.env[pname] = UNKNOWN
+                scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
@@ -660,6 +661,8 @@ class Interpreter:
             parts = name.split(".")
             for i in range(1, len(parts)):
                 self.attribute_owners.add(".".join(parts[:i]))
+        if value is UNKNOWN:  # each name its own unknown: a write into one changes no other
+            value = unknown()
         sc.env[name] = value
         self._note(name, value)
 

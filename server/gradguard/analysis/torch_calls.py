@@ -140,6 +140,14 @@ class TorchCalls:
             for v in positional + [v for k, v in keywords.items() if k != "out"]
             if v.tensor is not Tri.NO
         ]
+        # `torch.cat([a, b], out=t)`: the tensors of a list or tuple argument are inputs too.
+        tensors += [
+            item
+            for v in positional
+            if v.tensor is Tri.NO and v.items is not None
+            for item in v.items
+            if item.tensor is not Tri.NO
+        ]
         if (
             out_node is not None
             and not (out_node.type == "keyword" and out_node.value == "None")
@@ -232,6 +240,15 @@ class TorchCalls:
             return self.op_result(
                 name, members or positional, node, sc, method=False, save_lookup=False
             )
+        if (
+            path.count(".") == 1
+            and positional
+            and positional[0].tensor is not Tri.NO
+            and (positional[0].tensor is Tri.YES or positional[0].storage is not None)
+        ):  # `torch.chunk(x, 3)`, `torch.transpose(w, 0, 1)`: as the method forms
+            viewed = self.view_call(positional[0], name, node, sc)
+            if viewed is not None:
+                return viewed
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:
@@ -495,7 +512,18 @@ class TorchCalls:
                 return outputs
             return result
         if mod.op is not None:
-            return self.op_result(mod.op, [x], node, sc, method=False)
+            result = self.op_result(mod.op, [x], node, sc, method=False)
+            if result.graph == x.graph and result.requires_grad is not Tri.NO:
+                # The op's own overload needs arguments the module holds (`MaxPool1d(3)` runs
+                # max_pool1d(x, 3)): what the module saves comes from its table entry.
+                facts = ops.SaveFacts(
+                    Tri.YES if mod.saves_output else Tri.NO,
+                    ((0, Tri.YES),) if mod.saves_input else (),
+                )
+                result = self.apply_saves(facts, mod.class_name, result, [x], node, sc)
+            return result
+        if mod.class_name in tn.PASS_THROUGH_MODULES and not mod.user_class:
+            return x  # `nn.Identity()(x)` returns x itself
         return self.unknown_call(positional, sc)
 
     def apply_to_submodules(
@@ -766,13 +794,26 @@ class TorchCalls:
             self.replace_value(sc, recv, updated)
             return updated
         if recv.tensor is Tri.MAYBE and recv.storage is None:
-            return Value()  # unknown, but one object per call (aliases stay apart)
-        if ops.is_multi_view(name):
-            view = self.make_view(recv, name, node, sc, multi=name)
-            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
-        if ops.is_view(name):
-            return self.make_view(recv, name, node, sc)
+            # Unknown, but one object per call (aliases stay apart); whatever it is, it may
+            # be computed from the receiver: `act(y).sum().backward()` runs y's graph.
+            return self.unknown_call([recv] + positional + list(keywords.values()), sc)
+        viewed = self.view_call(recv, name, node, sc)
+        if viewed is not None:
+            return viewed
         return self.op_result(name, [recv] + positional, node, sc, method=True, keywords=keywords)
+
+    def view_call(self: Dataflow, base: Value, name: str, node: Node, sc: Scope) -> Value | None:
+        """`x.chunk(…)` / `torch.chunk(x, …)` and the other view ops: the view(s) of `base`
+        (None when `name` is not a view op)."""
+        if ops.is_multi_view(name):
+            view = self.make_view(base, name, node, sc, multi=name)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
+        if name in tn.VIEW_LIST_METHODS:
+            view = self.make_view(base, name, node, sc)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
+        if ops.is_view(name) and name not in tn.NOT_VIEW_FUNCTIONS:
+            return self.make_view(base, name, node, sc)
+        return None
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -43,9 +43,16 @@ VIEW_METHODS = frozenset(
     real imag view_as_real view_as_complex adjoint mT alias detach_copy indices values
     ccol_indices crow_indices""".split()
 )
-MULTI_VIEW_METHODS = frozenset(
-    "chunk split tensor_split unbind split_with_sizes hsplit vsplit dsplit unsafe_chunk".split()
-)
+MULTI_VIEW_METHODS = frozenset("chunk split unbind split_with_sizes".split())
+# Ops returning a list of plain views (autograd does not mark them multi-output views, so
+# each may be written in place unless its base is a leaf that requires grad): checked under
+# torch 2.13, `torch.tensor_split(y, 2)[0].mul_(2)` runs.
+VIEW_LIST_METHODS = frozenset("tensor_split hsplit vsplit dsplit".split())
+# nn modules whose forward returns its input object itself.
+PASS_THROUGH_MODULES = frozenset({"Identity"})
+# View ops whose function form `torch.NAME(x)` is not modelled as a view of `x`: detach
+# returns a view that does not require grad (handled as a method).
+NOT_VIEW_FUNCTIONS = frozenset({"detach", "detach_", "alias", "detach_copy"})
 
 # In-place-looking names that do not write the tensor's data through autograd.
 NOT_DATA_WRITES = frozenset(

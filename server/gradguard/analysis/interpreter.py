@@ -45,6 +45,7 @@ from .values import (
     _fresh_copy,
     _merge_envs,
     new_id,
+    unknown,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class Interpreter:
                 swallowed("dataflow", line_of(stmt))
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        self.calls.steps += 1
         t = node.type
         if t == "expr_stmt":
             self.expr_stmt(node, sc)
@@ -543,7 +545,7 @@ class Interpreter:
                 # The HF Trainer hands its hooks the model it trains.
                 scope.env[pname] = self.library_model("transformers.Trainer.model", param)
             else:
-                scope.env[pname] = UNKNOWN
+                scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
@@ -686,6 +688,8 @@ class Interpreter:
             parts = name.split(".")
             for i in range(1, len(parts)):
                 self.attribute_owners.add(".".join(parts[:i]))
+        if value is UNKNOWN:  # each name its own unknown: a write into one changes no other
+            value = unknown()
         sc.env[name] = value
         self._note(name, value)
 

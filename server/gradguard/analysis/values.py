@@ -247,6 +247,15 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
     if replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
         first = _first_origin(a.origin, b.origin)
         return a if first is a.origin else b
+    if a.library is not None and b.library is not None:  # `BertModel(…)` or `GPT2Model(…)`
+        first_is_a = _first_origin(a.origin, b.origin) is a.origin
+        kept = a if first_is_a else b
+        return replace(
+            kept,
+            class_name=a.class_name if a.class_name == b.class_name else "model",
+            has_parameters=Tri.join(a.has_parameters, b.has_parameters),
+            frozen=a.frozen and b.frozen,
+        )
     return None
 
 
@@ -414,6 +423,8 @@ class _Joiner:
             owner=a.owner if a.owner is b.owner else None,
             params_frozen=a.params_frozen and b.params_frozen,
             const=a.const if same_const(a.const, b.const) else NOCONST,
+            library=a.library if a.library == b.library else None,
+            model_output=a.model_output and b.model_output,
         )
         self.memo[key] = joined
         return joined

@@ -39,6 +39,7 @@ from .syntax import (
 from .values import (
     NOT_TENSOR,
     UNKNOWN,
+    ModuleDesc,
     Storage,
     Tri,
     Value,
@@ -538,6 +539,12 @@ class Interpreter:
                     user_class=cls.name if cls else None,
                     attrs={},
                 )
+                if cls is not None and cls.framework == "lightning" and name != "__init__":
+                    # A LightningModule: one version counter for all its parameters (its
+                    # optimizers step them; its layers' forwards save them).
+                    has = Tri.YES if cls.has_parameters is Tri.YES else Tri.MAYBE
+                    desc = ModuleDesc(cls.name, has_parameters=has, user_class=cls.name)
+                    scope.env[pname] = scope.env[pname].evolve(storage=Storage(), module=desc)
                 continue
             if param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)

@@ -187,3 +187,15 @@ _MODEL_OUTPUT_LIBRARIES = frozenset({"transformers", "diffusers", "peft"})
 def returns_tensor(model_path: str) -> bool:
     """Does the forward of a model built by this call return a plain tensor?"""
     return root_of(model_path) not in _MODEL_OUTPUT_LIBRARIES and model_path != "torch.hub.load"
+
+
+# Methods a LightningModule inherits that the analysis models (`self.manual_backward(loss)`,
+# `self.optimizers()`: what `configure_optimizers` returned).
+LIGHTNING_SELF_METHODS = frozenset({"manual_backward", "optimizers"})
+
+
+# Trainers built from (model, optimizer, loss_fn): each iteration backpropagates
+# `loss_fn(model(x), y)`.
+SUPERVISED_TRAINERS = frozenset(
+    {"ignite.engine.create_supervised_trainer", "ignite.engine.engine.create_supervised_trainer"}
+)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from . import libraries
 from .nodes import Node, _literal_bool
 from .scope import Scope
-from .syntax import node_range
+from .syntax import CallArgs, node_range
 from .values import NOT_TENSOR, UNKNOWN, ModuleDesc, Storage, Tri, Value, _container, fresh_tensor
 
 if TYPE_CHECKING:
@@ -66,6 +66,9 @@ class LibraryCalls:
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if libraries.builds_model(path):
             return self.library_model(path, node)
+        if path in libraries.SUPERVISED_TRAINERS:
+            self.supervised_step(positional, keywords, trailer, node, sc)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
         kind = libraries.framework_method(path)
         if kind == "backward":
             loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
@@ -143,3 +146,82 @@ class LibraryCalls:
         if libraries.returns_tensor(mod.library):
             return result.evolve(model_output=True)
         return result.evolve(tensor=Tri.MAYBE, model_output=True)
+
+    def supervised_step(
+        self: Dataflow,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        trailer: Node,
+        node: Node,
+        sc: Scope,
+    ) -> None:
+        """`create_supervised_trainer(model, optimizer, loss_fn)`: each iteration runs
+        `loss_fn(model(x), y).backward()` then `optimizer.step()` (grad mode on)."""
+        model = positional[0] if positional else keywords.get("model", UNKNOWN)
+        loss_fn = positional[2] if len(positional) > 2 else keywords.get("loss_fn", UNKNOWN)
+        prediction = self.call_value(model, [fresh_tensor()], trailer, node, sc)
+        loss = self.call_value(loss_fn, [prediction, fresh_tensor()], trailer, node, sc)
+        self.backward(loss, node, sc)
+
+    def call_value(
+        self: Dataflow, callee: Value, values: list[Value], trailer: Node, node: Node, sc: Scope
+    ) -> Value:
+        """Call a module or a user function a library was handed, with these arguments."""
+        if callee.module is not None:
+            return self.module_call(callee.module, values, CallArgs(), trailer, node, sc, callee)
+        if callee.func is not None:
+            result = self.call_user(callee.func, CallArgs(), values, {}, node, sc)
+            if result is not None:
+                return result
+        return self.unknown_call(values, sc)
+
+    def framework_of(self: Dataflow, value: Value) -> str | None:
+        """The framework of an instance of a user class deriving from a framework base."""
+        cls = self.instance_class(value)
+        return cls.framework if cls is not None else None
+
+    def framework_self(self: Dataflow, sc: Scope) -> Value | None:
+        """`self` in a method of a framework's module, when it holds its parameters' counter."""
+        scope: Scope | None = sc
+        while scope is not None and scope.self_name is None:
+            scope = scope.parent
+        if scope is None or scope.self_name is None:
+            return None
+        value = scope.env.get(scope.self_name)
+        if value is None or value.storage is None or self.framework_of(value) is None:
+            return None
+        return value
+
+    def lightning_method(
+        self: Dataflow, recv: Value, name: str, trailer: Node, node: Node, sc: Scope
+    ) -> Value:
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        if name == "manual_backward":
+            loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
+            retain = _literal_bool(args.keywords.get("retain_graph")) is True
+            self.backward(loss, node, sc, retain=retain)
+            return NOT_TENSOR
+        # `self.optimizers()`: what `configure_optimizers` returns (one optimizer, or several).
+        func = self.bound_method(recv, "configure_optimizers", None)
+        if func is None:
+            return UNKNOWN
+        configured = self.call_user(func, CallArgs(), [], {}, node, sc)
+        found = _optimizers_in(configured) if configured is not None else []
+        if len(found) == 1:
+            return found[0]
+        return _container(tuple(found)) if found else UNKNOWN
+
+
+def _optimizers_in(value: Value, depth: int = 0) -> list[Value]:
+    """The optimizers in what `configure_optimizers` returned: an optimizer, a list or tuple
+    of them (and of schedulers), or a dict with an "optimizer" key."""
+    if value.optimizer is not None:
+        return [value]
+    if depth > 2:
+        return []
+    if value.keys is not None and value.items is not None and "optimizer" in value.keys:
+        return _optimizers_in(value.items[value.keys.index("optimizer")], depth + 1)
+    found: list[Value] = []
+    for item in value.items or ():
+        found += _optimizers_in(item, depth + 1)
+    return found

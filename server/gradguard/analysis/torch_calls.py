@@ -488,6 +488,9 @@ class TorchCalls:
                     and mod.has_parameters is Tri.YES,
                 )
                 owner.storage.saves.append(rec)
+                whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
+                if whole is not None and whole.storage not in (None, owner.storage):
+                    whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
@@ -623,6 +626,8 @@ class TorchCalls:
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
+        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
+            return self.lightning_method(recv, name, trailer, node, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)

@@ -10,7 +10,7 @@ The lattice (everything the interpreter, torch semantics and calls use):
   top of each, YES and NO are incomparable.  Boolean facts (``parameter``…) hold only when
   they hold on every path.
 - **constants**: ``const`` holds a literal ``bool``/``None``/``str``/``int``/``float`` or an
-  ``EnumMember``; ``NOCONST`` (the default) means "not a known constant".  Read one with
+  ``EnumMember`` (or an ``Opaque`` object known not to be None); ``NOCONST`` (the default) means "not a known constant".  Read one with
   ``constant(v)`` (``NOCONST`` when unknown), make one with ``const_value(x)``; ``truth(v)``
   is what ``bool(v)`` gives (a ``Tri``).
 - **structure**: ``items`` (tuples/lists/dicts with known members, ``keys`` for dicts),
@@ -58,6 +58,14 @@ class EnumMember:
 
     owner: str
     name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A constant object known to exist (not None, truthy) but not comparable by value:
+    `t.grad_fn` of a tensor known to be a non-leaf."""
+
+    kind: str
 
 
 class Tri(IntEnum):

@@ -51,7 +51,6 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.calls: CallState = self.project.calls
         self.root_scope: Scope | None = None
         self.function_contexts: dict[int, FunctionContext] = {}  # id(ctx value) -> its facts
-        self.top_level_notes: tuple[dict[int, int], dict[int, str], set[int]] = ({}, {}, set())
         self.sites: list[WriteSite] = []
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}

@@ -115,6 +115,7 @@ class Interpreter:
                 swallowed("dataflow", line_of(stmt))
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        self.calls.steps += 1
         t = node.type
         if t == "expr_stmt":
             self.expr_stmt(node, sc)

@@ -149,6 +149,14 @@ class TorchCalls:
             for v in positional + [v for k, v in keywords.items() if k != "out"]
             if v.tensor is not Tri.NO
         ]
+        # `torch.cat([a, b], out=t)`: the tensors of a list or tuple argument are inputs too.
+        tensors += [
+            item
+            for v in positional
+            if v.tensor is Tri.NO and v.items is not None
+            for item in v.items
+            if item.tensor is not Tri.NO
+        ]
         if (
             out_node is not None
             and not (out_node.type == "keyword" and out_node.value == "None")

@@ -12,10 +12,10 @@ from .. import fixes as fx
 from ..analysis import ops
 from ..analysis import torchnames as tn
 from ..analysis.sites import WriteSite
-from ..analysis.syntax import code_of
+from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Origin, Tri, Value
 from ..config import Settings
-from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity
+from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity, TextEdit
 from .base import Rule
 
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -154,17 +154,81 @@ def rebind_is_safe(site: WriteSite) -> bool:
     )
 
 
-def method_rebind(site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: bool) -> Fix | None:
-    """`x.op_(a)` as a statement → `x = x.op(a)` (or the table's spelling for ops with no twin)."""
-    if site.stmt is not site.node or not fx.is_rebindable(site.target_text):
+# In-place layout changes of a leaf (`w.t_()`): under no_grad the leaf keeps training in
+# its new layout; rebinding would make the name hold a non-leaf.
+LAYOUT_OPS = frozenset(
+    {"t_", "transpose_", "swapdims_", "swapaxes_", "squeeze_", "unsqueeze_", "as_strided_"}
+)
+LEAF_REBIND_REASON = "changes which tensor trains: the name no longer holds the leaf"
+
+
+def _inplace_chain(site: WriteSite) -> list[tuple[str, str]] | None:
+    """`x.mul_(a).add_(b)`: the in-place calls after the receiver as (op, args), or None when
+    the node is not such a chain (a call that is not in place, an attribute, an index)."""
+    node = site.node
+    if node is None or node.type not in ("power", "atom_expr"):
         return None
-    if site.loop_variable:
-        return None  # rebinding a loop variable would silently drop the write
+    trailers = node.children[1:]
+    receiver_end = next((i for i, t in enumerate(trailers) if t is site.call_args), None)
+    if receiver_end is None or receiver_end < 1:
+        return None
+    receiver = "".join(code_of(n) for n in [node.children[0], *trailers[: receiver_end - 1]])
+    if receiver.strip() != site.target_text:
+        return None  # `y.detach().mul_(2)`: the receiver is not the written name
+    chain: list[tuple[str, str]] = []
+    rest = trailers[receiver_end - 1 :]
+    if len(rest) % 2:
+        return None
+    for attr, call in zip(rest[::2], rest[1::2], strict=True):
+        if code_of(attr)[:1] != "." or code_of(call)[:1] != "(":
+            return None
+        chain.append((code_of(attr)[1:], fx.call_arguments_text(call)))
+    return chain
+
+
+def _out_of_place_call(op: str, target: str, args: str, torch_name: str) -> tuple[str, bool] | None:
+    """The out-of-place spelling of `target.op(args)`: (expression, needs `import torch`)."""
+    twin = ops.out_of_place(op)
+    if twin is not None:
+        return f"{target}.{twin}({args})", False
+    if op == "zero_" and not args:
+        return f"{torch_name}.zeros_like({target})", True
+    if op == "fill_" and args and "," not in args:
+        return f"{torch_name}.full_like({target}, {args})", True
+    if op == "copy_" and args and "," not in args:
+        return f"{args}.expand_as({target}).to({target})", False
+    return None
+
+
+def _chain_expression(site: WriteSite, target: str, torch_name: str) -> tuple[str, bool] | None:
+    chain = _inplace_chain(site)
+    if not chain:
+        return None
+    expression, needs_import = target, False
+    for op, args in chain:
+        if not op.endswith("_"):
+            return None
+        made = _out_of_place_call(op, expression, args, torch_name)
+        if made is None:
+            return None
+        expression, imports = made
+        needs_import = needs_import or imports
+    return expression, needs_import
+
+
+def method_rebind(
+    site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: bool, reason: str = ""
+) -> Fix | None:
+    """`x.op_(a)` as a statement → `x = x.op(a)` (or the table's spelling for ops with no twin);
+    a chain `x.mul_(a).add_(b)` → `x = x.mul(a).add(b)`; in an expression (`return t.op_()`)
+    the call becomes out of place where it stands."""
+    if not fx.is_rebindable(site.target_text):
+        return None
+    suffix = f" (unsafe: {reason})" if reason and not safe else ""
     target, args = site.target_text, fx.call_arguments_text(site.call_args)
     path = site.__dict__.get("function_path")
-    twin = ops.out_of_place(site.op)
     if path is not None:  # torch.relu_(x) → x = torch.relu(x)
-        if twin is None:
+        if site.stmt is not site.node or site.loop_variable or ops.out_of_place(site.op) is None:
             return None
         head = code_of(site.node).split("(", 1)[0]
         expression = f"{head[:-1]}({args})"
@@ -173,36 +237,56 @@ def method_rebind(site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: b
             site.stmt,
             target,
             expression,
-            title=f"Rebind: `{target} = {head[:-1]}(…)`",
+            title=f"Rebind: `{target} = {head[:-1]}(…)`{suffix}",
             safe=safe,
             preferred=preferred,
         )
     torch_name = ctx.fix.torch_alias or "torch"
-    needs_import = False
-    if twin is not None:
-        expression = f"{target}.{twin}({args})"
-    elif site.op == "zero_":
-        expression, needs_import = f"{torch_name}.zeros_like({target})", True
-    elif site.op == "fill_" and args:
-        expression, needs_import = f"{torch_name}.full_like({target}, {args})", True
-    elif site.op == "copy_" and args and "," not in args:
-        expression = f"{args}.expand_as({target}).to({target})"
-    else:
+    made = _chain_expression(site, target, torch_name)
+    if made is None:
         return None
+    expression, needs_import = made
+    if site.stmt is not site.node:
+        return _expression_out_of_place(site, ctx, expression, needs_import, preferred)
+    if site.loop_variable:
+        return None  # rebinding a loop variable would silently drop the write
     return fx.rebind(
         ctx.fix,
         site.stmt,
         target,
         expression,
-        title=f"Rebind out of place: `{target} = {expression[:40]}`",
+        title=f"Rebind out of place: `{target} = {expression[:40]}`{suffix}",
         safe=safe,
         preferred=preferred,
         extra_imports=needs_import,
     )
 
 
+def _expression_out_of_place(
+    site: WriteSite, ctx: RuleContext, expression: str, needs_import: bool, preferred: bool
+) -> Fix | None:
+    """`return t.sigmoid_()` → `return t.sigmoid()`: the value is the same; `t` itself keeps
+    its old contents, so it is unsafe unless nothing reads `t` afterwards."""
+    if site.node is None or site.stmt is None or fx.has_multiline_string(site.node):
+        return None
+    target = site.target_text
+    later = not fx.is_plain_name(target) or fx.read_after(site.stmt, target)
+    returned = site.stmt.type == "return_stmt" and site.scope.kind != "module"
+    safe = not later and not returned and site.aliases == 0
+    why = "" if safe else f" (unsafe: `{target}` itself keeps its old value)"
+    edits = [TextEdit(node_range(site.node), expression)]
+    if needs_import:
+        edits = ctx.fix.torch_name()[1] + edits
+    return Fix(
+        f"Compute it out of place: `{expression[:40]}`{why}",
+        tuple(edits),
+        fx.SAFE if safe else fx.UNSAFE,
+        preferred,
+    )
+
+
 def augassign_rebind(
-    site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: bool
+    site: WriteSite, ctx: RuleContext, *, safe: bool, preferred: bool, reason: str = ""
 ) -> Fix | None:
     """`x += v` → `x = x + v` (every augmented operator; the right side keeps its grouping)."""
     if not fx.is_rebindable(site.target_text) or site.value_node is None:
@@ -216,10 +300,24 @@ def augassign_rebind(
         site.stmt,
         site.target_text,
         expression,
-        title=f"Rebind: `{site.target_text} = {site.target_text} {op} …`",
+        title=f"Rebind: `{site.target_text} = {site.target_text} {op} …`"
+        + (f" (unsafe: {reason})" if reason and not safe else ""),
         safe=safe,
         preferred=preferred,
     )
+
+
+def leaf_rebind_changes_training(site: WriteSite) -> bool:
+    """Rebinding the name that holds a grad leaf makes it hold a non-leaf: an optimizer or a
+    later `.grad` read still sees the old leaf.  Not so for a function's own parameter: the
+    caller's name keeps its leaf."""
+    if site.target.grad_leaf is Tri.NO:
+        return False
+    if not fx.is_plain_name(site.target_text) or site.stmt is None:
+        return True
+    if fx.is_function_parameter(site.stmt, site.target_text):
+        return False
+    return site.later_grad_use or fx.leaf_held_elsewhere(site.stmt, site.target_text)
 
 
 def leaf_write_fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
@@ -229,37 +327,77 @@ def leaf_write_fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
     is an nn.Parameter, or its `.grad` is read later) wants `torch.no_grad()`: rebinding
     would silently stop it training.
     """
-    update_like = (
-        is_init_like(site) or rhs_uses_grad(site) or site.target.parameter or site.later_grad_use
+    # A helper's own parameter (`def center(t): t.sub_(…); return t`) computing a new value:
+    # rebinding it locally leaves the caller's Parameter as it is.
+    local = (
+        fx.is_plain_name(site.target_text)
+        and site.stmt is not None
+        and fx.is_function_parameter(site.stmt, site.target_text)
     )
-    rebind_safe = rebind_is_safe(site) and not update_like
-    if site.kind == "augassign":
-        rebinding = augassign_rebind(site, ctx, safe=rebind_safe, preferred=not update_like)
+    update_like = (
+        is_init_like(site)
+        or site.op in LAYOUT_OPS
+        or rhs_uses_grad(site)
+        or (site.target.parameter and not local)
+        or site.later_grad_use
+    )
+    changes_training = leaf_rebind_changes_training(site)
+    rebind_safe = rebind_is_safe(site) and not update_like and not changes_training
+    if local and site.target.parameter:
+        rebind_safe = False
+        reason = f"the caller's `{site.target_text}` keeps its old value"
+    elif changes_training or update_like:
+        reason = LEAF_REBIND_REASON
     else:
-        rebinding = method_rebind(site, ctx, safe=rebind_safe, preferred=not update_like)
+        reason = "another name sees it"
+    if site.kind == "augassign":
+        rebinding = augassign_rebind(
+            site, ctx, safe=rebind_safe, preferred=not update_like, reason=reason
+        )
+    else:
+        rebinding = method_rebind(
+            site, ctx, safe=rebind_safe, preferred=not update_like, reason=reason
+        )
     if site.target.parameter and not fx.is_plain_name(site.target_text):
         rebinding = None  # assigning a plain tensor to a module's Parameter attribute raises
-    nograd = fx.wrap_no_grad(
-        ctx.fix,
-        site.stmt,
-        title="Do it under `with torch.no_grad():`",
-        safe=update_like,
-        preferred=update_like,
-    )
+    nograd = None
+    if site.op in ("resize_", "resize_as_"):
+        pass  # "cannot resize variables that require grad", under no_grad too
+    elif site.stmt is site.node or site.kind == "augassign":
+        # In an expression (`return t.sigmoid_()`) no_grad would cut the value from the graph.
+        nograd = fx.wrap_no_grad(
+            ctx.fix,
+            site.stmt,
+            title="Do it under `with torch.no_grad():`"
+            + ("" if update_like else " (unsafe: the write is not recorded for backward)"),
+            safe=update_like,
+            preferred=update_like,
+        )
     return [f for f in (rebinding, nograd) if f is not None]
 
 
-def out_of_place_fixes(site: WriteSite, ctx: RuleContext, *, setitem: bool = True) -> list[Fix]:
+def out_of_place_fixes(
+    site: WriteSite, ctx: RuleContext, *, setitem: bool = True, base_reads: bool = False
+) -> list[Fix]:
     """The write, made out of place: `y = y.mul(2)`, `y = y + v`, or clone before `y[i] = v`.
 
-    Safe when no other name sees the tensor (rebinding keeps values and gradients then).
+    Safe when no other name sees the tensor (rebinding keeps values and gradients then);
+    ``base_reads``: the view's base is read later and no longer sees the write.
     """
-    safe = fx.is_plain_name(site.target_text) and site.aliases == 0
+    if site.target.parameter and not fx.is_plain_name(site.target_text):
+        return []  # `self.w = <tensor>` raises: a Parameter attribute takes only a Parameter
+    safe = fx.is_plain_name(site.target_text) and site.aliases == 0 and not base_reads
+    if base_reads:
+        reason = f"`{site.base_name}` no longer sees the write"
+    elif not fx.is_plain_name(site.target_text):
+        reason = f"assumes nothing else holds `{site.target_text}`"
+    else:
+        reason = "another name sees the old tensor"
     fix: Fix | None = None
     if site.kind == "method":
-        fix = method_rebind(site, ctx, safe=safe, preferred=True)
+        fix = method_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
     elif site.kind == "augassign":
-        fix = augassign_rebind(site, ctx, safe=safe, preferred=True)
+        fix = augassign_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
     elif site.kind == "setitem" and setitem and fx.is_rebindable(site.target_text):
         fix = fx.clone_then_write(
             ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True

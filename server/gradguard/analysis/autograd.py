@@ -28,13 +28,13 @@ from .syntax import (
     node_range,
 )
 from .values import (
-    NUMBER,
     UNKNOWN,
     SaveRecord,
     Tri,
     Value,
     _container,
     fresh_tensor,
+    is_number,
     merge,
 )
 
@@ -339,7 +339,7 @@ class Autograd:
 
 
 def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
-    if value is NUMBER:
+    if is_number(value):
         kind = "number"
     elif value.tensor is Tri.YES:
         kind = "tensor"

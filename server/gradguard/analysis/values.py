@@ -10,7 +10,7 @@ The lattice (everything the interpreter, torch semantics and calls use):
   top of each, YES and NO are incomparable.  Boolean facts (``parameter``…) hold only when
   they hold on every path.
 - **constants**: ``const`` holds a literal ``bool``/``None``/``str``/``int``/``float`` or an
-  ``EnumMember``; ``NOCONST`` (the default) means "not a known constant".  Read one with
+  ``EnumMember`` (or an ``Opaque`` object known not to be None); ``NOCONST`` (the default) means "not a known constant".  Read one with
   ``constant(v)`` (``NOCONST`` when unknown), make one with ``const_value(x)``; ``truth(v)``
   is what ``bool(v)`` gives (a ``Tri``).
 - **structure**: ``items`` (tuples/lists/dicts with known members, ``keys`` for dicts),
@@ -27,7 +27,10 @@ tests/test_lattice.py.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Final
@@ -58,6 +61,14 @@ class EnumMember:
 
     owner: str
     name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A constant object known to exist (not None, truthy) but not comparable by value:
+    `t.grad_fn` of a tensor known to be a non-leaf."""
+
+    kind: str
 
 
 class Tri(IntEnum):
@@ -93,12 +104,30 @@ class Origin:
         return self.range.start.line + 1
 
 
-_ids = itertools.count(1)
+# Ids of records and storages.  Each analysis counts from the same start (``fresh_ids``), so
+# the sets of ids it builds (and their iteration order) do not depend on what the process
+# analysed before; values made at import time use the shared counter below that start.
+_FIRST_ID = 1 << 24
+_shared_ids = itertools.count(1)
+_ids: contextvars.ContextVar[Iterator[int] | None] = contextvars.ContextVar(
+    "gradguard_ids", default=None
+)
 
 
 def new_id() -> int:
     """A fresh id: records and storages made after it have larger ids."""
-    return next(_ids)
+    ids = _ids.get()
+    return next(ids if ids is not None else _shared_ids)
+
+
+@contextmanager
+def fresh_ids() -> Iterator[None]:
+    """One analysis: ids counted from ``_FIRST_ID`` in this thread's context."""
+    token = _ids.set(itertools.count(_FIRST_ID))
+    try:
+        yield
+    finally:
+        _ids.reset(token)
 
 
 @dataclass(eq=False)
@@ -108,7 +137,7 @@ class SaveRecord:
     op: str
     origin: Origin
     certain: bool
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
 
 
@@ -117,7 +146,7 @@ class Storage:
     """One version counter: views and detach() share it; saved records live here."""
 
     saves: list[SaveRecord] = field(default_factory=list)
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
 
 
 @dataclass(frozen=True)

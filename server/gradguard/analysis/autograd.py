@@ -164,6 +164,14 @@ class Autograd:
                 if value is site.target.base and "." not in key_name:
                     site.base_name = key_name
                     break
+        if sc is not None:
+            site.python_containers = {
+                key_name: "dict" if value.keys is not None else "sequence"
+                for key_name, value in sc.env.items()
+                if "." not in key_name
+                and value.tensor is Tri.NO
+                and (value.items is not None or value.element is not None or value.keys is not None)
+            }
         site.call_chain = tuple(self.calls.chain)
         if self.is_foreign:
             site.path = self.path

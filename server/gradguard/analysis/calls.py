@@ -9,15 +9,16 @@ its facts (a view of an argument, a leaf, a member of a graph).  Write sites fou
 carry the chain of call sites (``WriteSite.call_chain``); saved tensors the callee modified
 stay pending in the caller's scope, where its ``backward()`` reports them.
 
-Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls per file; a
-call past them is an unknown call.  Functions nobody calls are still analysed on their own,
+Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls and
+``MAX_STEPS`` interpreted statements per analysed file (its own and other files' together);
+a call past them is an unknown call.  The bounds count work, never time, so the findings for
+the same files and settings are the same on a loaded machine, at any ``-j`` and file order.  Functions nobody calls are still analysed on their own,
 with unknown parameters (library code), by the interpreter.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from .values import (
     _container,
     _fresh_copy,
     fresh_tensor,
+    is_unknown,
     joined_elements,
     merge,
 )
@@ -51,7 +53,10 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 4
 MAX_CALLS = 400
-BUDGET_S = 2.0  # per analysed file, for calls and other files together
+# Statements interpreted per analysed file, for calls and other files together: past it,
+# calls are unknown calls and no other file is loaded (one huge call graph cannot stall the
+# editor).  Counted, not timed, so it never depends on the machine's load.
+MAX_STEPS = 20_000
 # Methods every nn.Module has: a user class rarely redefines them, and they are not calls
 # into user code when it does not.
 _MODULE_API = tn.MODULE_CHAINING | {
@@ -114,12 +119,10 @@ class CallState:
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
-    # Past this (time.monotonic()), calls are unknown calls and no other file is loaded:
-    # one huge call graph cannot stall the editor.
-    deadline: float = field(default_factory=lambda: time.monotonic() + BUDGET_S)
+    steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
 
-    def out_of_time(self) -> bool:
-        return time.monotonic() > self.deadline
+    def out_of_budget(self) -> bool:
+        return self.steps > MAX_STEPS
 
 
 class Calls:
@@ -443,7 +446,7 @@ class Calls:
             fn in state.stack
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
-            or state.out_of_time()
+            or state.out_of_budget()
             or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
             return None
@@ -547,7 +550,7 @@ class Calls:
                 value = self.expr(param.default, func.scope)
             else:
                 value = UNKNOWN
-            if value is UNKNOWN and param.annotation is not None:
+            if is_unknown(value) and param.annotation is not None:
                 value = self.from_annotation(param.annotation, func.scope)
             self.bind(scope, pname, value)
         return self_name

@@ -29,6 +29,7 @@ from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
 from .syntax import CallArgs, dotted_name, node_range, suite_statements
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -120,6 +121,13 @@ class CallState:
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
+    # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
+    # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
+    # (0, 1…; -1: no clause) that ran in some call.  A function's stand-alone run follows
+    # its known callers' branches (`convert(model, to_half=False)`).
+    called: set[int] = field(default_factory=set)
+    unanalysed: set[int] = field(default_factory=set)
+    branches: dict[int, set[int]] = field(default_factory=dict)
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -442,15 +450,22 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        # Recursion is followed only while a constant argument may decide its base case
+        # (`rec(t, n - 1)` with a known `n`), within the depth bound.
+        recursive = fn in state.stack and not any(
+            v.const is not NOCONST for v in (*positional, *keywords.values())
+        )
         if (
-            fn in state.stack
+            recursive
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
             or state.out_of_budget()
             or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
+            state.unanalysed.add(id(fn))
             return None
         state.analysed += 1
+        state.called.add(id(fn))
         flow: Dataflow = func.flow
         cls = func.cls
         name = fn.name.value if fn.type == "funcdef" else "<lambda>"

@@ -107,6 +107,8 @@ class Interpreter:
 
     def block(self: Dataflow, stmts: Iterable[Node], sc: Scope) -> None:
         for stmt in stmts:
+            if sc.stopped:  # after a `return`/`raise` (or an `if` all of whose paths end)
+                break
             try:
                 self.stmt(stmt, sc)
             except RecursionError:
@@ -127,6 +129,7 @@ class Interpreter:
                 sc.returns.append(value)
             elif len(node.children) > 1:
                 self.escape(value, sc, node)
+            sc.stopped = True
         elif t == "if_stmt":
             self.if_stmt(node, sc)
         elif t in ("for_stmt", "while_stmt"):
@@ -159,6 +162,7 @@ class Interpreter:
             for child in node.children[1:]:
                 if child.type not in ("keyword", "operator"):
                     self.expr(child, sc)
+            sc.stopped = t == "raise_stmt"
         elif t == "match_stmt":
             return
         else:
@@ -308,6 +312,10 @@ class Interpreter:
         spans: list[tuple[int, int] | None] = []  # the record ids each path made
         first_branch: int | None = None
         has_else = taken = False
+        ran: set[int] = set()  # the clauses run (-1: none of them)
+        ended: list[dict[str, Value]] = []  # environments of branches that returned
+        callers = self.callers_branches(node, sc)
+        clause = 0
         i = 0
         while i < len(children):
             kw = children[i]
@@ -315,32 +323,61 @@ class Interpreter:
                 sc.env = dict(cond_env)
                 verdict = truth(self.expr(children[i + 1], sc))
                 cond_env = dict(sc.env)
+                if verdict is Tri.MAYBE and callers is not None and clause not in callers:
+                    verdict = Tri.NO  # no known caller runs this clause
+                clause += 1
                 if verdict is not Tri.NO:
+                    ran.add(clause - 1)
                     lo = new_id()
                     first_branch = lo if first_branch is None else first_branch
                     sc.grad = start_grad
                     self.block(suite_statements(children[i + 3]), sc)
-                    envs.append(sc.env)
-                    grads.append(sc.grad)
-                    spans.append((lo, new_id()))
+                    if sc.stopped:  # the branch returned: its path does not reach the end
+                        ended.append(sc.env)
+                        sc.stopped = False
+                    else:
+                        envs.append(sc.env)
+                        grads.append(sc.grad)
+                        spans.append((lo, new_id()))
                     if verdict is Tri.YES:  # no later clause runs
                         taken = True
                         break
                 i += 4
             elif kw.type == "keyword" and kw.value == "else":
+                if callers is not None and clause not in callers:
+                    has_else = True  # no known caller runs it
+                    i += 3
+                    continue
+                ran.add(clause)
                 sc.env = dict(cond_env)
                 sc.grad = start_grad
                 lo = new_id()
                 first_branch = lo if first_branch is None else first_branch
                 self.block(suite_statements(children[i + 2]), sc)
-                envs.append(sc.env)
-                grads.append(sc.grad)
-                spans.append((lo, new_id()))
+                if sc.stopped:
+                    ended.append(sc.env)
+                    sc.stopped = False
+                else:
+                    envs.append(sc.env)
+                    grads.append(sc.grad)
+                    spans.append((lo, new_id()))
                 has_else = True
                 i += 3
             else:
                 i += 1
-        if not has_else and not taken:
+        if not has_else and not taken and (callers is None or -1 in callers or not envs):
+            ran.add(-1)
+            envs.append(cond_env)
+            grads.append(start_grad)
+            spans.append(None)
+        if sc.returns is not None:  # analysed for a call: what the call's paths ran
+            self.calls.branches.setdefault(id(node), set()).update(ran)
+        if not envs and ended:  # every path returned: what follows does not run
+            sc.env = ended[-1]
+            sc.grad = start_grad
+            sc.stopped = True
+            return
+        if not envs:  # every clause ruled out (by the callers): the else path flows
             envs.append(cond_env)
             grads.append(start_grad)
             spans.append(None)
@@ -361,6 +398,21 @@ class Interpreter:
             if record_id in every_path or (first_branch is not None and record_id < first_branch):
                 continue
             self.records[record_id].certain = False
+
+    def callers_branches(self: Dataflow, node: Node, sc: Scope) -> set[int] | None:
+        """A function's stand-alone run: the clauses of this `if` its known callers ran
+        (None when unknown: not a stand-alone run, never called, or some call not
+        analysed)."""
+        if sc.returns is not None or sc.info.kind not in ("function", "method"):
+            return None
+        state = self.calls
+        taken = state.branches.get(id(node))
+        if taken is None:
+            return None
+        fn = node.search_ancestor("funcdef")
+        if fn is None or id(fn) not in state.called or id(fn) in state.unanalysed:
+            return None
+        return taken
 
     def saved_on_every_path(
         self: Dataflow, spans: list[tuple[int, int] | None], sc: Scope
@@ -423,6 +475,9 @@ class Interpreter:
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
             self.block(suite_statements(body), sc)
+            if sc.stopped:  # the first iteration returns: there is no second
+                break
+        sc.stopped = False  # the loop may run no iteration at all
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         _forget_constants(sc.env, _assigned_in(body) if _any_constant(sc.env) else set())
         if else_suite is not None:
@@ -456,6 +511,7 @@ class Interpreter:
         while i < len(children):
             child = children[i]
             if child.type == "keyword" and child.value in ("try", "else", "finally"):
+                sc.stopped = False  # a handler may run after the try block returned
                 self.block(suite_statements(children[i + 2]), sc)
                 if child.value == "try":
                     envs.append(dict(sc.env))
@@ -464,6 +520,7 @@ class Interpreter:
                 child.type == "keyword" and child.value == "except"
             ):
                 sc.env = self.merged([start, envs[0]]) if envs else dict(start)
+                sc.stopped = False
                 self.block(suite_statements(children[i + 2]), sc)
                 envs.append(dict(sc.env))
                 i += 3
@@ -471,6 +528,7 @@ class Interpreter:
                 i += 1
         if len(envs) > 1:
             sc.env = self.merged(envs)
+        sc.stopped = False
 
     def define(self: Dataflow, node: Node, decorators: list[Node], sc: Scope) -> None:
         if node.type == "async_funcdef":

@@ -28,13 +28,13 @@ from .syntax import (
     node_range,
 )
 from .values import (
-    NUMBER,
     UNKNOWN,
     SaveRecord,
     Tri,
     Value,
     _container,
     fresh_tensor,
+    is_number,
     merge,
 )
 
@@ -183,6 +183,14 @@ class Autograd:
                 if value is site.target.base and "." not in key_name:
                     site.base_name = key_name
                     break
+        if sc is not None:
+            site.python_containers = {
+                key_name: "dict" if value.keys is not None else "sequence"
+                for key_name, value in sc.env.items()
+                if "." not in key_name
+                and value.tensor is Tri.NO
+                and (value.items is not None or value.element is not None or value.keys is not None)
+            }
         site.call_chain = tuple(self.calls.chain)
         if self.is_foreign:
             site.path = self.path
@@ -200,8 +208,10 @@ class Autograd:
         storage = site.target.storage
         if storage is None:
             return
-        live = [s for s in storage.saves if not s.consumed]
-        storage.saves = []
+        live: list[SaveRecord] = []
+        for part in storage.closure():  # a model's parameters: all its submodules' too
+            live.extend(s for s in part.saves if not s.consumed)
+            part.saves = []
         original = site.__dict__.get("_dup_of", site)
         for save in live:
             original.invalidated.append(save)
@@ -350,7 +360,7 @@ class Autograd:
 
 
 def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
-    if value is NUMBER:
+    if is_number(value):
         kind = "number"
     elif value.tensor is Tri.YES:
         kind = "tensor"

@@ -57,6 +57,8 @@ class Scope:
     returns: list[Value] | None = None
     # A framework hook whose returned loss the framework backpropagates (`training_step`).
     backprop_returns: bool = False
+    # The current path ended (`return`, `raise`): the rest of the block does not run.
+    stopped: bool = False
 
 
 @dataclass(eq=False)

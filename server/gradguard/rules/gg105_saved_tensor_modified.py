@@ -42,7 +42,14 @@ Severity is **error** when a `backward()` / `torch.autograd.grad` of that graph 
 later in the same scope, **warning** when the graph leaves the scope (returned, stored).
 
 **Fix.** Make the write out of place: `y = y.mul(2)`, `out = out + identity`, `x = x / n`,
-or clone before writing through an index (`h = h.clone()`).
+or clone before writing through an index (`h = h.clone()`). An item of a list or dict is
+stored back (`feats[0] = feats[0].mul(2)`; in a loop over a list,
+`for i, s in enumerate(scores): s = s.div(n); scores[i] = s`). For an optimizer step
+between a forward and its backward, the fixes (both unsafe: they change the order of
+training) recompute the forward after the step (`d_fake = D(fake)` moved below
+`optD.step()`), or move the step after that backward; a parameter update between a forward
+and its backward (weight decay, clamping) moves the backward (and the `opt.step()` right
+after it) before the update.
 """,
     invalid=(
         Invalid(

@@ -215,9 +215,16 @@ class Autograd:
         new_ids: set[int] = set()
         origin = self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
         for index, certainty in facts.args:
-            storage = args[index].storage if index < len(args) else None
-            if storage is not None:
-                rec = SaveRecord(op, origin, certain=certainty is Tri.YES and sc.grad is Tri.YES)
+            if index >= len(args):
+                continue
+            # a saved `Tensor[]` argument: each of its tensors is saved
+            held = _tensor_members(args[index]) or [args[index]]
+            # The table knows that some tensors of the list are saved, not which: certain
+            # for each only when all of them require grad (each is saved for the others).
+            whole = len(held) == 1 or all(v.requires_grad is Tri.YES for v in held)
+            for storage in {id(v.storage): v.storage for v in held if v.storage}.values():
+                certain = certainty is Tri.YES and sc.grad is Tri.YES and whole
+                rec = SaveRecord(op, origin, certain=certain)
                 storage.saves.append(rec)
                 self.records[rec.id] = rec
                 new_ids.add(rec.id)
@@ -267,6 +274,7 @@ class Autograd:
         keywords: dict[str, Value] | None = None,
     ) -> Value:
         tensors = [a for a in args if a.tensor is not Tri.NO]
+        tensors += [m for a in args for m in _tensor_members(a)]
         if not tensors:
             return fresh_tensor(Tri.NO) if not method else UNKNOWN
         if ops.result_never_requires_grad(op) or sc.grad is Tri.NO:
@@ -328,7 +336,20 @@ class Autograd:
         )
 
 
+def _tensor_members(value: Value) -> list[Value]:
+    """The tensors of a list/tuple of tensors (`torch.einsum(eq, [a, b])`), else []."""
+    if value.tensor is not Tri.NO:
+        return []
+    members = list(value.items or ()) + ([value.element] if value.element is not None else [])
+    if members and all(m.tensor is Tri.YES for m in members):
+        return members
+    return []
+
+
 def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
+    members = _tensor_members(value)
+    if members:  # binds a `Tensor[]` parameter
+        return ops.ArgFact("tensor", Tri.any([m.requires_grad for m in members]), name)
     if value is NUMBER:
         kind = "number"
     elif value.tensor is Tri.YES:

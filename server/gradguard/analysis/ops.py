@@ -135,6 +135,11 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     # Python-level signatures differ from ATen's (`x.norm(dim=1)` binds no ATen overload):
     # retry without the keywords, then with the receiver / first argument alone.
     attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
+    # A Python wrapper folding ATen's arguments (`torch.tensordot(a, b, dims=1)` runs
+    # tensordot(a, b, dims_a, dims_b)): the tensors, then non-tensor arguments.
+    other = _table.Arg(_table.Kind.OTHER, False)
+    tensors = [p for p in positional if p.kind is _table.Kind.TENSOR]
+    attempts += [(tensors + [other] * n, {}) for n in (1, 2)]
     info = None
     for attempt, kwargs in attempts:
         try:

@@ -241,6 +241,12 @@ class TorchCalls:
             viewed = self.view_call(positional[0], name, node, sc)
             if viewed is not None:
                 return viewed
+        if name in tn.VARARG_TENSOR_LISTS and path.count(".") == 1:
+            # `torch.einsum("ij,jk", a, b)`: Python packs the tensors into ATen's `Tensor[]`
+            start = tn.VARARG_TENSOR_LISTS[name]
+            rest = positional[start:]
+            if len(rest) > 1 or (len(rest) == 1 and rest[0].tensor is not Tri.NO):
+                positional = positional[:start] + [_container(tuple(rest))]
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:

@@ -70,6 +70,15 @@ def is_multi_view(name: str) -> bool:
 
 
 @cache
+def takes_tensor_list(name: str) -> bool:
+    """Has the op a `Tensor[]` parameter (einsum, broadcast_tensors, linalg.multi_dot)?"""
+    if _table is None:
+        return False
+    op = _table.lookup(name)
+    return op is not None and any(p.kind == "TL" for o in op.overloads for p in o.params)
+
+
+@cache
 def result_never_requires_grad(name: str) -> bool:
     if name in tn.NO_GRAD_RESULT:
         return True

@@ -480,6 +480,7 @@ class TorchCalls:
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
+                    view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
                 self.records[rec.id] = rec

@@ -58,6 +58,9 @@ VARARG_TENSOR_LISTS = {
     "meshgrid": 0,
     "chain_matmul": 0,
 }
+# nn modules that save their weight as a view (`linear` runs addmm on `weight.t()`):
+# `m.weight.data = e` does not change what the graph saved (checked under torch 2.13).
+WEIGHT_SAVED_AS_VIEW = frozenset({"Linear"})
 # nn modules whose forward returns its input object itself.
 PASS_THROUGH_MODULES = frozenset({"Identity"})
 # View ops whose function form `torch.NAME(x)` is not modelled as a view of `x`: detach

@@ -28,13 +28,13 @@ from .syntax import (
     node_range,
 )
 from .values import (
-    NUMBER,
     UNKNOWN,
     SaveRecord,
     Tri,
     Value,
     _container,
     fresh_tensor,
+    is_number,
     merge,
 )
 
@@ -64,14 +64,13 @@ class Autograd:
         else:
             tv = self.expr(target, sc)
         binop = ARITH_OPS.get(op[:-1], op[:-1])
-        result = self.binary(binop, tv, rv, node, sc)
         if (
             op == "@="
             or tv.tensor is Tri.NO
             or (tv.tensor is Tri.MAYBE and rv.tensor is not Tri.YES and tv.storage is None)
         ):
             # Not an in-place tensor op: Python rebinds the name.
-            self.assign(target, result, sc, rhs)
+            self.assign(target, self.binary(binop, tv, rv, node, sc), sc, rhs)
             return
         site = WriteSite(
             "augassign",
@@ -90,7 +89,10 @@ class Autograd:
         site.later_grad_use = self.later_grad_use(node, _code(target))
         self.add_site(site, sc)
         self.write(site, sc)
-        updated = self.after_inplace(tv, binop, [tv, rv], node, sc)
+        # `a /= b` is `a.div_(b)`: what the in-place op saves (a copy of `a` for div_/mul_),
+        # not what `a / b` would save.
+        inplace = binop + "_" if ops.is_inplace_method(binop + "_") else binop
+        updated = self.after_inplace(tv, inplace, [tv, rv], node, sc)
         self.replace_value(sc, tv, updated)
         name = dotted_name(target)
         if name and name not in sc.env:
@@ -162,6 +164,14 @@ class Autograd:
                 if value is site.target.base and "." not in key_name:
                     site.base_name = key_name
                     break
+        if sc is not None:
+            site.python_containers = {
+                key_name: "dict" if value.keys is not None else "sequence"
+                for key_name, value in sc.env.items()
+                if "." not in key_name
+                and value.tensor is Tri.NO
+                and (value.items is not None or value.element is not None or value.keys is not None)
+            }
         site.call_chain = tuple(self.calls.chain)
         if self.is_foreign:
             site.path = self.path
@@ -368,7 +378,7 @@ def _argfact(value: Value, name: str | None = None, lists: bool = False) -> ops.
     members = _tensor_members(value) if lists else []
     if members:  # binds a `Tensor[]` parameter
         return ops.ArgFact("tensor", Tri.any([m.requires_grad for m in members]), name)
-    if value is NUMBER:
+    if is_number(value):
         kind = "number"
     elif value.tensor is Tri.YES:
         kind = "tensor"

@@ -9,15 +9,16 @@ its facts (a view of an argument, a leaf, a member of a graph).  Write sites fou
 carry the chain of call sites (``WriteSite.call_chain``); saved tensors the callee modified
 stay pending in the caller's scope, where its ``backward()`` reports them.
 
-Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls per file; a
-call past them is an unknown call.  Functions nobody calls are still analysed on their own,
+Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls and
+``MAX_STEPS`` interpreted statements per analysed file (its own and other files' together);
+a call past them is an unknown call.  The bounds count work, never time, so the findings for
+the same files and settings are the same on a loaded machine, at any ``-j`` and file order.  Functions nobody calls are still analysed on their own,
 with unknown parameters (library code), by the interpreter.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
 from .syntax import CallArgs, dotted_name, node_range, suite_statements
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -41,6 +43,7 @@ from .values import (
     _container,
     _fresh_copy,
     fresh_tensor,
+    is_unknown,
     merge,
 )
 
@@ -51,7 +54,10 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 4
 MAX_CALLS = 400
-BUDGET_S = 2.0  # per analysed file, for calls and other files together
+# Statements interpreted per analysed file, for calls and other files together: past it,
+# calls are unknown calls and no other file is loaded (one huge call graph cannot stall the
+# editor).  Counted, not timed, so it never depends on the machine's load.
+MAX_STEPS = 20_000
 # Methods every nn.Module has: a user class rarely redefines them, and they are not calls
 # into user code when it does not.
 _MODULE_API = tn.MODULE_CHAINING | {
@@ -117,12 +123,17 @@ class CallState:
     # its known call sites: a function every caller runs under no_grad has no grad-mode
     # verdict of its own.
     entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
-    # Past this (time.monotonic()), calls are unknown calls and no other file is loaded:
-    # one huge call graph cannot stall the editor.
-    deadline: float = field(default_factory=lambda: time.monotonic() + BUDGET_S)
+    steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
+    # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
+    # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
+    # (0, 1…; -1: no clause) that ran in some call.  A function's stand-alone run follows
+    # its known callers' branches (`convert(model, to_half=False)`).
+    called: set[int] = field(default_factory=set)
+    unanalysed: set[int] = field(default_factory=set)
+    branches: dict[int, set[int]] = field(default_factory=dict)
 
-    def out_of_time(self) -> bool:
-        return time.monotonic() > self.deadline
+    def out_of_budget(self) -> bool:
+        return self.steps > MAX_STEPS
 
 
 class Calls:
@@ -412,15 +423,22 @@ class Calls:
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
             state.entry_modes.setdefault((callee_file, node_range(fn)), set()).add(sc.grad)
+        # Recursion is followed only while a constant argument may decide its base case
+        # (`rec(t, n - 1)` with a known `n`), within the depth bound.
+        recursive = fn in state.stack and not any(
+            v.const is not NOCONST for v in (*positional, *keywords.values())
+        )
         if (
-            fn in state.stack
+            recursive
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
-            or state.out_of_time()
+            or state.out_of_budget()
             or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
+            state.unanalysed.add(id(fn))
             return None
         state.analysed += 1
+        state.called.add(id(fn))
         flow: Dataflow = func.flow
         cls = func.cls
         name = fn.name.value if fn.type == "funcdef" else "<lambda>"
@@ -520,7 +538,7 @@ class Calls:
                 value = self.expr(param.default, func.scope)
             else:
                 value = UNKNOWN
-            if value is UNKNOWN and param.annotation is not None:
+            if is_unknown(value) and param.annotation is not None:
                 value = self.from_annotation(param.annotation, func.scope)
             self.bind(scope, pname, value)
         return self_name

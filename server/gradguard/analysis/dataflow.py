@@ -51,7 +51,6 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.calls: CallState = self.project.calls
         self.root_scope: Scope | None = None
         self.function_contexts: dict[int, FunctionContext] = {}  # id(ctx value) -> its facts
-        self.top_level_notes: tuple[dict[int, int], dict[int, str], set[int]] = ({}, {}, set())
         self.sites: list[WriteSite] = []
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}
@@ -63,6 +62,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
         self._bound_names: set[str] | None = None
+        self._global_names: set[str] | None = None
         self.attribute_owners: set[str] = set()  # "self", "self.fc": prefixes of dotted env keys
         self._held: dict[int, int] = {}  # id(value) -> how many bindings it got (aliases)
         self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it

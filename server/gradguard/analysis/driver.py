@@ -27,7 +27,7 @@ from .dataflow import Dataflow
 from .modules import SourceReader
 from .sites import Violation, WriteSite
 from .syntax import node_range
-from .values import Tri
+from .values import Tri, fresh_ids
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Analysis:
     diagnostics: list[Diagnostic]
     foreign: dict[str, list[Diagnostic]] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+    steps: int = 0  # statements interpreted (the work ``calls.MAX_STEPS`` bounds)
 
 
 @cache
@@ -75,6 +76,18 @@ def analyze(
     read_source: SourceReader | None = None,
 ) -> Analysis:
     """Diagnostics for one file's text (before noqa and severity overrides)."""
+    with fresh_ids():
+        return _analyze(source, settings, module, path, incremental, read_source)
+
+
+def _analyze(
+    source: str,
+    settings: Settings,
+    module: Any,
+    path: str | None,
+    incremental: bool,
+    read_source: SourceReader | None,
+) -> Analysis:
     if module is None:
         module = parse(source, path, incremental)
     lines = split_lines(source)
@@ -117,6 +130,7 @@ def analyze(
         list(local.values()),
         {p: list(d.values()) for p, d in foreign.items()},
         tuple(sorted(flow.project.depends_on)),
+        flow.calls.steps,
     )
 
 

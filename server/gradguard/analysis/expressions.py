@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
+from . import constants
 from . import torchnames as tn
 from .nodes import (
     _CONVENTIONAL,
@@ -24,15 +26,21 @@ from .syntax import (
     node_range,
 )
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
+    EnumMember,
     Storage,
     Tri,
     Value,
     _container,
     _fresh_copy,
+    const_value,
+    is_number,
+    join_all,
     merge,
+    truth,
 )
 
 if TYPE_CHECKING:
@@ -40,17 +48,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.M)
+
 
 class Expressions:
     def expr(self: Dataflow, node: Node, sc: Scope) -> Value:
         t = node.type
         if t == "name":
             return self.lookup(node.value, sc)
-        if t in ("number",):
-            return NUMBER
-        if t in ("string", "strings", "fstring"):
-            return NOT_TENSOR
-        if t == "keyword":
+        if t in ("number", "string", "strings", "keyword"):
+            c = constants.literal(node)
+            if c is not NOCONST:
+                return const_value(c)
+            return NUMBER if t == "number" else NOT_TENSOR
+        if t == "fstring":
             return NOT_TENSOR
         if t in ("atom_expr", "power"):
             return self.trailers(node, sc)
@@ -67,17 +78,23 @@ class Expressions:
                 return NUMBER
             return self.op_result("neg", [inner], node, sc, method=True)
         if t == "comparison":
-            for child in node.children[::2]:
-                self.expr(child, sc)
-            return Value(tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage())
-        if t in ("not_test", "and_test", "or_test"):
-            for child in node.children:
-                if child.type != "keyword":
-                    self.expr(child, sc)
-            return UNKNOWN
+            return self.comparison(node, sc)
+        if t == "not_test":
+            inner = self.expr(node.children[1], sc)
+            verdict = truth(inner)
+            if verdict is not Tri.MAYBE:
+                return const_value(verdict is Tri.NO)
+            return NOT_TENSOR if inner.tensor is Tri.NO else UNKNOWN
+        if t in ("and_test", "or_test"):
+            return self.boolean_op(node, sc)
         if t == "test":  # a if c else b
+            test = self.expr(node.children[2], sc)
+            verdict = truth(test)
+            if verdict is Tri.YES:
+                return self.expr(node.children[0], sc)
+            if verdict is Tri.NO:
+                return self.expr(node.children[4], sc)
             a = self.expr(node.children[0], sc)
-            self.expr(node.children[2], sc)
             b = self.expr(node.children[4], sc)
             return merge(a, b)
         if t == "atom":
@@ -113,6 +130,47 @@ class Expressions:
         if t == "star_expr":
             return self.expr(node.children[1], sc)
         return UNKNOWN
+
+    def comparison(self: Dataflow, node: Node, sc: Scope) -> Value:
+        """`a == b`, `x is not None`, `act in ("relu", "gelu")`, `0 < i < n`: a bool constant
+        when decided; else a bool (or a bool tensor when tensors are compared)."""
+        children = node.children
+        operands = [self.expr(child, sc) for child in children[::2]]
+        verdict = Tri.YES
+        for i, op_node in enumerate(children[1::2]):
+            op = " ".join(op_node.get_code(include_prefix=False).split())
+            one = constants.compare(op, operands[i], operands[i + 1])
+            if one is Tri.NO:
+                verdict = Tri.NO
+                break
+            if one is Tri.MAYBE:
+                verdict = Tri.MAYBE
+        if verdict is not Tri.MAYBE:
+            return const_value(verdict is Tri.YES)
+        if all(v.tensor is Tri.NO for v in operands):
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO)
+        return Value(tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage())
+
+    def boolean_op(self: Dataflow, node: Node, sc: Scope) -> Value:
+        """`a or b` is `a` when `a` is true, else `b` (`act or default_act`); `a and b`
+        is `a` when `a` is false, else `b`.  An operand after a decided one is not run."""
+        is_or = node.type == "or_test"
+        operands = [
+            c for c in node.children if not (c.type == "keyword" and c.value in ("and", "or"))
+        ]
+        results: list[Value] = []
+        for child in operands:
+            value = self.expr(child, sc)
+            verdict = truth(value)
+            stops = verdict is (Tri.YES if is_or else Tri.NO)
+            if stops:
+                results.append(value)
+                break
+            if verdict is Tri.MAYBE or child is operands[-1]:
+                results.append(value)
+        if len(results) == 1:
+            return results[0]
+        return join_all(results)
 
     def atom(self: Dataflow, node: Node, sc: Scope) -> Value:
         children = node.children
@@ -210,15 +268,30 @@ class Expressions:
         scope: Scope | None = sc
         while scope is not None:
             if name in scope.env:
-                return scope.env[name]
+                value = scope.env[name]
+                if scope is not sc and value.const is not NOCONST and name in self.global_names():
+                    return value.evolve(const=NOCONST)  # a function may rebind it (`global`)
+                return value
             scope = scope.parent
         if name in ("True", "False", "None"):
-            return NOT_TENSOR
+            return const_value({"True": True, "False": False, "None": None}[name])
         # A snippet pasted without its imports (bug reports, notebooks' later cells): the
         # conventional names still mean torch when the file binds them nowhere.
         if name in _CONVENTIONAL and name not in self.bound_names():
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
         return UNKNOWN
+
+    def global_names(self: Dataflow) -> set[str]:
+        """Names some `global` statement of the file declares."""
+        names = self._global_names
+        if names is None:
+            names = self._global_names = {
+                n
+                for m in _GLOBAL.finditer("\n".join(self.lines))
+                for n in re.split(r"[\s,]+", m.group(1))
+                if n
+            }
+        return names
 
     def lookup_path(self: Dataflow, path: str, sc: Scope) -> Value | None:
         if path in sc.env:
@@ -288,6 +361,8 @@ class Expressions:
             )
         if owner.user_class and owner.user_class in self.classes:
             cls = self.classes[owner.user_class]
+            if owner.attrs is None and owner.module is None and _is_enum(cls.bases):
+                return const_value(EnumMember(cls.name, attr))  # `Mode.TRAIN`
             if "self." + attr in cls.attrs:
                 return _fresh_copy(cls.attrs["self." + attr])
             method = self.bound_method(owner, attr, None)  # `self._init_weights` as a value
@@ -341,17 +416,9 @@ class Expressions:
             )
         if attr in tn.VIEW_ATTRIBUTES and owner.tensor is not Tri.NO:
             return self.make_view(owner, attr, node, sc)
-        if attr in (
-            "shape",
-            "dtype",
-            "device",
-            "ndim",
-            "is_leaf",
-            "requires_grad",
-            "grad_fn",
-            "is_cuda",
-            "layout",
-        ):
+        if attr in ("shape", "ndim", "is_leaf", "requires_grad", "grad_fn"):
+            return constants.tensor_fact(owner, attr)
+        if attr in ("dtype", "device", "is_cuda", "layout"):
             return NOT_TENSOR
         return UNKNOWN
 
@@ -395,7 +462,7 @@ class Expressions:
             value = self.expr(part, sc)
             if value.tensor is Tri.YES or value.items is not None:
                 return Tri.NO
-            if value is NUMBER or value.tensor is Tri.NO:
+            if is_number(value) or value.tensor is Tri.NO:
                 continue
             if part.type == "arith_expr":
                 continue
@@ -455,7 +522,10 @@ class Expressions:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
             if op == "add" and left.items is not None and right.items is not None:
                 return _container(left.items + right.items)  # `xs + [t]`
-            return NUMBER if left is NUMBER or right is NUMBER else UNKNOWN
+            folded = constants.fold(op, left, right)
+            if folded is not None:
+                return folded
+            return NUMBER if is_number(left) or is_number(right) else UNKNOWN
         if (
             left.tensor is not Tri.YES
             and right.tensor is not Tri.YES
@@ -464,3 +534,9 @@ class Expressions:
         ):
             return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=left.graph | right.graph)
         return self.op_result(op, [left, right], node, sc, method=True)
+
+
+def _is_enum(bases: list[str]) -> bool:
+    return any(
+        b.rsplit(".", 1)[-1] in ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag") for b in bases
+    )

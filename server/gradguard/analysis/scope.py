@@ -52,6 +52,8 @@ class Scope:
     deferred: list[tuple[Node, list[Node], Scope, ClassInfo | None]] = field(default_factory=list)
     # Analysed for a call (see ``calls``): what its `return` statements give back.
     returns: list[Value] | None = None
+    # The current path ended (`return`, `raise`): the rest of the block does not run.
+    stopped: bool = False
 
 
 @dataclass(eq=False)

@@ -67,6 +67,10 @@ class WriteSite:
     call_chain: tuple[Origin, ...] = ()
     path: str | None = None  # the file the write is in, when it is not the analysed file
     loop_variable: bool = False  # the target is a `for` loop's variable: rebinding is lost
+    # Names bound at the site to Python lists/tuples/dicts (not tensors): `feats[0] = …`
+    # rebinds an item there instead of writing into a tensor (for fixes):
+    # name -> "dict" (constant keys known) or "sequence" (a list or a tuple).
+    python_containers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

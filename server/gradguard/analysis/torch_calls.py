@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ops
 from . import torchnames as tn
+from .constants import tensor_fact
 from .nodes import (
     Node,
     _code,
@@ -38,6 +39,7 @@ from .values import (
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
     NOT_TENSOR,
+    NUMBER,
     UNKNOWN,
     ModuleDesc,
     SaveRecord,
@@ -45,6 +47,7 @@ from .values import (
     Tri,
     Value,
     _container,
+    const_value,
     fresh_tensor,
     merge,
 )
@@ -64,8 +67,14 @@ class TorchCalls:
             return NO_GRAD_CTX
         if path in tn.ENABLE_GRAD_CONTEXTS:
             return ENABLE_GRAD_CTX
+        if path == "torch.is_grad_enabled":
+            if sc.grad is Tri.NO or (sc.grad is Tri.YES and sc.info.grad_proven):
+                return const_value(sc.grad is Tri.YES)
+            return NOT_TENSOR
         if path in tn.SET_GRAD_ENABLED:
             flag = _literal_bool(args.positional[0]) if args.positional else None
+            if flag is None and positional and isinstance(positional[0].const, bool):
+                flag = positional[0].const  # `torch.set_grad_enabled(is_train)`, a known flag
             ctx = MAYBE_GRAD_CTX if flag is None else (ENABLE_GRAD_CTX if flag else NO_GRAD_CTX)
             stmt = enclosing_statement(node)
             parent = node.parent
@@ -139,6 +148,14 @@ class TorchCalls:
             v
             for v in positional + [v for k, v in keywords.items() if k != "out"]
             if v.tensor is not Tri.NO
+        ]
+        # `torch.cat([a, b], out=t)`: the tensors of a list or tuple argument are inputs too.
+        tensors += [
+            item
+            for v in positional
+            if v.tensor is Tri.NO and v.items is not None
+            for item in v.items
+            if item.tensor is not Tri.NO
         ]
         if (
             out_node is not None
@@ -717,6 +734,12 @@ class TorchCalls:
             if recv.items is not None or recv.element is not None:
                 return UNKNOWN
             return self.unknown_call(positional + list(keywords.values()), sc)
+        if name == "size" and not positional and not keywords:
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)  # a torch.Size
+        if name in ("size", "dim", "numel", "ndimension", "nelement", "element_size"):
+            return NUMBER
+        if name in ("is_leaf", "requires_grad") and not positional:
+            return tensor_fact(recv, name)
         if name in tn.NON_TENSOR_METHODS:
             return NOT_TENSOR
         if name == "requires_grad_":

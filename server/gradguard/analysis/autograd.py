@@ -191,8 +191,10 @@ class Autograd:
         storage = site.target.storage
         if storage is None:
             return
-        live = [s for s in storage.saves if not s.consumed]
-        storage.saves = []
+        live: list[SaveRecord] = []
+        for part in storage.closure():  # a model's parameters: all its submodules' too
+            live.extend(s for s in part.saves if not s.consumed)
+            part.saves = []
         original = site.__dict__.get("_dup_of", site)
         for save in live:
             original.invalidated.append(save)

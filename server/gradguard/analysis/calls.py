@@ -44,6 +44,7 @@ from .values import (
     _fresh_copy,
     fresh_tensor,
     is_unknown,
+    joined_elements,
     merge,
 )
 
@@ -95,6 +96,7 @@ _BUILTINS = frozenset(
         "hasattr",
         "round",
         "abs",
+        "filter",
     }
 )
 _SCALAR_BUILTINS = frozenset(
@@ -160,6 +162,14 @@ class Calls:
             and head.value not in self.bound_names()
         ):
             return self.builtin_call(head.value, positional, trailer, sc)
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
+            and head.value == "chain"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+        ):
+            return self.chained(positional, trailer, sc)
         if callee.func is not None:
             result = self.call_user(callee.func, args, positional, keywords, node, sc)
             if result is not None:
@@ -181,6 +191,12 @@ class Calls:
         """zip/enumerate/reversed/list/tuple/sorted keep the elements' identity."""
         if name in _SCALAR_BUILTINS:
             return NUMBER
+        if name == "filter" and len(positional) == 2:  # `filter(lambda p: p.requires_grad, …)`
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                element=self.iter_element(positional[1], trailer, sc) or UNKNOWN,
+            )
         if name == "range":
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)
         if not positional:
@@ -196,6 +212,12 @@ class Calls:
             items = tuple(reversed(first.items)) if name == "reversed" else first.items
             return _container(items) if name != "sorted" else _container(items).evolve(items=None)
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=element)
+
+    def chained(self: Dataflow, iterables: list[Value], trailer: Node, sc: Scope) -> Value:
+        """`itertools.chain(a, b)`: yields a's elements, then b's (parameters of both models
+        share one fate: a write to them all reaches what either model saved)."""
+        elements = [self.iter_element(v, trailer, sc) or UNKNOWN for v in iterables]
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
         """A call we know nothing of: its result may depend on every argument's graph."""
@@ -253,15 +275,29 @@ class Calls:
         self.ensure_initialised(cls)
         attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
         origin = self.origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
-        instance = Value(tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs)
+        # While __init__ runs, `self` already is an instance of its class (a module of it
+        # for a module class): `self._init_weights()`, `Adam(self.parameters())` work.
+        instance = Value(
+            tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs, user_class=cls.name
+        )
         found = self.find_method(cls, "__init__")
+        if cls.is_module is not Tri.NO or cls.is_autograd_function:
+            early = _has_parameters(attrs) if attrs else cls.has_parameters
+            if cls.is_module is not Tri.YES:
+                early = min(early, Tri.MAYBE, key=int)
+            instance = instance.evolve(
+                user_class=None,
+                module=ModuleDesc(
+                    cls.name, has_parameters=early, origin=origin, user_class=cls.name
+                ),
+            )
         if found is not None:
             owner, fn, decorators = found
             func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "method")
             func.bound = instance
             self.call_user(func, args, positional, keywords, node, sc)
         if cls.is_module is Tri.NO and not cls.is_autograd_function:
-            return instance.evolve(user_class=cls.name)
+            return instance
         has = _has_parameters(attrs) if found is not None else cls.has_parameters
         if cls.is_module is not Tri.YES:
             has = min(has, Tri.MAYBE, key=int)
@@ -582,8 +618,17 @@ def _leave_attributes(
         rest = key[len(prefix) :]
         if receiver.attrs is not None:
             receiver.attrs[rest] = value
+        if "." not in rest and receiver.storage is not None and _is_submodule(value):
+            receiver.storage.add_part(value.storage)  # its parameters are the receiver's
         if path is not None:
             caller.bind(caller_scope, f"{path}.{rest}", value)
+
+
+def _is_submodule(value: Value) -> bool:
+    """A value whose parameters a module holding it as an attribute owns."""
+    return value.storage is not None and (
+        value.module is not None or (value.parameter and value.tensor is Tri.YES)
+    )
 
 
 def _method_kind(decorators: list[Node]) -> str:

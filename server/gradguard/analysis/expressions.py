@@ -39,6 +39,7 @@ from .values import (
     const_value,
     is_number,
     join_all,
+    joined_elements,
     merge,
     truth,
 )
@@ -518,10 +519,42 @@ class Expressions:
         keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
         return args, positional, keywords
 
+    def expand_stars(
+        self: Dataflow, args: CallArgs, positional: list[Value], sc: Scope
+    ) -> tuple[list[Value], bool]:
+        """The positional values with each `*xs` spread out (`nn.Sequential(*layers)`), and
+        whether the count is exact: a list of unknown length gives its element once."""
+        if not args.stars:
+            return positional, True
+        out: list[Value] = []
+        exact = True
+        taken = 0
+        for before, star in args.stars:
+            out.extend(positional[taken:before])
+            taken = before
+            spread = self.expr(star, sc)
+            if spread.tensor is Tri.NO and spread.items is not None and spread.keys is None:
+                out.extend(spread.items)
+                continue
+            exact = False
+            element = spread.element
+            if element is not None and element is not UNKNOWN:
+                out.append(element)
+        out.extend(positional[taken:])
+        return out, exact
+
     def binary(self: Dataflow, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
             if op == "add" and left.items is not None and right.items is not None:
                 return _container(left.items + right.items)  # `xs + [t]`
+            if op == "add" and (left.element is not None or right.element is not None):
+                # `list(g.parameters()) + list(d.parameters())`: both lists' elements
+                elements = [
+                    self.iter_element(side, node, sc) or UNKNOWN
+                    for side in (left, right)
+                    if side.element is not None or side.items is not None
+                ]
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
             folded = constants.fold(op, left, right)
             if folded is not None:
                 return folded

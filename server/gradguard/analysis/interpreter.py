@@ -801,6 +801,7 @@ class Interpreter:
             if v is old:
                 sc.env[key] = new
                 self._note(key, new)
+        _replace_in_attributes(sc.env.values(), old, new)
 
     def aliases_of(self: Dataflow, sc: Scope, value: Value) -> int:
         """Other live names for the same tensor, or views of it (rebinding misses them)."""
@@ -828,6 +829,23 @@ class Interpreter:
     def _note(self: Dataflow, key: str, value: Value) -> None:
         self._held[id(value)] = self._held.get(id(value), 0) + 1
         self._key_of[id(value)] = key
+
+
+def _replace_in_attributes(values: Iterable[Value], old: Value, new: Value) -> None:
+    """`net.cell.h.detach_()`: the object that holds the tensor as an attribute (however
+    deep) holds the changed tensor from now on."""
+    seen: set[int] = set()
+    todo = [(v, 0) for v in values if v.attrs]
+    while todo:
+        owner, depth = todo.pop()
+        if id(owner) in seen or owner.attrs is None or depth > 4:
+            continue
+        seen.add(id(owner))
+        for key, v in list(owner.attrs.items()):
+            if v is old:
+                owner.attrs[key] = new
+            elif v.attrs:
+                todo.append((v, depth + 1))
 
 
 def _any_constant(env: dict[str, Value]) -> bool:

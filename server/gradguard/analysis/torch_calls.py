@@ -42,6 +42,7 @@ from .values import (
     NUMBER,
     UNKNOWN,
     ModuleDesc,
+    Origin,
     SaveRecord,
     Storage,
     Tri,
@@ -124,7 +125,10 @@ class TorchCalls:
         if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
             params = positional[0] if positional else keywords.get("params", UNKNOWN)
             return Value(
-                tensor=Tri.NO, requires_grad=Tri.NO, optimizer=name, storage=params.storage
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                optimizer=name,
+                storage=parameters_storage(params),
             )
         if (
             path.startswith("torch.optim")
@@ -301,44 +305,27 @@ class TorchCalls:
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
         if name == "Sequential":
-            children = tuple(v.module for v in positional if v.module is not None)
-            if len(children) != len(positional):
-                return Value(
+            members, exact = self.expand_stars(args, positional, sc)
+            return sequential(members, exact, origin)
+        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
+            held = positional[0] if positional else _container(())
+            if not positional and args.stars:  # `ModuleList(*[…])` is not torch's API
+                held = UNKNOWN
+            return owning(
+                Value(
                     tensor=Tri.NO,
                     requires_grad=Tri.NO,
                     storage=Storage(),
                     module=ModuleDesc(
-                        name, has_parameters=Tri.MAYBE, origin=origin, user_class="Sequential"
+                        name,
+                        has_parameters=_members_have_parameters(held),
+                        origin=origin,
+                        user_class=name,
                     ),
+                    items=held.items,
+                    keys=held.keys,
+                    element=held.element,
                 )
-            has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
-                items=tuple(positional),  # `seq[0]`, `for layer in seq`
-                element=_container(tuple(positional)).element,
-            )
-        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
-            held = positional[0] if positional else _container(())
-            members = list(held.items or ()) + ([held.element] if held.element else [])
-            has = Tri.any(
-                [
-                    m.module.has_parameters
-                    if m.module is not None
-                    else (m.requires_grad if m.parameter else Tri.NO)
-                    for m in members
-                ]
-            )
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, user_class=name),
-                items=held.items,
-                keys=held.keys,
-                element=held.element,
             )
         info = _module_info(name)
         if info is None:
@@ -581,6 +568,90 @@ class TorchCalls:
         self.replace_value(sc, recv, frozen)
         return frozen
 
+    def grow_module(
+        self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
+    ) -> Value | None:
+        """`layers.append(m)`, `seq.add_module("relu", m)`, `self.add_module(name, m)`: the
+        container gets the member (its parameters become the container's)."""
+        if self.bound_method(recv, name, dotted_name(recv_node)) is not None:
+            return None  # the class defines its own `append`
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        desc = recv.module
+        if name in ("add_module", "register_module"):
+            if len(positional) < 2:
+                return NOT_TENSOR
+            member = positional[1]
+            key = _string_constant(args.positional[0])
+            is_container = desc is not None and (
+                desc.children or desc.class_name in ("Sequential", *_MODULE_CONTAINERS)
+            )
+            if not is_container:  # a plain module: the member is an attribute
+                owner_path = dotted_name(recv_node)
+                if recv.storage is not None:
+                    recv.storage.add_part(member.storage)
+                if key is not None:
+                    if owner_path is not None:
+                        self.bind(sc, f"{owner_path}.{key}", member)
+                    if recv.attrs is not None:
+                        recv.attrs[key] = member
+                elif recv.attrs is not None:  # `add_module(f"layer{i}", m)`: read by getattr
+                    old = recv.attrs.get(DYNAMIC_MEMBER)
+                    recv.attrs[DYNAMIC_MEMBER] = member if old is None else merge(old, member)
+                return NOT_TENSOR
+            added: tuple[Value, ...] = (member,)
+            exact = True
+        elif name == "extend":
+            if not positional:
+                return NOT_TENSOR
+            held = positional[0]
+            exact = held.items is not None and held.keys is None
+            added = (
+                tuple(held.items or ())
+                if exact
+                else ((held.element,) if held.element is not None else ())
+            )
+        else:  # append / insert (at an unknown place: order is lost for a Sequential)
+            if not positional:
+                return NOT_TENSOR
+            added = (positional[-1],)
+            exact = name == "append"
+        if desc is None:
+            return NOT_TENSOR
+        members = (*(recv.items or ()), *added)
+        if desc.children or desc.class_name == "Sequential":
+            known = recv.items is not None and (desc.children or not recv.items)
+            rebuilt = sequential(list(members), exact and bool(known), desc.origin)
+            assert rebuilt.module is not None
+            new = recv.evolve(
+                module=dataclasses.replace(
+                    desc,
+                    children=rebuilt.module.children,
+                    has_parameters=rebuilt.module.has_parameters,
+                    user_class=rebuilt.module.user_class,
+                ),
+                items=rebuilt.items,
+                element=rebuilt.element,
+            )
+        else:
+            element = recv.element
+            for member in added:
+                element = member if element is None else merge(element, member)
+            items = members if recv.items is not None and exact and recv.keys is None else None
+            new = recv.evolve(
+                items=items, keys=None if items is None else recv.keys, element=element
+            )
+            new = new.evolve(
+                module=dataclasses.replace(
+                    desc, has_parameters=max(desc.has_parameters, _members_have_parameters(new))
+                )
+            )
+        owning(new)
+        self.replace_value(sc, recv, new)
+        path = dotted_name(recv_node)
+        if path is not None and self.lookup_path(path, sc) is recv:
+            self.bind(sc, path, new)
+        return NOT_TENSOR
+
     def _parametrised_layers(self: Dataflow, mod: ModuleDesc) -> int:
         """How many parametrised layers a user-defined module holds (from its __init__)."""
         cls = self.classes.get(mod.user_class or "")
@@ -612,6 +683,9 @@ class TorchCalls:
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
         recv_node = _span_node(recv_span)
+        if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
+            _, positional, _ = self.evaluate_args(trailer, sc)
+            return self.chained(positional, trailer, sc)
         if name == "apply" and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             if cls is not None and cls.is_autograd_function:
@@ -625,7 +699,13 @@ class TorchCalls:
                 self.bind(sc, f"{owner_path}.{key}", positional[1])
                 if recv.attrs is not None:
                     recv.attrs[key] = positional[1]
+            if name == "register_parameter" and recv.storage is not None:
+                recv.storage.add_part(positional[1].storage)
             return NOT_TENSOR
+        if name in _GROWING and (recv.module is not None or _is_module_instance(self, recv)):
+            grown = self.grow_module(recv, name, trailer, recv_node, sc)
+            if grown is not None:
+                return grown
         if recv.module is not None and recv.keys is not None and name in ("items", "values"):
             recv = recv.evolve(module=None)  # ModuleDict.items(): a dict's view
         if id(recv) in self.function_contexts:
@@ -836,6 +916,94 @@ class TorchCalls:
         if ops.is_view(name) and name not in tn.NOT_VIEW_FUNCTIONS:
             return self.make_view(base, name, node, sc)
         return None
+
+
+# Methods that add a member to a module (container).
+_GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
+# The attribute that stands for members registered under computed names.
+DYNAMIC_MEMBER = "<dynamic>"
+
+
+def _is_module_instance(flow: Dataflow, value: Value) -> bool:
+    """`self` inside a user module's __init__ (not yet a module value)."""
+    cls = flow.class_info(value.user_class) if value.attrs is not None else None
+    return cls is not None and cls.is_module is not Tri.NO
+
+
+def parameters_storage(params: Value, depth: int = 0) -> Storage | None:
+    """What an optimizer updates: `m.parameters()`, `list(…)`, `chain(…)`, `a + b`, param
+    groups `[{"params": …}, …]` — one storage whose parts are every model's."""
+    if params.storage is not None or depth > 3:
+        return params.storage
+    if params.keys is not None and params.items is not None:  # {"params": …, "lr": …}
+        if "params" in params.keys:
+            return parameters_storage(params.items[params.keys.index("params")], depth + 1)
+        return None
+    parts = [parameters_storage(item, depth + 1) for item in params.items or ()]
+    if params.element is not None:
+        parts.append(parameters_storage(params.element, depth + 1))
+    known = [p for p in parts if p is not None]
+    if len(known) <= 1:
+        return known[0] if known else None
+    whole = Storage()
+    for part in known:
+        whole.add_part(part)
+    return whole
+
+
+def sequential(members: list[Value], exact: bool, origin: Origin | None) -> Value:
+    """`nn.Sequential(a, b, *rest)`: its layers run in order; each one's parameters are the
+    Sequential's.  With a member of unknown kind, or a list of unknown length spread into
+    it, it is a module of unknown behaviour that perhaps has parameters."""
+    children = tuple(v.module for v in members if v.module is not None)
+    if len(children) != len(members) or not exact and not children:
+        value = Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc(
+                "Sequential",
+                has_parameters=max(Tri.MAYBE, _members_have_parameters(_container(tuple(members)))),
+                origin=origin,
+                user_class="Sequential",
+            ),
+            element=_container(tuple(members)).element if members else None,
+        )
+        return owning(value)
+    has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
+    return owning(
+        Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc("Sequential", has_parameters=has, origin=origin, children=children),
+            items=tuple(members),  # `seq[0]`, `for layer in seq`
+            element=_container(tuple(members)).element,
+        )
+    )
+
+
+def _members_have_parameters(held: Value) -> Tri:
+    members = list(held.items or ()) + ([held.element] if held.element else [])
+    return Tri.any(
+        [
+            m.module.has_parameters
+            if m.module is not None
+            else (m.requires_grad if m.parameter else Tri.NO)
+            for m in members
+        ]
+    )
+
+
+def owning(container: Value) -> Value:
+    """A module container: its members' parameters (and the joined member a loop over it
+    yields) are its own, so a write to all of them reaches what any member saved."""
+    storage = container.storage
+    if storage is not None:
+        for member in (*(container.items or ()), container.element):
+            if member is not None and (member.module is not None or member.parameter):
+                storage.add_part(member.storage)
+    return container
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -146,10 +146,49 @@ class SaveRecord:
 
 @dataclass(eq=False)
 class Storage:
-    """One version counter: views and detach() share it; saved records live here."""
+    """One version counter: views and detach() share it; saved records live here.
+
+    A module's storage stands for all its parameters: ``parts`` are the storages of the
+    submodules it holds (and an optimizer's, of the models it was built over), so a write
+    to the whole (``optimizer.step()``, ``load_state_dict``, a loop over ``parameters()``)
+    reaches what any part saved, while a write to one part leaves its siblings alone.
+    """
 
     saves: list[SaveRecord] = field(default_factory=list)
     id: int = field(default_factory=new_id)
+    parts: list[Storage] = field(default_factory=list)
+
+    def add_part(self, part: Storage | None) -> None:
+        if part is None or part is self or any(p is part for p in self.parts):
+            return
+        self.parts.append(part)
+
+    def closure(self) -> list[Storage]:
+        """This storage and every part, transitively (each once, parts after wholes)."""
+        out: list[Storage] = []
+        seen: set[int] = set()
+        todo: list[Storage] = [self]
+        while todo:
+            cur = todo.pop(0)
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            out.append(cur)
+            todo.extend(cur.parts)
+        return out
+
+
+def combined_storage(values: list[Any]) -> Storage | None:
+    """One storage holding the given values' parameters (`chain(a.parameters(), …)`)."""
+    storages = [v.storage for v in values if v is not None and v.storage is not None]
+    if not storages:
+        return None
+    if len(storages) == 1:
+        return storages[0]
+    whole = Storage()
+    for part in storages:
+        whole.add_part(part)
+    return whole
 
 
 @dataclass(frozen=True)
@@ -346,7 +385,10 @@ def _merge_storage(a: Storage | None, b: Storage | None) -> Storage | None:
     if a is b:
         return a
     saves = {id(s): s for s in (a.saves if a else []) + (b.saves if b else [])}
-    return Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    joined = Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    for part in (*(a.parts if a else ()), *(b.parts if b else ())):
+        joined.add_part(part)  # a module's submodules stay its parts
+    return joined
 
 
 _MAX_JOIN_DEPTH = 6
@@ -588,6 +630,21 @@ def _fresh_copy(value: Value) -> Value:
     if value.tensor is Tri.NO:
         return value
     return value.evolve(storage=Storage(), graph=frozenset(), base=None)
+
+
+def joined_elements(elements: list[Value]) -> Value:
+    """What iterating several iterables one after another yields: their elements joined;
+    parameters from several models stand for all of them (one storage with each model's
+    as a part)."""
+    known = [e for e in elements if e is not UNKNOWN]
+    if not known:
+        return UNKNOWN
+    out = known[0]
+    for e in known[1:]:
+        out = merge(out, e)
+    if len(known) > 1 and all(e.parameter for e in known):
+        out = out.evolve(parameter=True, storage=combined_storage(known), owner=None)
+    return out
 
 
 def _container(items: tuple[Value, ...]) -> Value:

@@ -24,7 +24,7 @@ from ..model import Diagnostic, RelatedInfo, Severity
 from ..rules import RULE_MODULES
 from ..text import split_lines
 from .dataflow import Dataflow
-from .modules import SourceReader
+from .modules import SourceReader, parsed_tree
 from .sites import Violation, WriteSite
 from .syntax import node_range
 from .values import Tri, fresh_ids
@@ -89,7 +89,7 @@ def _analyze(
     read_source: SourceReader | None,
 ) -> Analysis:
     if module is None:
-        module = parse(source, path, incremental)
+        module = parse(source, path, incremental) if incremental and path else parsed_tree(source)
     lines = split_lines(source)
     flow = Dataflow(module, lines, path=path, read_source=read_source)
     flow.run()

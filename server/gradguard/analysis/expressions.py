@@ -396,7 +396,8 @@ class Expressions:
                     requires_grad=owner.module.has_parameters,
                     leaf=owner.module.has_parameters,
                     parameter=True,
-                    storage=Storage(),
+                    # the module's parameters: what its forward saved of them lives there
+                    storage=owner.storage if owner.storage is not None else Storage(),
                     grad_from=self.origin(
                         origin.range,
                         f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",

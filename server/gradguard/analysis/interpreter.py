@@ -88,6 +88,8 @@ class Interpreter:
     def finish(self: Dataflow, scope: Scope) -> None:
         """End of a scope: saved tensors modified and then escaping the scope are warnings."""
         for v in scope.pending:
+            if v.silent:
+                continue  # silent corruption is reported only where a backward runs
             if v.save.id in scope.escaped and not v.save.consumed:
                 self.report(
                     Violation(
@@ -750,21 +752,21 @@ class Interpreter:
                 owner_node = _without_last_trailer(target)
                 if attr == "data":
                     owner = self.expr(owner_node, sc)
-                    self.add_site(
-                        WriteSite(
-                            "data_assign",
-                            ".data =",
-                            target,
-                            enclosing_statement(target),
-                            owner,
-                            owner_node,
-                            sc.grad,
-                            sc.info,
-                            node_range(target),
-                            value_node=rhs,
-                            target_text=_code(owner_node),
-                        )
+                    site = WriteSite(
+                        "data_assign",
+                        ".data =",
+                        target,
+                        enclosing_statement(target),
+                        owner,
+                        owner_node,
+                        sc.grad,
+                        sc.info,
+                        node_range(target),
+                        value_node=rhs,
+                        target_text=_code(owner_node),
                     )
+                    self.add_site(site)
+                    self.silent_write(site, owner, sc)
                     return
                 if attr == "requires_grad":
                     owner = self.expr(owner_node, sc)

@@ -264,6 +264,12 @@ class TorchCalls:
             viewed = self.view_call(positional[0], name, node, sc)
             if viewed is not None:
                 return viewed
+        if name in tn.VARARG_TENSOR_LISTS and path.count(".") == 1:
+            # `torch.einsum("ij,jk", a, b)`: Python packs the tensors into ATen's `Tensor[]`
+            start = tn.VARARG_TENSOR_LISTS[name]
+            rest = positional[start:]
+            if len(rest) > 1 or (len(rest) == 1 and rest[0].tensor is not Tri.NO):
+                positional = positional[:start] + [_container(tuple(rest))]
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:
@@ -482,6 +488,7 @@ class TorchCalls:
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
+                    view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
                 whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step

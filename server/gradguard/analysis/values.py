@@ -139,6 +139,9 @@ class SaveRecord:
     certain: bool
     id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
+    # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
+    # storage but not the view's, so the saved values stay right.
+    view: bool = False
 
 
 @dataclass(eq=False)

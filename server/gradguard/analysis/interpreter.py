@@ -1000,7 +1000,9 @@ def _library_value(ref: ImportRef) -> Value:
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
 
 
-_MANUAL_OPTIMIZATION = re.compile(r"\bautomatic_optimization\s*=\s*False\b")
+_MANUAL_OPTIMIZATION = re.compile(
+    r"\bautomatic_optimization\s*=\s*False\b|def\s+automatic_optimization\b"
+)
 
 
 def _returned_loss(value: Value) -> Value:

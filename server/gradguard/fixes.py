@@ -499,3 +499,32 @@ def leaf_held_elsewhere(node: Node, name: str) -> bool:
         elif _HOLDS_LEAF.search(text):
             return True
     return False
+
+
+def binding_kind(node: Node, name: str) -> str:
+    """What the assignments of `name` in node's scope make: "mutable" (list/dict displays,
+    comprehensions, `list(…)`/`dict(…)`), "tuple", or "unknown" (a parameter, a call…)."""
+    scope = scope_node(node)
+    kinds: set[str] = set()
+    for leaf in _name_leaves(scope, name):
+        if _is_attribute_name(leaf) or not leaf.is_definition():
+            continue
+        stmt = leaf.parent
+        if stmt is None or stmt.type != "expr_stmt" or stmt.children[0] is not leaf:
+            kinds.add("unknown")
+            continue
+        rhs = code_of(stmt.children[-1]).strip()
+        if rhs.startswith(("[", "{", "list(", "dict(")):
+            kinds.add("mutable")
+        elif rhs.startswith(("(", "tuple(")) or "," in rhs.split("(")[0]:
+            kinds.add("tuple")
+        else:
+            kinds.add("unknown")
+    if not kinds:
+        return "unknown"
+    return kinds.pop() if len(kinds) == 1 else "unknown"
+
+
+def line_after(stmt: Node) -> int:
+    """The 0-based line just after the last line of a statement."""
+    return _line_span(stmt)[1]

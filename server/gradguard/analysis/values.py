@@ -10,7 +10,7 @@ The lattice (everything the interpreter, torch semantics and calls use):
   top of each, YES and NO are incomparable.  Boolean facts (``parameter``…) hold only when
   they hold on every path.
 - **constants**: ``const`` holds a literal ``bool``/``None``/``str``/``int``/``float`` or an
-  ``EnumMember``; ``NOCONST`` (the default) means "not a known constant".  Read one with
+  ``EnumMember`` (or an ``Opaque`` object known not to be None); ``NOCONST`` (the default) means "not a known constant".  Read one with
   ``constant(v)`` (``NOCONST`` when unknown), make one with ``const_value(x)``; ``truth(v)``
   is what ``bool(v)`` gives (a ``Tri``).
 - **structure**: ``items`` (tuples/lists/dicts with known members, ``keys`` for dicts),
@@ -27,7 +27,10 @@ tests/test_lattice.py.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Final
@@ -58,6 +61,14 @@ class EnumMember:
 
     owner: str
     name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A constant object known to exist (not None, truthy) but not comparable by value:
+    `t.grad_fn` of a tensor known to be a non-leaf."""
+
+    kind: str
 
 
 class Tri(IntEnum):
@@ -93,12 +104,30 @@ class Origin:
         return self.range.start.line + 1
 
 
-_ids = itertools.count(1)
+# Ids of records and storages.  Each analysis counts from the same start (``fresh_ids``), so
+# the sets of ids it builds (and their iteration order) do not depend on what the process
+# analysed before; values made at import time use the shared counter below that start.
+_FIRST_ID = 1 << 24
+_shared_ids = itertools.count(1)
+_ids: contextvars.ContextVar[Iterator[int] | None] = contextvars.ContextVar(
+    "gradguard_ids", default=None
+)
 
 
 def new_id() -> int:
     """A fresh id: records and storages made after it have larger ids."""
-    return next(_ids)
+    ids = _ids.get()
+    return next(ids if ids is not None else _shared_ids)
+
+
+@contextmanager
+def fresh_ids() -> Iterator[None]:
+    """One analysis: ids counted from ``_FIRST_ID`` in this thread's context."""
+    token = _ids.set(itertools.count(_FIRST_ID))
+    try:
+        yield
+    finally:
+        _ids.reset(token)
 
 
 @dataclass(eq=False)
@@ -108,16 +137,58 @@ class SaveRecord:
     op: str
     origin: Origin
     certain: bool
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
+    # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
+    # storage but not the view's, so the saved values stay right.
+    view: bool = False
 
 
 @dataclass(eq=False)
 class Storage:
-    """One version counter: views and detach() share it; saved records live here."""
+    """One version counter: views and detach() share it; saved records live here.
+
+    A module's storage stands for all its parameters: ``parts`` are the storages of the
+    submodules it holds (and an optimizer's, of the models it was built over), so a write
+    to the whole (``optimizer.step()``, ``load_state_dict``, a loop over ``parameters()``)
+    reaches what any part saved, while a write to one part leaves its siblings alone.
+    """
 
     saves: list[SaveRecord] = field(default_factory=list)
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
+    parts: list[Storage] = field(default_factory=list)
+
+    def add_part(self, part: Storage | None) -> None:
+        if part is None or part is self or any(p is part for p in self.parts):
+            return
+        self.parts.append(part)
+
+    def closure(self) -> list[Storage]:
+        """This storage and every part, transitively (each once, parts after wholes)."""
+        out: list[Storage] = []
+        seen: set[int] = set()
+        todo: list[Storage] = [self]
+        while todo:
+            cur = todo.pop(0)
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            out.append(cur)
+            todo.extend(cur.parts)
+        return out
+
+
+def combined_storage(values: list[Any]) -> Storage | None:
+    """One storage holding the given values' parameters (`chain(a.parameters(), …)`)."""
+    storages = [v.storage for v in values if v is not None and v.storage is not None]
+    if not storages:
+        return None
+    if len(storages) == 1:
+        return storages[0]
+    whole = Storage()
+    for part in storages:
+        whole.add_part(part)
+    return whole
 
 
 @dataclass(frozen=True)
@@ -135,6 +206,9 @@ class ModuleDesc:
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
     frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
+    # A model a library built (`BertModel(config)`, `timm.create_model(…)`) or one of its
+    # submodules: known to be a module, its members unknown.  The dotted call that built it.
+    library: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,6 +246,12 @@ class Value:
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
+    # A name from a library the workspace does not hold (`transformers.BertModel`, an
+    # `accelerate.Accelerator()` instance): see ``libraries``.
+    library: str | None = None
+    # What a library model's forward returned (a tensor or a ModelOutput): its fields and
+    # items are tensors of the same graph.
+    model_output: bool = False
     # A known constant (see ``constant``/``const_value``): bool, None, str, int, float or
     # an ``EnumMember``; NOCONST when not known.
     const: Any = NOCONST
@@ -217,6 +297,15 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
     if replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
         first = _first_origin(a.origin, b.origin)
         return a if first is a.origin else b
+    if a.library is not None and b.library is not None:  # `BertModel(…)` or `GPT2Model(…)`
+        first_is_a = _first_origin(a.origin, b.origin) is a.origin
+        kept = a if first_is_a else b
+        return replace(
+            kept,
+            class_name=a.class_name if a.class_name == b.class_name else "model",
+            has_parameters=Tri.join(a.has_parameters, b.has_parameters),
+            frozen=a.frozen and b.frozen,
+        )
     return None
 
 
@@ -314,7 +403,10 @@ def _merge_storage(a: Storage | None, b: Storage | None) -> Storage | None:
     if a is b:
         return a
     saves = {id(s): s for s in (a.saves if a else []) + (b.saves if b else [])}
-    return Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    joined = Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    for part in (*(a.parts if a else ()), *(b.parts if b else ())):
+        joined.add_part(part)  # a module's submodules stay its parts
+    return joined
 
 
 _MAX_JOIN_DEPTH = 6
@@ -384,6 +476,8 @@ class _Joiner:
             owner=a.owner if a.owner is b.owner else None,
             params_frozen=a.params_frozen and b.params_frozen,
             const=a.const if same_const(a.const, b.const) else NOCONST,
+            library=a.library if a.library == b.library else None,
+            model_output=a.model_output and b.model_output,
         )
         self.memo[key] = joined
         return joined
@@ -556,6 +650,21 @@ def _fresh_copy(value: Value) -> Value:
     if value.tensor is Tri.NO:
         return value
     return value.evolve(storage=Storage(), graph=frozenset(), base=None)
+
+
+def joined_elements(elements: list[Value]) -> Value:
+    """What iterating several iterables one after another yields: their elements joined;
+    parameters from several models stand for all of them (one storage with each model's
+    as a part)."""
+    known = [e for e in elements if e is not UNKNOWN]
+    if not known:
+        return UNKNOWN
+    out = known[0]
+    for e in known[1:]:
+        out = merge(out, e)
+    if len(known) > 1 and all(e.parameter for e in known):
+        out = out.evolve(parameter=True, storage=combined_storage(known), owner=None)
+    return out
 
 
 def _container(items: tuple[Value, ...]) -> Value:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import failures
 from .. import fixes as fx
@@ -394,7 +395,24 @@ def out_of_place_fixes(
     else:
         reason = "another name sees the old tensor"
     fix: Fix | None = None
-    if site.kind == "method":
+    item = _ITEM_RE.fullmatch(site.target_text)
+    if site.loop_variable and site.kind in ("method", "augassign"):
+        fix = loop_item_rebind(site, ctx)
+    elif item and item.group(1) in site.python_containers and site.kind in ("method", "augassign"):
+        fix = container_item_rebind(site, ctx, item.group(1))
+    elif item and site.base_name == item.group(1) and site.kind in ("method", "augassign"):
+        # `h[:, 0].copy_(src)` where an op saved `h` (or a view of it): write into a clone.
+        base = item.group(1)
+        fix = fx.insert_before(
+            ctx.fix,
+            site.stmt,
+            f"{base} = {base}.clone()",
+            title=f"Clone first: `{base} = {base}.clone()` before the write"
+            + ("" if site.aliases == 0 else " (unsafe: another name still holds the old tensor)"),
+            safe=site.aliases == 0 and not base_reads,
+            preferred=True,
+        )
+    elif site.kind == "method":
         fix = method_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
     elif site.kind == "augassign":
         fix = augassign_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
@@ -403,3 +421,237 @@ def out_of_place_fixes(
             ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
         )
     return [fix] if fix is not None else []
+
+
+_ITEM_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[[^\[\]]+\]")
+
+
+def _out_of_place_expression(site: WriteSite, ctx: RuleContext) -> tuple[str, bool] | None:
+    """The write's out-of-place value: `x.mul(2)` for `x.mul_(2)`, `x + v` for `x += v`."""
+    if site.kind == "augassign":
+        if site.value_node is None:
+            return None
+        return f"{site.target_text} {site.op[:-1]} {fx.parenthesize(site.value_node)}", False
+    if site.stmt is not site.node or "function_path" in site.__dict__:
+        return None
+    return _chain_expression(site, site.target_text, ctx.fix.torch_alias or "torch")
+
+
+def _container_kind(site: WriteSite, node: Any, container: str) -> str:
+    """ "mutable" when `container[i] = …` surely works (a dict, or a name bound to a list
+    display/comprehension), "tuple", else "unknown"."""
+    if site.python_containers.get(container) == "dict":
+        return "mutable"
+    return fx.binding_kind(node, container)
+
+
+def container_item_rebind(site: WriteSite, ctx: RuleContext, container: str) -> Fix | None:
+    """`feats[0].mul_(2)` on an item of a Python list/dict → `feats[0] = feats[0].mul(2)`:
+    the container holds the new tensor; the saved one is left alone."""
+    made = _out_of_place_expression(site, ctx)
+    if made is None or site.stmt is None:
+        return None
+    expression, needs_import = made
+    if _container_kind(site, site.stmt, container) != "mutable":
+        return None  # a tuple's items cannot be assigned: TypeError
+    safe = site.aliases == 0
+    why = "" if safe else " (unsafe: another name still holds the old tensor)"
+    return fx.rebind(
+        ctx.fix,
+        site.stmt,
+        site.target_text,
+        expression,
+        title=f"Store the result: `{site.target_text} = {expression[:40]}`{why}",
+        safe=safe,
+        preferred=True,
+        extra_imports=needs_import,
+    )
+
+
+def loop_item_rebind(site: WriteSite, ctx: RuleContext) -> Fix | None:
+    """`for s in scores: s.div_(n)` → `for i, s in enumerate(scores): s = s.div(n);
+    scores[i] = s` — the list holds the new tensors, as the write meant."""
+    made = _out_of_place_expression(site, ctx)
+    stmt = site.stmt
+    if made is None or stmt is None or not fx.is_plain_name(site.target_text):
+        return None
+    if site.target.parameter:
+        return None  # `for p in model.parameters(): p.mul_(…)` updates parameters in place
+    expression, needs_import = made
+    name = site.target_text
+    loop = next((lp for lp in fx.enclosing_loops(stmt) if lp.type == "for_stmt"), None)
+    if loop is None or fx.suite_statement(stmt) is None:
+        return None
+    line = fx.suite_statement(stmt)
+    if line is None or line.parent is None or line.parent.parent is not loop:
+        return None  # only a write straight in the loop's body
+    target, iterable = loop.children[1], loop.children[3]
+    target_text, iter_text = code_of(target).strip(), code_of(iterable).strip()
+    enum = re.fullmatch(r"enumerate\(([A-Za-z_][A-Za-z0-9_]*)\)", iter_text)
+    pair = re.fullmatch(rf"([A-Za-z_][A-Za-z0-9_]*)\s*,\s*{re.escape(name)}", target_text)
+    edits: list[TextEdit] = []
+    if enum and pair:
+        container, index = enum.group(1), pair.group(1)
+    elif (
+        fx.is_plain_name(iter_text)
+        and target_text == name
+        and _container_kind(site, loop, iter_text) == "mutable"
+    ):
+        container, index = iter_text, ctx.fix.fresh_name("i")
+        edits.append(TextEdit(node_range(target), f"{index}, {name}"))
+        edits.append(TextEdit(node_range(iterable), f"enumerate({container})"))
+    elif target_text == name and site.target.multi_view is None:
+        # `for a in reversed(acts): a.relu_()`: rebind the loop variable; the body sees the
+        # new tensor, the container keeps the old one.
+        return fx.rebind(
+            ctx.fix,
+            stmt,
+            name,
+            expression,
+            title=f"Rebind out of place: `{name} = {expression[:40]}` "
+            f"(unsafe: `{iter_text[:30]}` keeps the old tensors)",
+            safe=False,
+            preferred=True,
+            extra_imports=needs_import,
+        )
+    else:
+        return None
+    if container not in site.python_containers:
+        return None  # iterating a tensor (GG109) or something unknown
+    kind = _container_kind(site, loop, container)
+    if kind != "mutable":
+        return None  # a tuple's items cannot be assigned: TypeError
+    indent = fx.own_line_indent(ctx.fix, stmt)
+    if indent is None or fx.has_multiline_string(stmt):
+        return None
+    text = f"{name} = {expression}{ctx.fix.newline}{indent}{container}[{index}] = {name}"
+    edits.append(TextEdit(node_range(stmt), text))
+    if needs_import:
+        edits = ctx.fix.torch_name()[1] + edits
+    safe = site.aliases == 0
+    why = "" if safe else " (unsafe: another name still holds the old tensor)"
+    return Fix(
+        f"Store the result in `{container}`: `{name} = {expression[:30]}`, "
+        f"`{container}[{index}] = {name}`{why}",
+        tuple(edits),
+        fx.SAFE if safe else fx.UNSAFE,
+        True,
+    )
+
+
+def _row_statement(stmt: Any, row: str, torch_name: str) -> list[str] | None:
+    """One statement of a row loop's body, made out of place: `row.mul_(2)` → `row = row.mul(2)`,
+    `row += v` → `row = row + v`, `row[i] = v` → clone first; other statements as they are
+    (None when a statement cannot be rewritten)."""
+    if stmt.type != "simple_stmt":
+        return None
+    smalls = [c for c in stmt.children if c.type != "newline"]
+    if len(smalls) != 1:
+        return None
+    node = smalls[0]
+    text = code_of(node).strip()
+    if node.type in ("power", "atom_expr") and node.children[0].type == "name":
+        if node.children[0].value != row:
+            return [text]
+        trailers = node.children[1:]
+        if len(trailers) % 2 or not trailers:
+            return [text] if not text.endswith("_()") else None
+        expression = row
+        for attr, call in zip(trailers[::2], trailers[1::2], strict=True):
+            name, args = code_of(attr)[1:], fx.call_arguments_text(call)
+            if code_of(attr)[:1] != "." or code_of(call)[:1] != "(" or not name.endswith("_"):
+                return None
+            made = _out_of_place_call(name, expression, args, torch_name)
+            if made is None:
+                return None
+            expression = made[0]
+        return [f"{row} = {expression}"]
+    if node.type == "expr_stmt" and len(node.children) == 3:
+        left, op, right = node.children
+        left_text = code_of(left).strip()
+        if op.type == "operator" and op.value.endswith("=") and op.value != "=":
+            if left_text == row:
+                return [f"{row} = {row} {op.value[:-1]} {fx.parenthesize(right)}"]
+            if left_text.startswith(row + "["):
+                return [f"{row} = {row}.clone()", text]
+        if op.value == "=" and left_text.startswith(row + "["):
+            return [f"{row} = {row}.clone()", text]
+        if op.value == "=" and row in fx.names_in(left):
+            return None
+        return [text]
+    return [text] if row not in fx.names_in(node) else [text]
+
+
+def stack_rows_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
+    """`for row in h: row.mul_(2)` (rows of a tensor are views of one `unbind`) →
+    `h = torch.stack([...])` of the rows made out of place."""
+    stmt = site.stmt
+    if stmt is None or not site.loop_variable or not fx.is_plain_name(site.target_text):
+        return None
+    loops = [lp for lp in fx.enclosing_loops(stmt) if lp.type == "for_stmt"]
+    if not loops or len(loops[0].children) != 6:  # `for t in it: suite` without `else`
+        return None
+    loop: Any = loops[0]
+    row = site.target_text
+    target, iterable, suite = loop.children[1], loop.children[3], loop.children[5]
+    base = code_of(iterable).strip()
+    if code_of(target).strip() != row or not fx.is_plain_name(base) or site.base_name != base:
+        return None
+    if suite.type != "suite" or base in fx.names_in(suite):
+        return None
+    if any(leaf.value in ("break", "continue", "return", "yield") for leaf in _keywords(suite)):
+        return None
+    holder = fx.suite_statement(loop)
+    if holder is None or holder.start_pos != loop.start_pos:
+        return None
+    indent = fx.indent_of(loop, ctx.fix.lines)
+    if loop.start_pos[1] != len(indent):
+        return None
+    torch, imports = ctx.fix.torch_name()
+    nl = ctx.fix.newline
+    rows = ctx.fix.fresh_name("rows")
+    edits: list[TextEdit] = [
+        TextEdit(
+            Range.of(loop.start_pos[0] - 1, len(indent), loop.start_pos[0] - 1, len(indent)),
+            f"{rows} = []{nl}{indent}",
+        )
+    ]
+    body = [c for c in suite.children if c.type not in ("newline", "indent", "dedent")]
+    if not body:
+        return None
+    body_indent = fx.indent_of(body[0], ctx.fix.lines)
+    for child in body:
+        made = _row_statement(child, row, torch)
+        if made is None:
+            return None
+        smalls = [c for c in child.children if c.type != "newline"]
+        if made != [code_of(smalls[0]).strip()]:
+            edits.append(TextEdit(node_range(smalls[0]), (nl + body_indent).join(made)))
+    after = fx.line_after(body[-1])
+    edits.append(
+        TextEdit(
+            Range.of(after, 0, after, 0),
+            f"{body_indent}{rows}.append({row}){nl}"
+            f"{indent}{base} = {torch}.stack({rows}) if {rows} else {base}{nl}",
+        )
+    )
+    return Fix(
+        f"Build the rows out of place and `{torch}.stack` them into `{base}` "
+        f"(unsafe: assumes no other name holds `{base}`)",
+        tuple(imports + edits),
+        fx.UNSAFE,
+        True,
+    )
+
+
+def _keywords(node: Any) -> list[Any]:
+    out = []
+    leaf = node.get_first_leaf()
+    end = node.get_last_leaf()
+    while leaf is not None:
+        if leaf.type == "keyword":
+            out.append(leaf)
+        if leaf is end:
+            break
+        leaf = leaf.get_next_leaf()
+    return out

@@ -42,7 +42,14 @@ Severity is **error** when a `backward()` / `torch.autograd.grad` of that graph 
 later in the same scope, **warning** when the graph leaves the scope (returned, stored).
 
 **Fix.** Make the write out of place: `y = y.mul(2)`, `out = out + identity`, `x = x / n`,
-or clone before writing through an index (`h = h.clone()`).
+or clone before writing through an index (`h = h.clone()`). An item of a list or dict is
+stored back (`feats[0] = feats[0].mul(2)`; in a loop over a list,
+`for i, s in enumerate(scores): s = s.div(n); scores[i] = s`). For an optimizer step
+between a forward and its backward, the fixes (both unsafe: they change the order of
+training) recompute the forward after the step (`d_fake = D(fake)` moved below
+`optD.step()`), or move the step after that backward; a parameter update between a forward
+and its backward (weight decay, clamping) moves the backward (and the `opt.step()` right
+after it) before the update.
 """,
     invalid=(
         Invalid(
@@ -602,6 +609,8 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
 @guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
+    if v.silent:
+        return None  # a `.data` write: GG108
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
         return None
     leafish = site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO

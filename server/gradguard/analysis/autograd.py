@@ -69,6 +69,23 @@ class Autograd:
             or tv.tensor is Tri.NO
             or (tv.tensor is Tri.MAYBE and rv.tensor is not Tri.YES and tv.storage is None)
         ):
+            if op != "@=" and tv.tensor is Tri.MAYBE and tv.data_of is None:
+                # Unknown target: the jedi tier may still say it is a Parameter.
+                self.unknown_sites.append(
+                    WriteSite(
+                        "augassign",
+                        op,
+                        node,
+                        node,
+                        tv,
+                        target,
+                        sc.grad,
+                        sc.info,
+                        node_range(node),
+                        value_node=rhs,
+                        target_text=_code(target),
+                    )
+                )
             # Not an in-place tensor op: Python rebinds the name.
             self.assign(target, self.binary(binop, tv, rv, node, sc), sc, rhs)
             return
@@ -131,6 +148,8 @@ class Autograd:
         )
         site.aliases = self.aliases_of(sc, base)
         site.later_grad_use = self.later_grad_use(target, _code(base_node))
+        if base.tensor is Tri.MAYBE and base.storage is None and base.data_of is None:
+            self.unknown_sites.append(site)  # the jedi tier may say it is a Parameter
         self.add_site(site, sc)
         self.write(site, sc)
         rg = (

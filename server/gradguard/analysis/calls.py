@@ -149,9 +149,11 @@ class Calls:
     ) -> Value:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
-        args, positional, keywords = self.evaluate_args(trailer, sc)
         if callee.imported is not None:
             callee = self.resolve_import(callee)
+        if callee.library:
+            return self.library_call(callee.library, trailer, node, sc)
+        args, positional, keywords = self.evaluate_args(trailer, sc)
         head = span[0]
         if (
             callee is UNKNOWN

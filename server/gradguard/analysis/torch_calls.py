@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import libraries, ops
 from . import torchnames as tn
 from .constants import tensor_fact
 from .nodes import (
@@ -102,6 +102,8 @@ class TorchCalls:
                 parameter=True,
                 grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
+        if path in libraries.MODEL_FACTORIES:  # `torch.hub.load(repo, name)`
+            return self.library_model(path, node)
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
                 positional[0]
@@ -374,6 +376,8 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+        if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
+            positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
             return inlined or UNKNOWN
         x = positional[0]
@@ -468,7 +472,7 @@ class TorchCalls:
             # an optimizer step before that backward invalidates them.
             # A model with several parametrised layers saves the later layers' weights even
             # when its input needs no gradient.
-            deep = self._parametrised_layers(mod) >= 2
+            deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
@@ -489,10 +493,15 @@ class TorchCalls:
                     view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
+                whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
+                if whole is not None and whole.storage not in (None, owner.storage):
+                    whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            if mod.library is not None:  # a tensor or a ModelOutput of that graph
+                return self.model_output(mod, result)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
                 outputs = _shaped(shape, result)
@@ -684,6 +693,8 @@ class TorchCalls:
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
+        if recv.library:
+            return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
         if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
             _, positional, _ = self.evaluate_args(trailer, sc)
@@ -713,6 +724,8 @@ class TorchCalls:
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
+        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
+            return self.lightning_method(recv, name, trailer, node, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)

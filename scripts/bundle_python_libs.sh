@@ -4,17 +4,25 @@
 # Versions are those of the project's venv, so the .vsix ships what the tests ran against.
 # Only pure-Python wheels (platform "any") are accepted: one .vsix serves every platform.
 #
-#   bash scripts/bundle_python_libs.sh            # uses .venv/bin/python
+#   bash scripts/bundle_python_libs.sh            # uses .venv/bin/python (made by scripts/setup.sh when missing)
 #   PYTHON=/path/to/python bash scripts/bundle_python_libs.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 TARGET="$ROOT/bundled/libs"
 
-if [[ ! -x "$PYTHON" ]]; then
-    echo "bundle_python_libs: no Python at $PYTHON (run scripts/setup.sh or set PYTHON=...)" >&2
-    exit 2
+if [[ -n "${PYTHON:-}" ]]; then
+    if [[ ! -x "$PYTHON" ]]; then
+        echo "bundle_python_libs: no Python at PYTHON=$PYTHON" >&2
+        exit 2
+    fi
+else
+    PYTHON="$ROOT/.venv/bin/python"
+    if [[ ! -x "$PYTHON" ]]; then
+        # A fresh clone: make the project's venv the way the README's demo does.
+        echo "bundle_python_libs: no $ROOT/.venv yet; creating it (bash scripts/setup.sh)" >&2
+        bash "$ROOT/scripts/setup.sh"
+    fi
 fi
 
 # The dependency closure of gradguard (pygls 2 -> lsprotocol, cattrs, attrs, typing_extensions).
@@ -38,9 +46,16 @@ echo "bundle_python_libs: ${pins[*]} ${BACKPORTS[*]}"
     --only-binary=:all: --platform any --implementation py --python-version 3.10 \
     --target "$TARGET" "${pins[@]}" "${BACKPORTS[@]}"
 
-# gradguard itself, built from this checkout (a pure-Python wheel).
+# gradguard itself, built from this checkout (a pure-Python wheel): with the interpreter's own
+# setuptools when it meets pyproject's [build-system] requires (fast, offline; scripts/setup.sh
+# installs it), else in pip's isolated build environment with the declared requirement.
+isolation=(--no-build-isolation)
+if ! "$PYTHON" "$ROOT/scripts/build_requires.py" --check; then
+    echo "bundle_python_libs: $PYTHON lacks $("$PYTHON" "$ROOT/scripts/build_requires.py" | tr '\n' ' ')(pyproject's build requirement); pip builds in an isolated environment"
+    isolation=()
+fi
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps --no-compile \
-    --no-build-isolation --target "$TARGET" "$ROOT"
+    "${isolation[@]}" --target "$TARGET" "$ROOT"
 
 rm -rf "$TARGET/bin"
 # jedi's third-party stubs (typeshed/stubs: 4,300 files for requests, django, tensorflow, …) are

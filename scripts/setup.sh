@@ -16,11 +16,20 @@ fi
 stamp=.venv/.gradguard-setup
 extras=""
 [ "${1:-}" = "--dev" ] && extras="[test,bench]"
-want="$(cat pyproject.toml | sha1sum | cut -c1-12)$extras"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+# The stamp changes with pyproject.toml and with this script, so a venv made by an older
+# set-up gets what this one installs.
+want="$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)"
+have="$(cat "$stamp" 2>/dev/null || true)"
+# A --dev venv has everything the plain set-up installs.
+if [ "$have" = "$want$extras" ] || { [ -z "$extras" ] && [ "$have" = "$want[test,bench]" ]; }; then
   exit 0
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+# The build requirement ([build-system] requires: setuptools>=77, which reads PEP 639's
+# `license = "MIT"`): `npm run package` builds gradguard's wheel with this venv's setuptools
+# (a venv starts with Python's own, older one, or none).
+# shellcheck disable=SC2046 # one word per requirement
+.venv/bin/python -m pip install --quiet --upgrade $(.venv/bin/python scripts/build_requires.py)
 # torch==2.13.0 (CPU) comes from the local wheel this kind of machine carries; any other
 # version would download gigabytes.
 .venv/bin/python -m pip install --quiet -e ".$extras"
@@ -38,4 +47,4 @@ PY
   # shellcheck disable=SC2086 # one word per requirement
   .venv/bin/python -m pip install --quiet --no-deps $corpora
 fi
-echo "$want" > "$stamp"
+echo "$want$extras" > "$stamp"

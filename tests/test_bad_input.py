@@ -74,7 +74,7 @@ def test_bad_files_do_not_stop_the_run_subprocess(tmp_path: Path) -> None:
     assert "Traceback" not in err
     for name, message in MESSAGES.items():
         assert f"{name}: error: {message}" in err
-    assert "model.py:3:1: GG101" in done.stdout.decode()
+    assert "model.py:3:1: error[GG101]" in done.stdout.decode()
     assert f"{len(BAD_FILES)} files could not be checked" in done.stdout.decode()
 
 
@@ -157,7 +157,7 @@ def test_findings_around_a_half_typed_line(
     path.write_text(source, encoding="utf-8")
     assert main(["check", "--fix", "--unsafe-fixes", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "typing.py:3:1: GG101" in out
+    assert "typing.py:3:1: error[GG101]" in out
     assert path.read_text(encoding="utf-8") == source  # broken input: nothing written
 
 
@@ -187,7 +187,7 @@ def test_one_megabyte_file(tmp_path: Path) -> None:
     assert b"Traceback" not in done.stderr
     assert done.returncode == 1, done.stderr
     lines = "".join(parts).count("\n")
-    assert f"big.py:{lines}:1: GG101".encode() in done.stdout
+    assert f"big.py:{lines}:1: error[GG101]".encode() in done.stdout
     assert elapsed < 120
 
 

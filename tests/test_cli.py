@@ -167,7 +167,7 @@ def test_text_output_like_ruff(project: Path, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     lines = out.splitlines()
     star = " [*]" if item["fix"] and item["fix"]["applicability"] == "safe" else ""
-    assert lines[0].endswith(f"model.py:3:1: GG101{star} {item['message']}")
+    assert lines[0].endswith(f"model.py:3:1: error[GG101]{star} {item['message']}")
     assert "3 | x.add_(1)" in out
     assert "  | ^" in out
     if item["fix"]:
@@ -232,7 +232,7 @@ def test_diff_prints_and_writes_nothing(project: Path, capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     assert captured.out.startswith("--- ")
     assert "\n-x.add_(1)\n" in captured.out
-    assert "Would fix 1 error." in captured.err
+    assert "Would fix 1 finding." in captured.err
     assert path.read_text(encoding="utf-8") == BUGGY
     clean = _write(project / "clean.py", CLEAN)
     assert main(["check", "--diff", str(clean)]) == 0
@@ -243,7 +243,7 @@ def test_stdin(project: Path) -> None:
     name = str(project / "pkg" / "model.py")
     done = run_cli("check", "--stdin-filename", name, "-", stdin=BUGGY.encode(), cwd=project)
     assert done.returncode == 1
-    assert b"pkg/model.py:3:1: GG101" in done.stdout
+    assert b"pkg/model.py:3:1: error[GG101]" in done.stdout
     fixed = run_cli(
         "check",
         "--fix",
@@ -320,15 +320,48 @@ def test_fix_on_a_file_with_syntax_errors_writes_nothing_and_says_why(
     assert main(["check", "--fix", "--unsafe-fixes", str(path)]) == 1
     captured = capsys.readouterr()
     assert path.read_text(encoding="utf-8") == source
-    assert "model.py:3:1: GG101" in captured.out
+    assert "model.py:3:1: error[GG101]" in captured.out
     assert "fixes not written: the file has syntax errors" in captured.err
+
+
+def test_summary_counts_errors_and_warnings(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = BUGGY + (
+        "w = torch.zeros(3, requires_grad=True)\nloss = (w * w).sum()\n"
+        "w.data.mul_(2)\nw.data.add_(1)\nloss.backward()\n"
+    )
+    path = _write(project / "model.py", source)
+    assert main(["check", str(path)]) == 1  # warnings are findings too: exit 1
+    out = capsys.readouterr().out
+    heads = [line for line in out.splitlines() if line.startswith(str(path))]
+    assert [h.split(": ")[1].split(" ")[0] for h in heads] == [
+        "error[GG101]",
+        "warning[GG108]",
+        "warning[GG108]",
+    ]
+    assert "(warning)" not in out
+    found = next(line for line in out.splitlines() if line.startswith("Found"))
+    assert found.startswith("Found 1 error and 2 warnings")
+    assert main(["check", "--statistics", str(path)]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split("\t")[:3] for r in rows[:2]] == [
+        ["2", "GG108", "warning"],
+        ["1", "GG101", "error"],
+    ]
+    assert rows[2] == found
 
 
 def test_quiet_and_statistics(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(project / "model.py", BUGGY)
     assert main(["check", "--statistics", str(path)]) == 1
-    count, code, rest = capsys.readouterr().out.rstrip("\n").split("\t")
-    assert (count, code) == ("1", "GG101") and rest.endswith(get_rule("GG101").name)
+    row, found = capsys.readouterr().out.rstrip("\n").split("\n")
+    count, code, severity, rest = row.split("\t")
+    assert (count, code, severity) == ("1", "GG101", "error")
+    assert rest.endswith(get_rule("GG101").name)
+    assert found.startswith("Found 1 error")
+    assert main(["check", "--statistics", "-q", str(path)]) == 1
+    assert capsys.readouterr().out == row + "\n"
     assert main(["check", "-q", str(path)]) == 1
     out = capsys.readouterr().out
     assert "GG101" in out and "Found" not in out

@@ -114,7 +114,7 @@ def buggy(tmp_path: Path) -> Path:
 
 def _assert_finds_the_bug(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 1, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    assert "train.py:3:1: GG101" in done.stdout
+    assert "train.py:3:1: error[GG101]" in done.stdout
 
 
 # --- the distribution itself ------------------------------------------------------------
@@ -258,8 +258,8 @@ def test_pre_commit_hooks_block_a_buggy_commit_and_fix_it(source_copy, tmp_path)
     blocked = _run(["git", "commit", "-m", "buggy"], cwd=project, env=env)
     out = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, out
-    assert "train.py:3:1: GG101" in out
-    assert "explore.ipynb:cell 1:3:1: GG101" in out
+    assert "train.py:3:1: error[GG101]" in out
+    assert "explore.ipynb:cell 1:3:1: error[GG101]" in out
     assert "notes.txt" not in out
     assert "gen.py" not in out
     assert _run(["git", "rev-parse", "HEAD"], cwd=project).returncode != 0  # nothing committed

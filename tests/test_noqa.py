@@ -101,4 +101,4 @@ def test_cli_exit_code_follows_noqa(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["check", str(quiet)]) == 0
     assert "All checks passed!" in capsys.readouterr().out
     assert main(["check", str(loud)]) == 1
-    assert "loud.py:3:1: GG101" in capsys.readouterr().out
+    assert "loud.py:3:1: error[GG101]" in capsys.readouterr().out

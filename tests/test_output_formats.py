@@ -58,7 +58,9 @@ def _finding(diag: Diagnostic | None = None, cell: int | None = None) -> Finding
 def test_text_shows_location_caret_fix_and_summary() -> None:
     out = renderer("text")([_report(_finding())], RenderOptions())
     lines = out.splitlines()
-    assert lines[0] == "pkg/model.py:3:1: GG101 [*] `w.add_` modifies a leaf that requires grad"
+    assert lines[0] == (
+        "pkg/model.py:3:1: error[GG101] [*] `w.add_` modifies a leaf that requires grad"
+    )
     assert "3 | w.add_(1)" in out
     assert "  | ^^^^^^^^^ GG101" in out
     assert "= help: Rewrite as `w = w.add(1)`" in out
@@ -73,15 +75,15 @@ def test_text_without_safe_fix_has_no_star_and_mentions_unsafe_fixes() -> None:
         fixes=(Fix("Wrap", (TextEdit(Range.of(2, 0, 2, 0), "x"),), Applicability.UNSAFE),)
     )
     out = renderer("text")([_report(Finding(unsafe_only, None, None))], RenderOptions())
-    assert "GG101 [*]" not in out
-    assert "pkg/model.py:3:1: GG101 `w.add_`" in out
+    assert "[*]" not in out
+    assert "pkg/model.py:3:1: error[GG101] `w.add_`" in out
     assert "Found 1 error." in out
     assert "1 hidden fix can be enabled with the --unsafe-fixes option." in out
 
 
 def test_text_colour_only_when_asked_and_clean_summary() -> None:
     coloured = renderer("text")([_report(_finding())], RenderOptions(color=True))
-    assert "\x1b[1;31mGG101\x1b[0m" in coloured
+    assert "\x1b[1;31merror[GG101]\x1b[0m" in coloured
     assert renderer("text")([_report()], RenderOptions()) == "All checks passed!\n"
 
 
@@ -94,17 +96,55 @@ def test_text_notebook_location_and_fix_mode_summary() -> None:
         fixes_applied=2,
     )
     out = renderer("text")([report], RenderOptions(fix_mode=True))
-    assert out.startswith("nb.ipynb:cell 4:3:1: GG101 [*]")
+    assert out.startswith("nb.ipynb:cell 4:3:1: error[GG101] [*]")
     assert "3 | w.add_(1)" in out
-    assert out.rstrip().endswith("Found 3 errors (2 fixed, 1 remaining).")
+    assert out.rstrip().endswith("Found 3 findings (2 fixed, 1 remaining: 1 error).")
 
 
-def test_text_statistics_and_warning_label() -> None:
+def test_text_statistics_per_rule_and_severity_with_the_summary() -> None:
     warn = _finding(_diag(Severity.WARNING))
-    out = renderer("text")([_report(warn, _finding())], RenderOptions(statistics=True))
-    assert out == "2\tGG101\t[*] inplace-on-grad-leaf\n"
-    text = renderer("text")([_report(warn)], RenderOptions())
-    assert "GG101 [*] `w.add_` modifies a leaf that requires grad (warning)" in text
+    reports = [_report(warn, _finding(), warn)]
+    out = renderer("text")(reports, RenderOptions(statistics=True))
+    assert out.splitlines() == [
+        "2\tGG101\twarning\t[*] inplace-on-grad-leaf",
+        "1\tGG101\terror\t[*] inplace-on-grad-leaf",
+        "Found 1 error and 2 warnings (3 fixable with --fix).",
+    ]
+    quiet = renderer("text")(reports, RenderOptions(statistics=True, quiet=True))
+    assert quiet.splitlines() == out.splitlines()[:2]
+
+
+def test_text_severity_is_a_label_of_its_own() -> None:
+    text = renderer("text")([_report(_finding(_diag(Severity.WARNING)))], RenderOptions())
+    head = text.splitlines()[0]
+    assert head == (
+        "pkg/model.py:3:1: warning[GG101] [*] `w.add_` modifies a leaf that requires grad"
+    )
+    assert "(warning)" not in text
+    assert text.rstrip().endswith("Found 1 warning (1 fixable with --fix).")
+    hint = _finding(_diag(Severity.HINT))
+    mixed = renderer("text")([_report(hint, _finding(), hint)], RenderOptions())
+    assert "pkg/model.py:3:1: hint[GG101] [*]" in mixed
+    assert mixed.rstrip().endswith("Found 1 error and 2 hints (3 fixable with --fix).")
+    info = Finding(_diag(Severity.INFO), None, None)
+    three = renderer("text")(
+        [_report(_finding(), _finding(_diag(Severity.WARNING)), info)], RenderOptions()
+    )
+    assert "Found 1 error, 1 warning and 1 info (2 fixable with --fix)." in three
+    coloured = renderer("text")(
+        [_report(_finding(_diag(Severity.WARNING)))], RenderOptions(color=True)
+    )
+    assert "\x1b[1;33mwarning[GG101]\x1b[0m" in coloured
+
+
+def test_text_fix_mode_counts_what_remains_by_severity() -> None:
+    report = _report(_finding(_diag(Severity.WARNING)))
+    report.fixes_applied = 2
+    out = renderer("text")([report], RenderOptions(fix_mode=True))
+    assert out.rstrip().endswith("Found 3 findings (2 fixed, 1 remaining: 1 warning).")
+    report.findings = []
+    out = renderer("text")([report], RenderOptions(fix_mode=True))
+    assert out == "Found 2 findings (2 fixed, 0 remaining).\n"
 
 
 def test_json_is_ruffs_shape_plus_severity() -> None:

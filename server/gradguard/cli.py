@@ -259,7 +259,7 @@ def _check(args: argparse.Namespace) -> int:
         stdout.write(diffs)
         would = sum(r.fixes_applied for r in reports)
         if would:
-            print(f"Would fix {would} error{'s' if would != 1 else ''}.", file=stderr)
+            print(f"Would fix {would} finding{'s' if would != 1 else ''}.", file=stderr)
         exit_code = EXIT_FINDINGS if diffs or any(r.problem for r in reports) else EXIT_CLEAN
         if args.exit_zero:
             exit_code = EXIT_CLEAN

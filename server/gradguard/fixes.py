@@ -85,7 +85,7 @@ def _statement_text(stmt: Node) -> str:
     return code_of(stmt)
 
 
-def _has_multiline_string(stmt: Node) -> bool:
+def has_multiline_string(stmt: Node) -> bool:
     leaf = stmt.get_first_leaf()
     end = stmt.get_last_leaf()
     while leaf is not None:
@@ -111,15 +111,22 @@ def own_line_indent(ctx: FixContext, stmt: Node) -> str | None:
 
 
 def wrap_no_grad(
-    ctx: FixContext, stmt: Node, *, title: str, safe: bool, preferred: bool
+    ctx: FixContext,
+    stmt: Node,
+    *,
+    title: str,
+    safe: bool,
+    preferred: bool,
+    body: str | None = None,
 ) -> Fix | None:
-    """Put the statement under `with torch.no_grad():`, keeping its comment and line ending."""
+    """Put the statement (or ``body``, in its place) under `with torch.no_grad():`, keeping
+    its comment and line ending."""
     indent = own_line_indent(ctx, stmt)
-    if indent is None or _has_multiline_string(stmt):
+    if indent is None or has_multiline_string(stmt):
         return None
     torch, imports = ctx.torch_name()
     nl = ctx.newline
-    body = _statement_text(stmt)
+    body = _statement_text(stmt) if body is None else body
     unit = "    " if "\t" not in indent else "\t"
     body = body.replace(nl, nl + unit) if nl in body else body
     text = f"with {torch}.no_grad():{nl}{indent}{unit}{body}"
@@ -139,7 +146,7 @@ def rebind(
     extra_imports: bool = False,
 ) -> Fix | None:
     """Replace the whole statement with `target = expression`."""
-    if stmt is None or _has_multiline_string(stmt):
+    if stmt is None or has_multiline_string(stmt):
         return None
     edits = [TextEdit(node_range(stmt), f"{target} = {expression}")]
     if extra_imports:
@@ -170,7 +177,7 @@ def replace_statement_lines(
     needs_torch: bool,
 ) -> Fix | None:
     indent = own_line_indent(ctx, stmt)
-    if indent is None or _has_multiline_string(stmt):
+    if indent is None or has_multiline_string(stmt):
         return None
     text = (ctx.newline + indent).join(new_lines)
     edits = [TextEdit(node_range(stmt), text)]
@@ -251,3 +258,273 @@ def clone_then_write(
     return replace_statement_lines(
         ctx, stmt, lines, title=title, safe=safe, preferred=preferred, needs_torch=False
     )
+
+
+# --- where a statement sits, who reads a name later, moving statements -------------------
+
+_SCOPE_TYPES = ("funcdef", "lambdef", "file_input")
+_LOOP_TYPES = ("for_stmt", "while_stmt")
+
+
+def suite_statement(node: Node) -> Node | None:
+    """The statement of a suite (or the file) that holds node: a simple_stmt line or a compound
+    statement (`with`, `for`, `if` …) as a whole."""
+    cur = node
+    while cur is not None and cur.parent is not None:
+        if cur.parent.type in ("suite", "file_input"):
+            return cur
+        if cur.parent.type in _SCOPE_TYPES:
+            return None
+        cur = cur.parent
+    return None
+
+
+def scope_node(node: Node) -> Node:
+    cur = node
+    while cur.parent is not None and cur.type not in _SCOPE_TYPES:
+        cur = cur.parent
+    return cur
+
+
+def _name_leaves(node: Node, name: str) -> list[Node]:
+    out: list[Node] = []
+    leaf = node.get_first_leaf()
+    end = node.get_last_leaf()
+    while leaf is not None:
+        if leaf.type == "name" and leaf.value == name:
+            out.append(leaf)
+        if leaf is end:
+            break
+        leaf = leaf.get_next_leaf()
+    return out
+
+
+def _is_attribute_name(leaf: Node) -> bool:
+    """`a.name`: the leaf is an attribute, not a read of the variable `name`."""
+    prev = leaf.get_previous_leaf()
+    return prev is not None and prev.type == "operator" and prev.value == "."
+
+
+def enclosing_loops(node: Node) -> list[Node]:
+    loops, cur = [], node.parent
+    while cur is not None and cur.type not in _SCOPE_TYPES:
+        if cur.type in _LOOP_TYPES:
+            loops.append(cur)
+        cur = cur.parent
+    return loops
+
+
+def read_after(node: Node, name: str) -> bool:
+    """Is the variable `name` used after node in its scope (or anywhere in a loop around it,
+    which runs again)?  Conservative: any mention counts, nested functions included."""
+    scope = scope_node(node)
+    for leaf in _name_leaves(scope, name):
+        if _is_attribute_name(leaf):
+            continue
+        if leaf.start_pos >= node.end_pos:
+            return True
+    for loop in enclosing_loops(node):
+        for leaf in _name_leaves(loop, name):
+            if not _is_attribute_name(leaf) and leaf.start_pos < node.start_pos:
+                return True
+    return False
+
+
+def names_in(node: Node) -> set[str]:
+    return {leaf.value for leaf in _name_leaves_all(node) if not _is_attribute_name(leaf)}
+
+
+def _name_leaves_all(node: Node) -> list[Node]:
+    out: list[Node] = []
+    leaf = node.get_first_leaf()
+    end = node.get_last_leaf()
+    while leaf is not None:
+        if leaf.type == "name":
+            out.append(leaf)
+        if leaf is end:
+            break
+        leaf = leaf.get_next_leaf()
+    return out
+
+
+def assigned_names(stmts: list[Node]) -> set[str]:
+    """Names bound (`=`, augmented, `for`, `with … as`) anywhere in these statements."""
+    out: set[str] = set()
+    for stmt in stmts:
+        for leaf in _name_leaves_all(stmt):
+            if leaf.is_definition(include_setitem=True):
+                out.add(leaf.value)
+    return out
+
+
+def statements_between(first: Node, last: Node) -> list[Node] | None:
+    """The suite statements strictly between two statements of the same suite, or None."""
+    if first.parent is None or first.parent is not last.parent:
+        return None
+    children = list(first.parent.children)
+    try:
+        i, j = children.index(first), children.index(last)
+    except ValueError:
+        return None
+    if i >= j:
+        return None
+    return [c for c in children[i + 1 : j] if c.type not in ("newline", "endmarker")]
+
+
+def _line_span(stmt: Node) -> tuple[int, int]:
+    """0-based first line and one past the last line a suite statement occupies."""
+    first = stmt.get_first_leaf().start_pos[0]
+    last_leaf = stmt.get_last_leaf()
+    while last_leaf is not None and last_leaf.type in ("newline", "endmarker", "dedent", "indent"):
+        last_leaf = last_leaf.get_previous_leaf()
+    last = last_leaf.end_pos[0] if last_leaf is not None else first
+    return first - 1, last
+
+
+def _owns_lines(ctx: FixContext, stmt: Node) -> bool:
+    start, end = _line_span(stmt)
+    first_line = ctx.lines[start]
+    if first_line[: stmt.get_first_leaf().start_pos[1]].strip():
+        return False
+    last_leaf = stmt.get_last_leaf()
+    while last_leaf is not None and last_leaf.type in ("newline", "endmarker"):
+        last_leaf = last_leaf.get_previous_leaf()
+    if last_leaf is None:
+        return False
+    rest: str = ctx.lines[last_leaf.end_pos[0] - 1][last_leaf.end_pos[1] :].strip()
+    return rest == "" or rest.startswith("#")
+
+
+def move_statements(
+    ctx: FixContext,
+    moved: list[Node],
+    anchor: Node,
+    *,
+    before: bool,
+    title: str,
+    safe: bool,
+    preferred: bool,
+) -> Fix | None:
+    """Move whole suite statements (consecutive, same suite and indentation as ``anchor``) to
+    just after (or before) ``anchor``: lines are cut and pasted, comments travel with them."""
+    if not moved or any(m.parent is not anchor.parent for m in moved):
+        return None
+    if any(not _owns_lines(ctx, s) for s in [*moved, anchor]):
+        return None
+    if any(has_multiline_string(s) for s in moved):
+        return None
+    spans = [_line_span(s) for s in moved]
+    for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        if ctx.lines[e1:s2] and any(line.strip() for line in ctx.lines[e1:s2]):
+            return None  # not consecutive
+    start, end = spans[0][0], spans[-1][1]
+    a_start, a_end = _line_span(anchor)
+    if a_start < end and a_end > start:
+        return None
+    nl = ctx.newline
+    block = nl.join(ctx.lines[start:end]) + nl
+    at = a_start if before else a_end
+    cut = TextEdit(Range.of(start, 0, end, 0), "")
+    paste = TextEdit(Range.of(at, 0, at, 0), block)
+    return Fix(title, (cut, paste), SAFE if safe else UNSAFE, preferred)
+
+
+def statement_at(ctx: FixContext, rng: Range) -> Node | None:
+    """The suite statement that holds the code starting at ``rng`` (in the analysed file)."""
+    pos = (rng.start.line + 1, rng.start.character)
+    try:
+        leaf = ctx.module.get_leaf_for_position(pos, include_prefixes=True)
+    except ValueError:
+        return None
+    while leaf is not None and leaf.end_pos <= pos:
+        leaf = leaf.get_next_leaf()
+    return None if leaf is None else suite_statement(leaf)
+
+
+def single_assignment(stmt: Node) -> tuple[str, Node] | None:
+    """`NAME = expr` on its own line: (NAME, expr)."""
+    if stmt is None or stmt.type != "simple_stmt":
+        return None
+    smalls = [c for c in stmt.children if c.type != "newline"]
+    if len(smalls) != 1 or smalls[0].type != "expr_stmt":
+        return None
+    expr = smalls[0]
+    if len(expr.children) != 3 or expr.children[1].type != "operator":
+        return None
+    if expr.children[1].value != "=" or expr.children[0].type != "name":
+        return None
+    return expr.children[0].value, expr.children[2]
+
+
+def statement_in_suite_of(node: Node, sibling: Node) -> Node | None:
+    """The statement that holds node and sits in the same suite as ``sibling`` (climbing out of
+    `with`/`for`/`if` blocks, not out of a function), or None."""
+    cur = node
+    while cur is not None and cur.type not in _SCOPE_TYPES:
+        if cur.parent is sibling.parent:
+            return cur
+        cur = cur.parent
+    return None
+
+
+def is_function_parameter(node: Node, name: str) -> bool:
+    """Is `name` a parameter of the function (or lambda) that holds node?"""
+    scope = scope_node(node)
+    if scope.type not in ("funcdef", "lambdef"):
+        return False
+    return any(p.name.value == name for p in scope.get_params())
+
+
+_HOLDS_LEAF = re.compile(r"optim|Parameter|\.grad\b|is_leaf|requires_grad|register_|append|extend")
+
+
+def leaf_held_elsewhere(node: Node, name: str) -> bool:
+    """Could something need the very leaf `name` holds, so that rebinding the name would change
+    which tensor trains?  Any mention before node (`opt = SGD([w])`, `params.append(w)`, a
+    loop around it) other than a plain assignment of the name, or a later statement that
+    builds an optimizer, reads `.grad` or keeps the tensor somewhere."""
+    scope = scope_node(node)
+    loops = enclosing_loops(node)
+    for leaf in _name_leaves(scope, name):
+        if _is_attribute_name(leaf) or (node.start_pos <= leaf.start_pos < node.end_pos):
+            continue
+        stmt = leaf.parent
+        while stmt is not None and stmt.type not in ("simple_stmt", "suite", "file_input"):
+            stmt = stmt.parent
+        text = code_of(stmt) if stmt is not None else ""
+        in_loop = any(loop.start_pos <= leaf.start_pos < loop.end_pos for loop in loops)
+        if leaf.start_pos < node.start_pos or in_loop:
+            if not leaf.is_definition():
+                return True
+        elif _HOLDS_LEAF.search(text):
+            return True
+    return False
+
+
+def binding_kind(node: Node, name: str) -> str:
+    """What the assignments of `name` in node's scope make: "mutable" (list/dict displays,
+    comprehensions, `list(…)`/`dict(…)`), "tuple", or "unknown" (a parameter, a call…)."""
+    scope = scope_node(node)
+    kinds: set[str] = set()
+    for leaf in _name_leaves(scope, name):
+        if _is_attribute_name(leaf) or not leaf.is_definition():
+            continue
+        stmt = leaf.parent
+        if stmt is None or stmt.type != "expr_stmt" or stmt.children[0] is not leaf:
+            kinds.add("unknown")
+            continue
+        rhs = code_of(stmt.children[-1]).strip()
+        if rhs.startswith(("[", "{", "list(", "dict(")):
+            kinds.add("mutable")
+        elif rhs.startswith(("(", "tuple(")) or "," in rhs.split("(")[0]:
+            kinds.add("tuple")
+        else:
+            kinds.add("unknown")
+    if not kinds:
+        return "unknown"
+    return kinds.pop() if len(kinds) == 1 else "unknown"
+
+
+def line_after(stmt: Node) -> int:
+    """The 0-based line just after the last line of a statement."""
+    return _line_span(stmt)[1]

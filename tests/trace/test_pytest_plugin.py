@@ -42,7 +42,7 @@ def test_failing_test_gets_the_report(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout
     assert "1 failed, 1 passed" in proc.stdout
     section = proc.stdout[proc.stdout.index("Captured gradguard trace") :]
-    assert "test_model.py:5:5: GG105" in section  # t.mul_(2) inside the helper
+    assert "test_model.py:5:5: error[GG105]" in section  # t.mul_(2) inside the helper
     assert "saved for backward by `sigmoid` (SigmoidBackward0) here" in section
     assert "line 13: this backward() raised" in section
 

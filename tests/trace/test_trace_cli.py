@@ -103,7 +103,7 @@ def test_program_over_two_files_and_a_helper_package(tmp_path: Path) -> None:
     related = {(Path(r["filename"]).name, r["location"]["row"]) for r in finding["related"]}
     assert ("model.py", 11) in related  # tanh saved its output there
     assert ("train.py", 11) in related  # the backward() that raised
-    assert "vendor/mathutil/ops.py:2:5: GG105" in run.report_text
+    assert "vendor/mathutil/ops.py:2:5: error[GG105]" in run.report_text
     assert "saved for backward by `tanh` (TanhBackward0) here (in model.py)" in run.report_text
 
 
@@ -145,7 +145,7 @@ def test_all_reports_writes_that_did_not_raise(tmp_path: Path) -> None:
     assert run.returncode == 0 and run.stdout == "done\n"
     got = sorted((f["code"], f["location"]["row"], f["severity"]) for f in run.findings)
     assert got == [("GG105", 4, "warning"), ("GG108", 6, "warning")]
-    assert "prog.py:4:1: GG105" in run.report_text
+    assert "prog.py:4:1: warning[GG105]" in run.report_text
 
 
 def test_default_report_location_and_no_report(tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_positional_inplace_flag_and_a_program_that_changes_directory(tmp_path: 
     assert run.returncode == 1
     [finding] = run.findings
     assert (finding["code"], finding["location"]["row"]) == ("GG106", 7)
-    assert "prog.py:7:1: GG106" in run.report_text
+    assert "prog.py:7:1: error[GG106]" in run.report_text
     assert "saved for backward by `exp` (ExpBackward0)" in run.report_text
 
 

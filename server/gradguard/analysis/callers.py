@@ -4,8 +4,10 @@ The CLI sees callers and callees together and moves findings between their repor
 editor with only `models/blocks.py` open does not.  So for an open file the server asks
 here: the workspace's Python files that import it (found by a cheap text check on their
 import lines) are analysed with the file's current text, and the findings their calls
-reach inside it are returned.  Bounded: ``MAX_CALLERS`` files, a time budget, results
-cached by the content of both files.
+reach inside it are returned.  Bounded by counted work, never by time (the same workspace
+gives the same findings on any machine): ``MAX_CALLERS`` files, ``MAX_SCANNED`` files looked
+at, and ``CALLER_STEPS`` statements interpreted over all callers; results cached by the
+content of both files.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..model import Diagnostic
 MAX_CALLERS = 8
 MAX_SCANNED = 3000  # Python files looked at per workspace folder
 SCAN_TTL_S = 10.0
-BUDGET_S = 1.0
+CALLER_STEPS = 10_000  # statements interpreted for all callers together (``calls.MAX_STEPS``)
 _SKIPPED_DIRS = frozenset(
     {
         ".git",
@@ -58,7 +60,7 @@ class CallerFindings:
 _lock = threading.Lock()
 _scans: dict[str, tuple[float, list[str]]] = {}
 _texts: dict[str, tuple[int, int, str]] = {}
-_results: dict[tuple[str, int, int, int], list[Diagnostic]] = {}
+_results: dict[tuple[str, str, str, str], tuple[list[Diagnostic], int]] = {}
 _importer_sets: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
 
@@ -73,7 +75,6 @@ def findings_from_callers(
     from .driver import analyze
 
     path = os.path.abspath(path)
-    started = time.monotonic()
     found: dict[tuple[str, object], Diagnostic] = {}
 
     def reader(other: str) -> str | None:
@@ -81,11 +82,12 @@ def findings_from_callers(
             return text
         return read_source(other) if read_source is not None else None
 
-    callers = _cached_importers(path, root, read_source, started)
+    callers = _cached_importers(path, root, read_source)
+    steps = 0
     for candidate, source in callers:
-        if time.monotonic() - started > BUDGET_S:
+        if steps > CALLER_STEPS:
             break
-        key = (candidate, hash(source), hash(text), hash(repr(settings)))
+        key = (candidate, source, text, repr(settings))
         with _lock:
             cached = _results.get(key)
         if cached is None:
@@ -93,18 +95,20 @@ def findings_from_callers(
                 analysis = analyze(source, settings, path=candidate, read_source=reader)
             except RecursionError:
                 continue
-            cached = [d for p, ds in analysis.foreign.items() for d in ds if _same(p, path)]
+            diags = [d for p, ds in analysis.foreign.items() for d in ds if _same(p, path)]
+            cached = (diags, analysis.steps)
             with _lock:
                 if len(_results) > 512:
                     _results.clear()
                 _results[key] = cached
-        for diag in cached:
+        steps += cached[1]
+        for diag in cached[0]:
             found.setdefault((diag.code, diag.range), diag)
     return CallerFindings(list(found.values()), tuple(c for c, _ in callers))
 
 
 def _cached_importers(
-    path: str, root: str, read_source: SourceReader | None, started: float
+    path: str, root: str, read_source: SourceReader | None
 ) -> list[tuple[str, str]]:
     """`_importers`, with the set of files remembered as long as the workspace scan is (each
     keystroke in a callee then reads only its importers, not the whole workspace)."""
@@ -118,15 +122,13 @@ def _cached_importers(
             if source is not None:
                 out.append((candidate, source))
         return out
-    found = _importers(path, root, read_source, started)
+    found = _importers(path, root, read_source)
     with _lock:
         _importer_sets[(path, root)] = (scan_time, [c for c, _ in found])
     return found
 
 
-def _importers(
-    path: str, root: str, read_source: SourceReader | None, started: float
-) -> list[tuple[str, str]]:
+def _importers(path: str, root: str, read_source: SourceReader | None) -> list[tuple[str, str]]:
     """Files importing `path`, then files importing those, three deep (a model's base class is reached
     from the training script through the model file): at most ``MAX_CALLERS``."""
     out: list[tuple[str, str]] = []
@@ -144,8 +146,6 @@ def _importers(
         for candidate in _python_files(root):
             if candidate in seen or len(out) >= MAX_CALLERS:
                 continue
-            if time.monotonic() - started > BUDGET_S:
-                return out
             source = (read_source(candidate) if read_source else None) or _read(candidate)
             if source is None or not pattern.search(source):
                 continue

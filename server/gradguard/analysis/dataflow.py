@@ -13,6 +13,7 @@ Where things live (one mixin per concern; ``Dataflow`` puts them together):
 - ``autograd``     write sites, version bumps, saves for backward, ``backward()``
 - ``calls``        user calls: resolution, call contexts, inlining, summaries, budgets
 - ``modules``      other files of the workspace: import resolution, parsed-module cache
+- ``library_calls`` libraries the workspace does not hold: their models, framework objects
 
 A new tracked torch op goes to the op table (``scripts/gen_optable.py``) or, when it is not
 an op, to ``torch_calls``; a new call form (a decorator, a dispatch idiom) to ``calls``.
@@ -25,6 +26,7 @@ from .autograd import Autograd
 from .calls import Calls, CallState, FunctionContext
 from .expressions import Expressions
 from .interpreter import Interpreter
+from .library_calls import LibraryCalls
 from .modules import Project, SourceReader
 from .nodes import _FREEZE, Node, _grad_reads
 from .scope import ClassInfo, Scope
@@ -33,7 +35,7 @@ from .torch_calls import TorchCalls
 from .values import Origin, SaveRecord, Tri
 
 
-class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
+class Dataflow(Interpreter, Expressions, TorchCalls, LibraryCalls, Autograd, Calls):
     def __init__(
         self,
         module: Node,
@@ -51,18 +53,18 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.calls: CallState = self.project.calls
         self.root_scope: Scope | None = None
         self.function_contexts: dict[int, FunctionContext] = {}  # id(ctx value) -> its facts
-        self.top_level_notes: tuple[dict[int, int], dict[int, str], set[int]] = ({}, {}, set())
         self.sites: list[WriteSite] = []
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}
         self.torch_aliases: set[str] = set()
-        self._reported_violation_keys: set[tuple[int, int]] = set()
+        self._reported_violation_keys: set[tuple[int, ...]] = set()
         self._site_keys: dict[tuple[str, int, str, tuple[int, ...]], WriteSite] = {}
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
         self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
         self._bound_names: set[str] | None = None
+        self._global_names: set[str] | None = None
         self.attribute_owners: set[str] = set()  # "self", "self.fc": prefixes of dotted env keys
         self._held: dict[int, int] = {}  # id(value) -> how many bindings it got (aliases)
         self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
+from . import constants
 from . import torchnames as tn
 from .nodes import (
     _CONVENTIONAL,
@@ -24,15 +26,22 @@ from .syntax import (
     node_range,
 )
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
+    EnumMember,
     Storage,
     Tri,
     Value,
     _container,
     _fresh_copy,
+    const_value,
+    is_number,
+    join_all,
+    joined_elements,
     merge,
+    truth,
 )
 
 if TYPE_CHECKING:
@@ -40,17 +49,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.M)
+
 
 class Expressions:
     def expr(self: Dataflow, node: Node, sc: Scope) -> Value:
         t = node.type
         if t == "name":
             return self.lookup(node.value, sc)
-        if t in ("number",):
-            return NUMBER
-        if t in ("string", "strings", "fstring"):
-            return NOT_TENSOR
-        if t == "keyword":
+        if t in ("number", "string", "strings", "keyword"):
+            c = constants.literal(node)
+            if c is not NOCONST:
+                return const_value(c)
+            return NUMBER if t == "number" else NOT_TENSOR
+        if t == "fstring":
             return NOT_TENSOR
         if t in ("atom_expr", "power"):
             return self.trailers(node, sc)
@@ -67,17 +79,23 @@ class Expressions:
                 return NUMBER
             return self.op_result("neg", [inner], node, sc, method=True)
         if t == "comparison":
-            for child in node.children[::2]:
-                self.expr(child, sc)
-            return Value(tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage())
-        if t in ("not_test", "and_test", "or_test"):
-            for child in node.children:
-                if child.type != "keyword":
-                    self.expr(child, sc)
-            return UNKNOWN
+            return self.comparison(node, sc)
+        if t == "not_test":
+            inner = self.expr(node.children[1], sc)
+            verdict = truth(inner)
+            if verdict is not Tri.MAYBE:
+                return const_value(verdict is Tri.NO)
+            return NOT_TENSOR if inner.tensor is Tri.NO else UNKNOWN
+        if t in ("and_test", "or_test"):
+            return self.boolean_op(node, sc)
         if t == "test":  # a if c else b
+            test = self.expr(node.children[2], sc)
+            verdict = truth(test)
+            if verdict is Tri.YES:
+                return self.expr(node.children[0], sc)
+            if verdict is Tri.NO:
+                return self.expr(node.children[4], sc)
             a = self.expr(node.children[0], sc)
-            self.expr(node.children[2], sc)
             b = self.expr(node.children[4], sc)
             return merge(a, b)
         if t == "atom":
@@ -113,6 +131,47 @@ class Expressions:
         if t == "star_expr":
             return self.expr(node.children[1], sc)
         return UNKNOWN
+
+    def comparison(self: Dataflow, node: Node, sc: Scope) -> Value:
+        """`a == b`, `x is not None`, `act in ("relu", "gelu")`, `0 < i < n`: a bool constant
+        when decided; else a bool (or a bool tensor when tensors are compared)."""
+        children = node.children
+        operands = [self.expr(child, sc) for child in children[::2]]
+        verdict = Tri.YES
+        for i, op_node in enumerate(children[1::2]):
+            op = " ".join(op_node.get_code(include_prefix=False).split())
+            one = constants.compare(op, operands[i], operands[i + 1])
+            if one is Tri.NO:
+                verdict = Tri.NO
+                break
+            if one is Tri.MAYBE:
+                verdict = Tri.MAYBE
+        if verdict is not Tri.MAYBE:
+            return const_value(verdict is Tri.YES)
+        if all(v.tensor is Tri.NO for v in operands):
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO)
+        return Value(tensor=Tri.MAYBE, requires_grad=Tri.NO, storage=Storage())
+
+    def boolean_op(self: Dataflow, node: Node, sc: Scope) -> Value:
+        """`a or b` is `a` when `a` is true, else `b` (`act or default_act`); `a and b`
+        is `a` when `a` is false, else `b`.  An operand after a decided one is not run."""
+        is_or = node.type == "or_test"
+        operands = [
+            c for c in node.children if not (c.type == "keyword" and c.value in ("and", "or"))
+        ]
+        results: list[Value] = []
+        for child in operands:
+            value = self.expr(child, sc)
+            verdict = truth(value)
+            stops = verdict is (Tri.YES if is_or else Tri.NO)
+            if stops:
+                results.append(value)
+                break
+            if verdict is Tri.MAYBE or child is operands[-1]:
+                results.append(value)
+        if len(results) == 1:
+            return results[0]
+        return join_all(results)
 
     def atom(self: Dataflow, node: Node, sc: Scope) -> Value:
         children = node.children
@@ -210,15 +269,30 @@ class Expressions:
         scope: Scope | None = sc
         while scope is not None:
             if name in scope.env:
-                return scope.env[name]
+                value = scope.env[name]
+                if scope is not sc and value.const is not NOCONST and name in self.global_names():
+                    return value.evolve(const=NOCONST)  # a function may rebind it (`global`)
+                return value
             scope = scope.parent
         if name in ("True", "False", "None"):
-            return NOT_TENSOR
+            return const_value({"True": True, "False": False, "None": None}[name])
         # A snippet pasted without its imports (bug reports, notebooks' later cells): the
         # conventional names still mean torch when the file binds them nowhere.
         if name in _CONVENTIONAL and name not in self.bound_names():
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
         return UNKNOWN
+
+    def global_names(self: Dataflow) -> set[str]:
+        """Names some `global` statement of the file declares."""
+        names = self._global_names
+        if names is None:
+            names = self._global_names = {
+                n
+                for m in _GLOBAL.finditer("\n".join(self.lines))
+                for n in re.split(r"[\s,]+", m.group(1))
+                if n
+            }
+        return names
 
     def lookup_path(self: Dataflow, path: str, sc: Scope) -> Value | None:
         if path in sc.env:
@@ -286,8 +360,20 @@ class Expressions:
                 requires_grad=Tri.NO,
                 torch_path=tn.canonical(f"{owner.torch_path}.{attr}"),
             )
+        if owner.library:
+            return self.library_attribute(owner, attr)
+        if owner.model_output and owner.tensor is Tri.MAYBE:
+            field = self.output_field(owner, attr)
+            if field is not None:
+                return field
+        if owner.module is not None and owner.module.library is not None and not owner.attrs:
+            member = self.model_member(owner, attr)
+            if member is not None:
+                return member
         if owner.user_class and owner.user_class in self.classes:
             cls = self.classes[owner.user_class]
+            if owner.attrs is None and owner.module is None and _is_enum(cls.bases):
+                return const_value(EnumMember(cls.name, attr))  # `Mode.TRAIN`
             if "self." + attr in cls.attrs:
                 return _fresh_copy(cls.attrs["self." + attr])
             method = self.bound_method(owner, attr, None)  # `self._init_weights` as a value
@@ -310,7 +396,8 @@ class Expressions:
                     requires_grad=owner.module.has_parameters,
                     leaf=owner.module.has_parameters,
                     parameter=True,
-                    storage=Storage(),
+                    # the module's parameters: what its forward saved of them lives there
+                    storage=owner.storage if owner.storage is not None else Storage(),
                     grad_from=self.origin(
                         origin.range,
                         f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",
@@ -340,22 +427,18 @@ class Expressions:
             )
         if attr in tn.VIEW_ATTRIBUTES and owner.tensor is not Tri.NO:
             return self.make_view(owner, attr, node, sc)
-        if attr in (
-            "shape",
-            "dtype",
-            "device",
-            "ndim",
-            "is_leaf",
-            "requires_grad",
-            "grad_fn",
-            "is_cuda",
-            "layout",
-        ):
+        if attr in ("shape", "ndim", "is_leaf", "requires_grad", "grad_fn"):
+            return constants.tensor_fact(owner, attr)
+        if attr in ("dtype", "device", "is_cuda", "layout"):
             return NOT_TENSOR
         return UNKNOWN
 
     def index(self: Dataflow, base: Value, trailer: Node, node: Node, sc: Scope) -> Value:
         idx_kind = self.index_kind(trailer, sc)
+        if base.model_output and base.tensor is Tri.MAYBE:
+            return self.output_field(base, None) or UNKNOWN
+        if base.module is not None and base.module.library is not None and base.tensor is Tri.NO:
+            return self.model_item(base)
         if base.items is not None and base.tensor is Tri.NO:
             position = _constant_index(trailer.children[1], base)
             if position is not None:
@@ -394,7 +477,7 @@ class Expressions:
             value = self.expr(part, sc)
             if value.tensor is Tri.YES or value.items is not None:
                 return Tri.NO
-            if value is NUMBER or value.tensor is Tri.NO:
+            if is_number(value) or value.tensor is Tri.NO:
                 continue
             if part.type == "arith_expr":
                 continue
@@ -450,11 +533,46 @@ class Expressions:
         keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
         return args, positional, keywords
 
+    def expand_stars(
+        self: Dataflow, args: CallArgs, positional: list[Value], sc: Scope
+    ) -> tuple[list[Value], bool]:
+        """The positional values with each `*xs` spread out (`nn.Sequential(*layers)`), and
+        whether the count is exact: a list of unknown length gives its element once."""
+        if not args.stars:
+            return positional, True
+        out: list[Value] = []
+        exact = True
+        taken = 0
+        for before, star in args.stars:
+            out.extend(positional[taken:before])
+            taken = before
+            spread = self.expr(star, sc)
+            if spread.tensor is Tri.NO and spread.items is not None and spread.keys is None:
+                out.extend(spread.items)
+                continue
+            exact = False
+            element = spread.element
+            if element is not None and element is not UNKNOWN:
+                out.append(element)
+        out.extend(positional[taken:])
+        return out, exact
+
     def binary(self: Dataflow, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
             if op == "add" and left.items is not None and right.items is not None:
                 return _container(left.items + right.items)  # `xs + [t]`
-            return NUMBER if left is NUMBER or right is NUMBER else UNKNOWN
+            if op == "add" and (left.element is not None or right.element is not None):
+                # `list(g.parameters()) + list(d.parameters())`: both lists' elements
+                elements = [
+                    self.iter_element(side, node, sc) or UNKNOWN
+                    for side in (left, right)
+                    if side.element is not None or side.items is not None
+                ]
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
+            folded = constants.fold(op, left, right)
+            if folded is not None:
+                return folded
+            return NUMBER if is_number(left) or is_number(right) else UNKNOWN
         if (
             left.tensor is not Tri.YES
             and right.tensor is not Tri.YES
@@ -463,3 +581,9 @@ class Expressions:
         ):
             return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=left.graph | right.graph)
         return self.op_result(op, [left, right], node, sc, method=True)
+
+
+def _is_enum(bases: list[str]) -> bool:
+    return any(
+        b.rsplit(".", 1)[-1] in ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag") for b in bases
+    )

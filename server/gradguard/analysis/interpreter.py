@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from . import libraries
 from . import torchnames as tn
 from .modules import ImportRef
 from .nodes import (
@@ -19,7 +20,6 @@ from .nodes import (
     _bound_names,
     _code,
     _from_import_pairs,
-    _import_alias,
     _is_static,
     _literal_bool,
     _target_elements,
@@ -36,14 +36,18 @@ from .syntax import (
     suite_statements,
 )
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     UNKNOWN,
+    ModuleDesc,
     Storage,
     Tri,
     Value,
     _fresh_copy,
     _merge_envs,
     new_id,
+    truth,
+    unknown,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +88,8 @@ class Interpreter:
     def finish(self: Dataflow, scope: Scope) -> None:
         """End of a scope: saved tensors modified and then escaping the scope are warnings."""
         for v in scope.pending:
+            if v.silent:
+                continue  # silent corruption is reported only where a backward runs
             if v.save.id in scope.escaped and not v.save.consumed:
                 self.report(
                     Violation(
@@ -97,14 +103,22 @@ class Interpreter:
         scope.pending.clear()
 
     def report(self: Dataflow, violation: Violation) -> None:
-        key = (id(violation.site.node), violation.save.origin.range.start.line)
+        key: tuple[int, ...] = (id(violation.site.node), violation.save.origin.range.start.line)
         if key in self._reported_violation_keys:
-            return
+            if violation.backward is None:
+                return
+            # A backward proven later (a framework hook calling the helper that escaped it
+            # when analysed alone) is reported too: the driver keeps the most certain.
+            key = (*key, violation.backward.range.start.line)
+            if key in self._reported_violation_keys:
+                return
         self._reported_violation_keys.add(key)
         self.violations.append(violation)
 
     def block(self: Dataflow, stmts: Iterable[Node], sc: Scope) -> None:
         for stmt in stmts:
+            if sc.stopped:  # after a `return`/`raise` (or an `if` all of whose paths end)
+                break
             try:
                 self.stmt(stmt, sc)
             except RecursionError:
@@ -113,6 +127,7 @@ class Interpreter:
                 swallowed("dataflow", line_of(stmt))
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        self.calls.steps += 1
         t = node.type
         if t == "expr_stmt":
             self.expr_stmt(node, sc)
@@ -122,8 +137,11 @@ class Interpreter:
             value = self.expr(node.children[1], sc) if len(node.children) > 1 else NOT_TENSOR
             if sc.returns is not None:  # analysed for a call: the caller gets the value
                 sc.returns.append(value)
+            elif sc.backprop_returns and len(node.children) > 1:
+                self.backward(_returned_loss(value), node, sc)  # the framework's backward
             elif len(node.children) > 1:
                 self.escape(value, sc, node)
+            sc.stopped = True
         elif t == "if_stmt":
             self.if_stmt(node, sc)
         elif t in ("for_stmt", "while_stmt"):
@@ -156,6 +174,7 @@ class Interpreter:
             for child in node.children[1:]:
                 if child.type not in ("keyword", "operator"):
                     self.expr(child, sc)
+            sc.stopped = t == "raise_stmt"
         elif t == "match_stmt":
             return
         else:
@@ -187,18 +206,21 @@ class Interpreter:
 
     def imports(self: Dataflow, node: Node, sc: Scope) -> None:
         if node.type == "import_name":
-            for path in node.get_paths():
-                dotted = ".".join(n.value for n in path)
-                if path[0].value != "torch":
-                    self.import_module(node, path, sc)
+            try:
+                pairs = [([n.value for n in p], a) for p, a in node._dotted_as_names()]
+            except AttributeError:
+                return
+            # `import torch, torch.nn as nn, numpy as np`: each dotted name with its alias.
+            for parts, alias in pairs:
+                if parts[0] != "torch":
+                    self.import_module(parts, alias.value if alias is not None else None, sc)
                     continue
                 # `import torch.nn` binds `torch`; `import torch.nn as nn` binds `nn`.
-                for alias_node in node.get_defined_names():
-                    alias = alias_node.value
-                    target = dotted if _import_alias(node, alias_node) else "torch"
-                    sc.env[alias] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=target)
-                    if target == "torch":
-                        self.torch_aliases.add(alias)
+                bound = alias.value if alias is not None else "torch"
+                target = ".".join(parts) if alias is not None else "torch"
+                sc.env[bound] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=target)
+                if target == "torch":
+                    self.torch_aliases.add(bound)
             return
         # import_from
         try:
@@ -215,21 +237,13 @@ class Interpreter:
             path = tn.canonical(f"{module_path}.{name_node}")
             sc.env[alias_node] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=path)
 
-    def import_module(self: Dataflow, node: Node, path: list[Node], sc: Scope) -> None:
+    def import_module(self: Dataflow, parts: list[str], alias: str | None, sc: Scope) -> None:
         """`import a.b` binds `a`; `import a.b as m` binds `m` to `a.b`."""
-        names = [n.value for n in path]
-        try:
-            pairs = [([n.value for n in p], a) for p, a in node._dotted_as_names()]
-        except AttributeError:
-            return
-        for parts, alias in pairs:
-            if parts != names:
-                continue
-            if alias is not None:
-                ref, bound = ImportRef(".".join(parts), 0, None), alias.value
-            else:
-                ref, bound = ImportRef(parts[0], 0, None), parts[0]
-            sc.env[bound] = Value(imported=ref)  # unknown until used as a callee
+        if alias is not None:
+            ref, bound = ImportRef(".".join(parts), 0, None), alias
+        else:
+            ref, bound = ImportRef(parts[0], 0, None), parts[0]
+        sc.env[bound] = Value(imported=ref)  # unknown until used as a callee
 
     def resolve_import(self: Dataflow, value: Value) -> Value:
         """What an imported name refers to in the other file (UNKNOWN when not followed);
@@ -242,14 +256,20 @@ class Interpreter:
 
     def _resolve_import(self: Dataflow, ref: ImportRef) -> Value:
         project = self.project
+        user_code = self.path is None or not project.is_installed(self.path)
+        if not ref.level and libraries.is_library(ref.module) and user_code:
+            # An installed library (not the workspace's sources): its names are what the
+            # library table says, not an interpretation of its __init__'s re-exports.
+            # (A library's own files are judged as they are, without the table.)
+            found = project.find_module(self.path, ref)
+            if found is None or project.is_installed(found):
+                return _library_value(ref)
         if ref.name is None:
             target = project.find_module(self.path, ref)
             flow = project.flow_for(target) if target else None
-            return (
-                UNKNOWN
-                if flow is None
-                else Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
-            )
+            if flow is None:
+                return _library_value(ref)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
         target = project.find_module(self.path, ref)
         flow = project.flow_for(target) if target else None
         if flow is not None and flow.root_scope is not None and ref.name in flow.root_scope.env:
@@ -257,7 +277,7 @@ class Interpreter:
         sub = project.find_module(self.path, ref, ref.name)  # `from pkg import module`
         flow = project.flow_for(sub) if sub else None
         if flow is None:
-            return UNKNOWN
+            return _library_value(ref)
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
 
     def adopt(self: Dataflow, flow: Dataflow, value: Value) -> Value:
@@ -295,6 +315,10 @@ class Interpreter:
         scope.pending.clear()
 
     def if_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
+        """Run the branches a test may select: a decided test (`if self.project:` with a
+        known constant) runs its branch only, and what that branch saves stays certain.
+        Where several paths meet, a save is certain only when every path made it (the same
+        op saving the same tensor), else a later write is no proof."""
         children = node.children
         if self.is_foreign and _is_main_guard(children[1]):
             return  # another file's script part does not run on import
@@ -303,41 +327,144 @@ class Interpreter:
         marker = new_id()  # saves recorded from here on happen on one branch only
         envs: list[dict[str, Value]] = []
         grads: list[Tri] = []
-        has_else = False
+        spans: list[tuple[int, int] | None] = []  # the record ids each path made
+        first_branch: int | None = None
+        has_else = taken = False
+        ran: set[int] = set()  # the clauses run (-1: none of them)
+        ended: list[dict[str, Value]] = []  # environments of branches that returned
+        callers = self.callers_branches(node, sc)
+        clause = 0
         i = 0
         while i < len(children):
             kw = children[i]
             if kw.type == "keyword" and kw.value in ("if", "elif"):
                 sc.env = dict(cond_env)
-                self.expr(children[i + 1], sc)
+                verdict = truth(self.expr(children[i + 1], sc))
                 cond_env = dict(sc.env)
-                sc.grad = start_grad
-                self.block(suite_statements(children[i + 3]), sc)
-                envs.append(sc.env)
-                grads.append(sc.grad)
+                if verdict is Tri.MAYBE and callers is not None and clause not in callers:
+                    verdict = Tri.NO  # no known caller runs this clause
+                clause += 1
+                if verdict is not Tri.NO:
+                    ran.add(clause - 1)
+                    lo = new_id()
+                    first_branch = lo if first_branch is None else first_branch
+                    sc.grad = start_grad
+                    self.block(suite_statements(children[i + 3]), sc)
+                    if sc.stopped:  # the branch returned: its path does not reach the end
+                        ended.append(sc.env)
+                        sc.stopped = False
+                    else:
+                        envs.append(sc.env)
+                        grads.append(sc.grad)
+                        spans.append((lo, new_id()))
+                    if verdict is Tri.YES:  # no later clause runs
+                        taken = True
+                        break
                 i += 4
             elif kw.type == "keyword" and kw.value == "else":
+                if callers is not None and clause not in callers:
+                    has_else = True  # no known caller runs it
+                    i += 3
+                    continue
+                ran.add(clause)
                 sc.env = dict(cond_env)
                 sc.grad = start_grad
+                lo = new_id()
+                first_branch = lo if first_branch is None else first_branch
                 self.block(suite_statements(children[i + 2]), sc)
-                envs.append(sc.env)
-                grads.append(sc.grad)
+                if sc.stopped:
+                    ended.append(sc.env)
+                    sc.stopped = False
+                else:
+                    envs.append(sc.env)
+                    grads.append(sc.grad)
+                    spans.append((lo, new_id()))
                 has_else = True
                 i += 3
             else:
                 i += 1
-        if not has_else:
+        if not has_else and not taken and (callers is None or -1 in callers or not envs):
+            ran.add(-1)
             envs.append(cond_env)
             grads.append(start_grad)
+            spans.append(None)
+        if sc.returns is not None:  # analysed for a call: what the call's paths ran
+            self.calls.branches.setdefault(id(node), set()).update(ran)
+        if not envs and ended:  # every path returned: what follows does not run
+            sc.env = ended[-1]
+            sc.grad = start_grad
+            sc.stopped = True
+            return
+        if not envs:  # every clause ruled out (by the callers): the else path flows
+            envs.append(cond_env)
+            grads.append(start_grad)
+            spans.append(None)
+        if len(envs) == 1:  # one path: nothing joins, nothing becomes uncertain
+            sc.env = envs[0]
+            sc.grad = grads[0]
+            return
         sc.env = self.merged(envs)
         sc.grad = grads[0] if all(g == grads[0] for g in grads) else Tri.MAYBE
         # After the `if`, a tensor saved inside one branch may not have been saved at all
         # (`if x.dtype == torch.float16: x = x.clip(…)`): a later write is no proof. A write
-        # in the same branch keeps its certainty (its Violation captured it).
+        # in the same branch keeps its certainty (its Violation captured it); a save the
+        # test itself made happened on every path.
+        every_path = self.saved_on_every_path(spans, sc)
         for record_id in reversed(self.records):
             if record_id <= marker:
                 break
+            if record_id in every_path or (first_branch is not None and record_id < first_branch):
+                continue
             self.records[record_id].certain = False
+
+    def callers_branches(self: Dataflow, node: Node, sc: Scope) -> set[int] | None:
+        """A function's stand-alone run: the clauses of this `if` its known callers ran
+        (None when unknown: not a stand-alone run, never called, or some call not
+        analysed)."""
+        if sc.returns is not None or sc.info.kind not in ("function", "method"):
+            return None
+        state = self.calls
+        taken = state.branches.get(id(node))
+        if taken is None:
+            return None
+        fn = node.search_ancestor("funcdef")
+        if fn is None or id(fn) not in state.called or id(fn) in state.unanalysed:
+            return None
+        return taken
+
+    def saved_on_every_path(
+        self: Dataflow, spans: list[tuple[int, int] | None], sc: Scope
+    ) -> set[int]:
+        """Records of saves that every path made: the same op saving into one storage."""
+        if any(span is None for span in spans):
+            return set()
+        made = [
+            [r for rid, r in self.records.items() if span[0] < rid < span[1] and r.certain]
+            for span in spans
+            if span is not None
+        ]
+        if not all(made):
+            return set()
+        kept: set[int] = set()
+        for storage in _reachable_storages(sc):
+            per_path = [
+                {
+                    s.op
+                    for s in storage.saves
+                    if span is not None and span[0] < s.id < span[1] and s.certain
+                }
+                for span in spans
+            ]
+            common = set.intersection(*per_path)
+            if common:
+                kept.update(
+                    s.id
+                    for s in storage.saves
+                    if s.op in common
+                    and s.certain
+                    and any(span is not None and span[0] < s.id < span[1] for span in spans)
+                )
+        return kept
 
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
@@ -347,10 +474,18 @@ class Interpreter:
             body = children[5]
             else_suite = children[8] if len(children) > 8 else None
         else:
-            self.expr(children[1], sc)
+            entered = truth(self.expr(children[1], sc))
             element = None
             body = children[3]
             else_suite = children[6] if len(children) > 6 else None
+            if entered is Tri.NO:  # `while False:`: the body never runs
+                if else_suite is not None:
+                    self.block(suite_statements(else_suite), sc)
+                return
+        # A name the body rebinds is no constant inside the loop (`first = False`, `i += 1`:
+        # the iterations see other values than the first).
+        carried = _assigned_in(body) if _any_constant(sc.env) else set()
+        _forget_constants(sc.env, carried)
         before = dict(sc.env)
         # Two passes: a write in iteration t+1 into a tensor saved in iteration t is found
         # on the second pass.  Diagnostics are de-duplicated by site.
@@ -358,7 +493,11 @@ class Interpreter:
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
             self.block(suite_statements(body), sc)
+            if sc.stopped:  # the first iteration returns: there is no second
+                break
+        sc.stopped = False  # the loop may run no iteration at all
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
+        _forget_constants(sc.env, _assigned_in(body) if _any_constant(sc.env) else set())
         if else_suite is not None:
             self.block(suite_statements(else_suite), sc)
 
@@ -390,6 +529,7 @@ class Interpreter:
         while i < len(children):
             child = children[i]
             if child.type == "keyword" and child.value in ("try", "else", "finally"):
+                sc.stopped = False  # a handler may run after the try block returned
                 self.block(suite_statements(children[i + 2]), sc)
                 if child.value == "try":
                     envs.append(dict(sc.env))
@@ -398,6 +538,7 @@ class Interpreter:
                 child.type == "keyword" and child.value == "except"
             ):
                 sc.env = self.merged([start, envs[0]]) if envs else dict(start)
+                sc.stopped = False
                 self.block(suite_statements(children[i + 2]), sc)
                 envs.append(dict(sc.env))
                 i += 3
@@ -405,6 +546,7 @@ class Interpreter:
                 i += 1
         if len(envs) > 1:
             sc.env = self.merged(envs)
+        sc.stopped = False
 
     def define(self: Dataflow, node: Node, decorators: list[Node], sc: Scope) -> None:
         if node.type == "async_funcdef":
@@ -424,14 +566,18 @@ class Interpreter:
                     base_val = self.expr(item, sc)
                     if base_val.imported is not None:  # a base class from another file
                         base_val = self.resolve_import(base_val)
-                    bases.append(base_val.torch_path or dotted_name(item) or "")
+                    bases.append(base_val.torch_path or base_val.library or dotted_name(item) or "")
             cls = ClassInfo(name, node, bases)
             cls.is_autograd_function = any(
                 b.endswith("autograd.Function")
                 or b in ("Function", "torch.autograd.function.Function")
                 for b in bases
             )
+            cls.framework = libraries.framework_of_bases(bases)
+            cls.manual_optimization = bool(_MANUAL_OPTIMIZATION.search(node.get_code()))
             if any(b in ("torch.nn.Module",) or b.endswith("nn.Module") for b in bases):
+                cls.is_module = Tri.YES
+            elif any(libraries.is_module_base(b) for b in bases):
                 cls.is_module = Tri.YES
             elif any(b in self.classes and self.classes[b].is_module is Tri.YES for b in bases):
                 cls.is_module = Tri.YES
@@ -487,6 +633,10 @@ class Interpreter:
             grad = Tri.NO
         if is_method and name in ("forward", "__init__", "__call__"):
             certain = True
+        backprop = cls is not None and libraries.backpropagated_hook(
+            cls.framework, name, cls.manual_optimization
+        )
+        certain = certain or backprop  # the framework runs it in grad mode
         for deco in decorators:
             mode = self.decorator_grad(deco, parent)
             if mode is not None:
@@ -497,10 +647,11 @@ class Interpreter:
             name,
             cls.name if cls else None,
             entry_grad_certain=certain,
-            grad_proven=False,
+            grad_proven=backprop and grad is Tri.YES,
             range=node_range(node),
         )
         scope = Scope(info, {}, grad, node_range(node), parent=parent, cls=cls)
+        scope.backprop_returns = backprop
         params = node.get_params()
         for i, param in enumerate(params):
             pname = param.name.value
@@ -512,11 +663,20 @@ class Interpreter:
                     user_class=cls.name if cls else None,
                     attrs={},
                 )
+                if cls is not None and cls.framework == "lightning" and name != "__init__":
+                    # A LightningModule: one version counter for all its parameters (its
+                    # optimizers step them; its layers' forwards save them).
+                    has = Tri.YES if cls.has_parameters is Tri.YES else Tri.MAYBE
+                    desc = ModuleDesc(cls.name, has_parameters=has, user_class=cls.name)
+                    scope.env[pname] = scope.env[pname].evolve(storage=Storage(), module=desc)
                 continue
             if param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
+            elif cls is not None and libraries.hook_model_parameter(cls.framework, name, pname):
+                # The HF Trainer hands its hooks the model it trains.
+                scope.env[pname] = self.library_model("transformers.Trainer.model", param)
             else:
-                scope.env[pname] = UNKNOWN
+                scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
@@ -592,21 +752,21 @@ class Interpreter:
                 owner_node = _without_last_trailer(target)
                 if attr == "data":
                     owner = self.expr(owner_node, sc)
-                    self.add_site(
-                        WriteSite(
-                            "data_assign",
-                            ".data =",
-                            target,
-                            enclosing_statement(target),
-                            owner,
-                            owner_node,
-                            sc.grad,
-                            sc.info,
-                            node_range(target),
-                            value_node=rhs,
-                            target_text=_code(owner_node),
-                        )
+                    site = WriteSite(
+                        "data_assign",
+                        ".data =",
+                        target,
+                        enclosing_statement(target),
+                        owner,
+                        owner_node,
+                        sc.grad,
+                        sc.info,
+                        node_range(target),
+                        value_node=rhs,
+                        target_text=_code(owner_node),
                     )
+                    self.add_site(site)
+                    self.silent_write(site, owner, sc)
                     return
                 if attr == "requires_grad":
                     owner = self.expr(owner_node, sc)
@@ -659,6 +819,8 @@ class Interpreter:
             parts = name.split(".")
             for i in range(1, len(parts)):
                 self.attribute_owners.add(".".join(parts[:i]))
+        if value is UNKNOWN:  # each name its own unknown: a write into one changes no other
+            value = unknown()
         sc.env[name] = value
         self._note(name, value)
 
@@ -673,6 +835,7 @@ class Interpreter:
             if v is old:
                 sc.env[key] = new
                 self._note(key, new)
+        _replace_in_attributes(sc.env.values(), old, new)
 
     def aliases_of(self: Dataflow, sc: Scope, value: Value) -> int:
         """Other live names for the same tensor, or views of it (rebinding misses them)."""
@@ -702,6 +865,100 @@ class Interpreter:
         self._key_of[id(value)] = key
 
 
+def _replace_in_attributes(values: Iterable[Value], old: Value, new: Value) -> None:
+    """`net.cell.h.detach_()`: the object that holds the tensor as an attribute (however
+    deep) holds the changed tensor from now on."""
+    seen: set[int] = set()
+    todo = [(v, 0) for v in values if v.attrs]
+    while todo:
+        owner, depth = todo.pop()
+        if id(owner) in seen or owner.attrs is None or depth > 4:
+            continue
+        seen.add(id(owner))
+        for key, v in list(owner.attrs.items()):
+            if v is old:
+                owner.attrs[key] = new
+            elif v.attrs:
+                todo.append((v, depth + 1))
+
+
+def _any_constant(env: dict[str, Value]) -> bool:
+    return any(v.const is not NOCONST for v in env.values())
+
+
+def _forget_constants(env: dict[str, Value], names: set[str]) -> None:
+    for name in names:
+        value = env.get(name)
+        if value is not None and value.const is not NOCONST:
+            env[name] = value.evolve(const=NOCONST)
+
+
+def _assigned_in(body: Node) -> set[str]:
+    """Names and dotted names (`self.step`) a block binds: assignments, `+=`, `for`
+    targets, `with … as`, walrus."""
+    out: set[str] = set()
+    todo = [body]
+    while todo:
+        node = todo.pop()
+        children = getattr(node, "children", None)
+        if children is None:
+            continue
+        t = node.type
+        targets: list[Node] = []
+        if t == "expr_stmt" and len(children) >= 2:
+            second = children[1]
+            if second.type == "annassign":
+                targets = [children[0]]
+            elif second.type == "operator" and second.value.endswith("="):
+                targets = list(children[0:-1:2])
+        elif t in ("for_stmt", "comp_for", "sync_comp_for"):
+            targets = [children[1]] if children[0].type == "keyword" else []
+        elif t == "with_item" and len(children) == 3:
+            targets = [children[2]]
+        elif t == "namedexpr_test":
+            targets = [children[0]]
+        while targets:
+            target = targets.pop()
+            if target.type in ("testlist_star_expr", "exprlist", "testlist") or (
+                target.type == "atom" and target.children[0].value in ("(", "[")
+            ):
+                targets.extend(_target_elements(target))
+            elif target.type == "star_expr":
+                targets.append(target.children[1])
+            else:
+                name = dotted_name(target)
+                if name is not None:
+                    out.add(name)
+        todo.extend(children)
+    return out
+
+
+def _reachable_storages(sc: Scope) -> list[Storage]:
+    """The version counters the scope's names (and their members) hold, each once."""
+    out: dict[int, Storage] = {}
+    seen: set[int] = set()
+
+    def visit(value: Value, depth: int) -> None:
+        if id(value) in seen or depth > 3:
+            return
+        seen.add(id(value))
+        if value.storage is not None:
+            out.setdefault(id(value.storage), value.storage)
+        for item in value.items or ():
+            visit(item, depth + 1)
+        if value.element is not None:
+            visit(value.element, depth + 1)
+        for attr in (value.attrs or {}).values():
+            visit(attr, depth + 1)
+
+    scope: Scope | None = sc
+    while scope is not None:
+        for value in scope.env.values():
+            visit(value, 0)
+        scope = scope.parent
+    return list(out.values())
+
+
 def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
     """A class body statement that defines a method: the funcdef and its decorators."""
     if stmt.type == "funcdef":
@@ -717,3 +974,21 @@ def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
 def _is_main_guard(test: Node) -> bool:
     code = test.get_code(include_prefix=False).replace("'", '"').replace(" ", "")
     return code in ('__name__=="__main__"', '"__main__"==__name__')
+
+
+def _library_value(ref: ImportRef) -> Value:
+    """A name from a library the workspace does not hold (`from transformers import …`)."""
+    if ref.level or not libraries.is_library(ref.module):
+        return UNKNOWN
+    path = ref.module if ref.name is None else f"{ref.module}.{ref.name}"
+    return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
+
+
+_MANUAL_OPTIMIZATION = re.compile(r"\bautomatic_optimization\s*=\s*False\b")
+
+
+def _returned_loss(value: Value) -> Value:
+    """What a framework backpropagates of a hook's return: the value, or its "loss" item."""
+    if value.keys is not None and value.items is not None and "loss" in value.keys:
+        return value.items[value.keys.index("loss")]
+    return value

@@ -104,6 +104,10 @@ class Project:
         flow._reported_violation_keys = root._reported_violation_keys
 
     # ------------------------------------------------------------ resolution
+    def is_installed(self, path: str) -> bool:
+        """A file of an installed package (site-packages), not of the workspace."""
+        return _installed(path)
+
     def find_module(
         self, importer: str | None, ref: ImportRef, name: str | None = None
     ) -> str | None:
@@ -157,33 +161,20 @@ class Project:
         path = os.path.abspath(path)
         if path in self.flows:
             return self.flows[path]
-        if path == self.root_path or len(self.flows) >= MAX_MODULES or self.calls.out_of_time():
+        if path == self.root_path or len(self.flows) >= MAX_MODULES or self.calls.out_of_budget():
             return None
         self.flows[path] = None  # a cycle of imports sees None
         source = self._source(path)
         if source is None:
             return None
-        cached = self._reuse(path, source)
-        if cached is not None:
-            return cached
         from ..text import split_lines
         from .dataflow import Dataflow
 
-        module = _parse(source)
+        module = parsed_tree(source)
         flow = Dataflow(module, split_lines(source), path=path, project=self)
         self.flows[path] = flow
         self.depends_on.add(path)
-        before = set(self.flows)
         flow.run_top_level()
-        # What a later analysis starts from when it reuses this top level (alias bookkeeping
-        # of the calls analysed in between is dropped, so it does not grow in an editor).
-        flow.top_level_notes = (dict(flow._held), dict(flow._key_of), set(flow._viewed))
-        loaded: dict[str, tuple[int, Dataflow]] = {}
-        for other_path, other in self.flows.items():
-            other_source = self._source(other_path) if other_path not in before else None
-            if other is not None and other_source is not None:
-                loaded[other_path] = (hash(other_source), other)
-        _remember(path, source, flow, loaded)
         return flow
 
     def _source(self, path: str) -> str | None:
@@ -204,69 +195,40 @@ class Project:
                 return None
         return source if len(source) <= MAX_BYTES else None
 
-    def _reuse(self, path: str, source: str) -> Dataflow | None:
-        """Another file's top level as an earlier analysis in this thread left it, when
-        neither it nor the files its top level loaded changed: re-bound to this analysis."""
-        entry = _top_levels().get((path, hash(source)))
-        if entry is None:
-            return None
-        flow, loaded = entry
-        for other_path, (digest, _) in loaded.items():
-            current = self._source(other_path)
-            if other_path in self.flows or current is None or hash(current) != digest:
-                return None
-        for other_path, other in [(path, flow), *((p, f) for p, (_, f) in loaded.items())]:
-            other.project, other.calls = self, self.calls
-            other.function_contexts = {}
-            held, key_of, viewed = other.top_level_notes
-            other._held, other._key_of, other._viewed = dict(held), dict(key_of), set(viewed)
-            self.share_findings(other)
-            self.flows[other_path] = other
-            self.depends_on.add(other_path)
-        return flow
-
-
-_local = threading.local()
-_TOP_LEVELS = 32  # other files' top levels kept per thread
-
-
-_Entry = tuple["Dataflow", dict[str, tuple[int, "Dataflow"]]]
-
-
-def _top_levels() -> dict[tuple[str, int], _Entry]:
-    cache: dict[tuple[str, int], _Entry] | None = getattr(_local, "top_levels", None)
-    if cache is None:
-        cache = _local.top_levels = {}
-    return cache
-
-
-def _remember(
-    path: str, source: str, flow: Dataflow, loaded: dict[str, tuple[int, Dataflow]]
-) -> None:
-    cache = _top_levels()
-    cache.pop((path, hash(source)), None)
-    cache[(path, hash(source))] = (flow, loaded)
-    while len(cache) > _TOP_LEVELS:
-        cache.pop(next(iter(cache)))
-
 
 _parse_lock = threading.Lock()
-_parsed: dict[int, Any] = {}
+_parsed: dict[str, Any] = {}  # source -> tree, least recently used first
+_parsed_chars = 0
+# Trees kept, in characters of their source (a parso tree takes about 22 bytes per
+# character: 4M characters is about 90 MB, the files of a large project).
+PARSED_CHARS = 4_000_000
 
 
-def _parse(source: str) -> Any:
-    """parso's tree of another file, cached by content (trees are only read)."""
-    key = hash(source)
+def parsed_tree(source: str) -> Any:
+    """parso's tree of a file's text, cached by content (trees are only read): the files one
+    analysis loads, and a file checked after another file imported it, are parsed once.
+
+    This is the only state one analysis leaves for the next in a process: each analysis runs
+    the top level of the other files it loads afresh, so a file's findings never depend on
+    which files were analysed before it in the same process (``-j``, file order, keystrokes)."""
+    global _parsed_chars
     with _parse_lock:
-        tree = _parsed.get(key)
-        if tree is None:
-            from .driver import parse
+        tree = _parsed.pop(source, None)
+        if tree is not None:
+            _parsed[source] = tree
+            return tree
+    from .driver import parse
 
-            tree = parse(source)
-            if len(_parsed) > 256:
-                _parsed.clear()
-            _parsed[key] = tree
-        return tree
+    tree = parse(source)
+    with _parse_lock:
+        if source not in _parsed:
+            _parsed_chars += len(source)
+        _parsed[source] = tree
+        while _parsed_chars > PARSED_CHARS and len(_parsed) > 1:
+            oldest = next(iter(_parsed))
+            _parsed_chars -= len(oldest)
+            del _parsed[oldest]
+    return tree
 
 
 def _module_file(base: str) -> str | None:

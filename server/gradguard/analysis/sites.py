@@ -67,14 +67,22 @@ class WriteSite:
     call_chain: tuple[Origin, ...] = ()
     path: str | None = None  # the file the write is in, when it is not the analysed file
     loop_variable: bool = False  # the target is a `for` loop's variable: rebinding is lost
+    # Names bound at the site to Python lists/tuples/dicts (not tensors): `feats[0] = …`
+    # rebinds an item there instead of writing into a tensor (for fixes):
+    # name -> "dict" (constant keys known) or "sequence" (a list or a tuple).
+    python_containers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Violation:
-    """A tensor saved for backward was modified in place before that backward ran."""
+    """A tensor saved for backward was modified in place before that backward ran (or, with
+    ``silent``, written through ``.data`` before that backward ran)."""
 
     site: WriteSite
     save: SaveRecord
     backward: Origin | None  # the backward() that will raise; None when the graph escapes
     escaped_by: Origin | None = None
     certain: bool = True
+    # A write PyTorch's version counter does not see (through `.data`): backward raises
+    # nothing and the gradients come out silently wrong.
+    silent: bool = False

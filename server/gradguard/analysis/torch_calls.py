@@ -9,8 +9,9 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import libraries, ops
 from . import torchnames as tn
+from .constants import tensor_fact
 from .nodes import (
     Node,
     _code,
@@ -38,13 +39,16 @@ from .values import (
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
     NOT_TENSOR,
+    NUMBER,
     UNKNOWN,
     ModuleDesc,
+    Origin,
     SaveRecord,
     Storage,
     Tri,
     Value,
     _container,
+    const_value,
     fresh_tensor,
     merge,
 )
@@ -64,8 +68,14 @@ class TorchCalls:
             return NO_GRAD_CTX
         if path in tn.ENABLE_GRAD_CONTEXTS:
             return ENABLE_GRAD_CTX
+        if path == "torch.is_grad_enabled":
+            if sc.grad is Tri.NO or (sc.grad is Tri.YES and sc.info.grad_proven):
+                return const_value(sc.grad is Tri.YES)
+            return NOT_TENSOR
         if path in tn.SET_GRAD_ENABLED:
             flag = _literal_bool(args.positional[0]) if args.positional else None
+            if flag is None and positional and isinstance(positional[0].const, bool):
+                flag = positional[0].const  # `torch.set_grad_enabled(is_train)`, a known flag
             ctx = MAYBE_GRAD_CTX if flag is None else (ENABLE_GRAD_CTX if flag else NO_GRAD_CTX)
             stmt = enclosing_statement(node)
             parent = node.parent
@@ -90,6 +100,8 @@ class TorchCalls:
                 parameter=True,
                 grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
+        if path in libraries.MODEL_FACTORIES:  # `torch.hub.load(repo, name)`
+            return self.library_model(path, node)
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
                 positional[0]
@@ -115,7 +127,10 @@ class TorchCalls:
         if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
             params = positional[0] if positional else keywords.get("params", UNKNOWN)
             return Value(
-                tensor=Tri.NO, requires_grad=Tri.NO, optimizer=name, storage=params.storage
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                optimizer=name,
+                storage=parameters_storage(params),
             )
         if (
             path.startswith("torch.optim")
@@ -139,6 +154,14 @@ class TorchCalls:
             v
             for v in positional + [v for k, v in keywords.items() if k != "out"]
             if v.tensor is not Tri.NO
+        ]
+        # `torch.cat([a, b], out=t)`: the tensors of a list or tuple argument are inputs too.
+        tensors += [
+            item
+            for v in positional
+            if v.tensor is Tri.NO and v.items is not None
+            for item in v.items
+            if item.tensor is not Tri.NO
         ]
         if (
             out_node is not None
@@ -232,6 +255,21 @@ class TorchCalls:
             return self.op_result(
                 name, members or positional, node, sc, method=False, save_lookup=False
             )
+        if (
+            path.count(".") == 1
+            and positional
+            and positional[0].tensor is not Tri.NO
+            and (positional[0].tensor is Tri.YES or positional[0].storage is not None)
+        ):  # `torch.chunk(x, 3)`, `torch.transpose(w, 0, 1)`: as the method forms
+            viewed = self.view_call(positional[0], name, node, sc)
+            if viewed is not None:
+                return viewed
+        if name in tn.VARARG_TENSOR_LISTS and path.count(".") == 1:
+            # `torch.einsum("ij,jk", a, b)`: Python packs the tensors into ATen's `Tensor[]`
+            start = tn.VARARG_TENSOR_LISTS[name]
+            rest = positional[start:]
+            if len(rest) > 1 or (len(rest) == 1 and rest[0].tensor is not Tri.NO):
+                positional = positional[:start] + [_container(tuple(rest))]
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:
@@ -269,44 +307,27 @@ class TorchCalls:
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
         if name == "Sequential":
-            children = tuple(v.module for v in positional if v.module is not None)
-            if len(children) != len(positional):
-                return Value(
+            members, exact = self.expand_stars(args, positional, sc)
+            return sequential(members, exact, origin)
+        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
+            held = positional[0] if positional else _container(())
+            if not positional and args.stars:  # `ModuleList(*[…])` is not torch's API
+                held = UNKNOWN
+            return owning(
+                Value(
                     tensor=Tri.NO,
                     requires_grad=Tri.NO,
                     storage=Storage(),
                     module=ModuleDesc(
-                        name, has_parameters=Tri.MAYBE, origin=origin, user_class="Sequential"
+                        name,
+                        has_parameters=_members_have_parameters(held),
+                        origin=origin,
+                        user_class=name,
                     ),
+                    items=held.items,
+                    keys=held.keys,
+                    element=held.element,
                 )
-            has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
-                items=tuple(positional),  # `seq[0]`, `for layer in seq`
-                element=_container(tuple(positional)).element,
-            )
-        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
-            held = positional[0] if positional else _container(())
-            members = list(held.items or ()) + ([held.element] if held.element else [])
-            has = Tri.any(
-                [
-                    m.module.has_parameters
-                    if m.module is not None
-                    else (m.requires_grad if m.parameter else Tri.NO)
-                    for m in members
-                ]
-            )
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, user_class=name),
-                items=held.items,
-                keys=held.keys,
-                element=held.element,
             )
         info = _module_info(name)
         if info is None:
@@ -353,6 +374,8 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+        if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
+            positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
             return inlined or UNKNOWN
         x = positional[0]
@@ -447,7 +470,7 @@ class TorchCalls:
             # an optimizer step before that backward invalidates them.
             # A model with several parametrised layers saves the later layers' weights even
             # when its input needs no gradient.
-            deep = self._parametrised_layers(mod) >= 2
+            deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
@@ -465,12 +488,18 @@ class TorchCalls:
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
+                    view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
+                whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
+                if whole is not None and whole.storage not in (None, owner.storage):
+                    whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            if mod.library is not None:  # a tensor or a ModelOutput of that graph
+                return self.model_output(mod, result)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
                 outputs = _shaped(shape, result)
@@ -495,7 +524,18 @@ class TorchCalls:
                 return outputs
             return result
         if mod.op is not None:
-            return self.op_result(mod.op, [x], node, sc, method=False)
+            result = self.op_result(mod.op, [x], node, sc, method=False)
+            if result.graph == x.graph and result.requires_grad is not Tri.NO:
+                # The op's own overload needs arguments the module holds (`MaxPool1d(3)` runs
+                # max_pool1d(x, 3)): what the module saves comes from its table entry.
+                facts = ops.SaveFacts(
+                    Tri.YES if mod.saves_output else Tri.NO,
+                    ((0, Tri.YES),) if mod.saves_input else (),
+                )
+                result = self.apply_saves(facts, mod.class_name, result, [x], node, sc)
+            return result
+        if mod.class_name in tn.PASS_THROUGH_MODULES and not mod.user_class:
+            return x  # `nn.Identity()(x)` returns x itself
         return self.unknown_call(positional, sc)
 
     def apply_to_submodules(
@@ -537,6 +577,90 @@ class TorchCalls:
         self.replace_value(sc, recv, frozen)
         return frozen
 
+    def grow_module(
+        self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
+    ) -> Value | None:
+        """`layers.append(m)`, `seq.add_module("relu", m)`, `self.add_module(name, m)`: the
+        container gets the member (its parameters become the container's)."""
+        if self.bound_method(recv, name, dotted_name(recv_node)) is not None:
+            return None  # the class defines its own `append`
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        desc = recv.module
+        if name in ("add_module", "register_module"):
+            if len(positional) < 2:
+                return NOT_TENSOR
+            member = positional[1]
+            key = _string_constant(args.positional[0])
+            is_container = desc is not None and (
+                desc.children or desc.class_name in ("Sequential", *_MODULE_CONTAINERS)
+            )
+            if not is_container:  # a plain module: the member is an attribute
+                owner_path = dotted_name(recv_node)
+                if recv.storage is not None:
+                    recv.storage.add_part(member.storage)
+                if key is not None:
+                    if owner_path is not None:
+                        self.bind(sc, f"{owner_path}.{key}", member)
+                    if recv.attrs is not None:
+                        recv.attrs[key] = member
+                elif recv.attrs is not None:  # `add_module(f"layer{i}", m)`: read by getattr
+                    old = recv.attrs.get(DYNAMIC_MEMBER)
+                    recv.attrs[DYNAMIC_MEMBER] = member if old is None else merge(old, member)
+                return NOT_TENSOR
+            added: tuple[Value, ...] = (member,)
+            exact = True
+        elif name == "extend":
+            if not positional:
+                return NOT_TENSOR
+            held = positional[0]
+            exact = held.items is not None and held.keys is None
+            added = (
+                tuple(held.items or ())
+                if exact
+                else ((held.element,) if held.element is not None else ())
+            )
+        else:  # append / insert (at an unknown place: order is lost for a Sequential)
+            if not positional:
+                return NOT_TENSOR
+            added = (positional[-1],)
+            exact = name == "append"
+        if desc is None:
+            return NOT_TENSOR
+        members = (*(recv.items or ()), *added)
+        if desc.children or desc.class_name == "Sequential":
+            known = recv.items is not None and (desc.children or not recv.items)
+            rebuilt = sequential(list(members), exact and bool(known), desc.origin)
+            assert rebuilt.module is not None
+            new = recv.evolve(
+                module=dataclasses.replace(
+                    desc,
+                    children=rebuilt.module.children,
+                    has_parameters=rebuilt.module.has_parameters,
+                    user_class=rebuilt.module.user_class,
+                ),
+                items=rebuilt.items,
+                element=rebuilt.element,
+            )
+        else:
+            element = recv.element
+            for member in added:
+                element = member if element is None else merge(element, member)
+            items = members if recv.items is not None and exact and recv.keys is None else None
+            new = recv.evolve(
+                items=items, keys=None if items is None else recv.keys, element=element
+            )
+            new = new.evolve(
+                module=dataclasses.replace(
+                    desc, has_parameters=max(desc.has_parameters, _members_have_parameters(new))
+                )
+            )
+        owning(new)
+        self.replace_value(sc, recv, new)
+        path = dotted_name(recv_node)
+        if path is not None and self.lookup_path(path, sc) is recv:
+            self.bind(sc, path, new)
+        return NOT_TENSOR
+
     def _parametrised_layers(self: Dataflow, mod: ModuleDesc) -> int:
         """How many parametrised layers a user-defined module holds (from its __init__)."""
         cls = self.classes.get(mod.user_class or "")
@@ -567,7 +691,12 @@ class TorchCalls:
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
+        if recv.library:
+            return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
+        if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
+            _, positional, _ = self.evaluate_args(trailer, sc)
+            return self.chained(positional, trailer, sc)
         if name == "apply" and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             if cls is not None and cls.is_autograd_function:
@@ -581,12 +710,20 @@ class TorchCalls:
                 self.bind(sc, f"{owner_path}.{key}", positional[1])
                 if recv.attrs is not None:
                     recv.attrs[key] = positional[1]
+            if name == "register_parameter" and recv.storage is not None:
+                recv.storage.add_part(positional[1].storage)
             return NOT_TENSOR
+        if name in _GROWING and (recv.module is not None or _is_module_instance(self, recv)):
+            grown = self.grow_module(recv, name, trailer, recv_node, sc)
+            if grown is not None:
+                return grown
         if recv.module is not None and recv.keys is not None and name in ("items", "values"):
             recv = recv.evolve(module=None)  # ModuleDict.items(): a dict's view
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
+        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
+            return self.lightning_method(recv, name, trailer, node, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)
@@ -690,6 +827,12 @@ class TorchCalls:
             if recv.items is not None or recv.element is not None:
                 return UNKNOWN
             return self.unknown_call(positional + list(keywords.values()), sc)
+        if name == "size" and not positional and not keywords:
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)  # a torch.Size
+        if name in ("size", "dim", "numel", "ndimension", "nelement", "element_size"):
+            return NUMBER
+        if name in ("is_leaf", "requires_grad") and not positional:
+            return tensor_fact(recv, name)
         if name in tn.NON_TENSOR_METHODS:
             return NOT_TENSOR
         if name == "requires_grad_":
@@ -766,13 +909,114 @@ class TorchCalls:
             self.replace_value(sc, recv, updated)
             return updated
         if recv.tensor is Tri.MAYBE and recv.storage is None:
-            return Value()  # unknown, but one object per call (aliases stay apart)
-        if ops.is_multi_view(name):
-            view = self.make_view(recv, name, node, sc, multi=name)
-            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
-        if ops.is_view(name):
-            return self.make_view(recv, name, node, sc)
+            # Unknown, but one object per call (aliases stay apart); whatever it is, it may
+            # be computed from the receiver: `act(y).sum().backward()` runs y's graph.
+            return self.unknown_call([recv] + positional + list(keywords.values()), sc)
+        viewed = self.view_call(recv, name, node, sc)
+        if viewed is not None:
+            return viewed
         return self.op_result(name, [recv] + positional, node, sc, method=True, keywords=keywords)
+
+    def view_call(self: Dataflow, base: Value, name: str, node: Node, sc: Scope) -> Value | None:
+        """`x.chunk(…)` / `torch.chunk(x, …)` and the other view ops: the view(s) of `base`
+        (None when `name` is not a view op)."""
+        if ops.is_multi_view(name):
+            view = self.make_view(base, name, node, sc, multi=name)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
+        if name in tn.VIEW_LIST_METHODS:
+            view = self.make_view(base, name, node, sc)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=view)
+        if ops.is_view(name) and name not in tn.NOT_VIEW_FUNCTIONS:
+            return self.make_view(base, name, node, sc)
+        return None
+
+
+# Methods that add a member to a module (container).
+_GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
+# The attribute that stands for members registered under computed names.
+DYNAMIC_MEMBER = "<dynamic>"
+
+
+def _is_module_instance(flow: Dataflow, value: Value) -> bool:
+    """`self` inside a user module's __init__ (not yet a module value)."""
+    cls = flow.class_info(value.user_class) if value.attrs is not None else None
+    return cls is not None and cls.is_module is not Tri.NO
+
+
+def parameters_storage(params: Value, depth: int = 0) -> Storage | None:
+    """What an optimizer updates: `m.parameters()`, `list(…)`, `chain(…)`, `a + b`, param
+    groups `[{"params": …}, …]` — one storage whose parts are every model's."""
+    if params.storage is not None or depth > 3:
+        return params.storage
+    if params.keys is not None and params.items is not None:  # {"params": …, "lr": …}
+        if "params" in params.keys:
+            return parameters_storage(params.items[params.keys.index("params")], depth + 1)
+        return None
+    parts = [parameters_storage(item, depth + 1) for item in params.items or ()]
+    if params.element is not None:
+        parts.append(parameters_storage(params.element, depth + 1))
+    known = [p for p in parts if p is not None]
+    if len(known) <= 1:
+        return known[0] if known else None
+    whole = Storage()
+    for part in known:
+        whole.add_part(part)
+    return whole
+
+
+def sequential(members: list[Value], exact: bool, origin: Origin | None) -> Value:
+    """`nn.Sequential(a, b, *rest)`: its layers run in order; each one's parameters are the
+    Sequential's.  With a member of unknown kind, or a list of unknown length spread into
+    it, it is a module of unknown behaviour that perhaps has parameters."""
+    children = tuple(v.module for v in members if v.module is not None)
+    if len(children) != len(members) or not exact and not children:
+        value = Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc(
+                "Sequential",
+                has_parameters=max(Tri.MAYBE, _members_have_parameters(_container(tuple(members)))),
+                origin=origin,
+                user_class="Sequential",
+            ),
+            element=_container(tuple(members)).element if members else None,
+        )
+        return owning(value)
+    has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
+    return owning(
+        Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc("Sequential", has_parameters=has, origin=origin, children=children),
+            items=tuple(members),  # `seq[0]`, `for layer in seq`
+            element=_container(tuple(members)).element,
+        )
+    )
+
+
+def _members_have_parameters(held: Value) -> Tri:
+    members = list(held.items or ()) + ([held.element] if held.element else [])
+    return Tri.any(
+        [
+            m.module.has_parameters
+            if m.module is not None
+            else (m.requires_grad if m.parameter else Tri.NO)
+            for m in members
+        ]
+    )
+
+
+def owning(container: Value) -> Value:
+    """A module container: its members' parameters (and the joined member a loop over it
+    yields) are its own, so a write to all of them reaches what any member saved."""
+    storage = container.storage
+    if storage is not None:
+        for member in (*(container.items or ()), container.element):
+            if member is not None and (member.module is not None or member.parameter):
+                storage.add_part(member.storage)
+    return container
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -43,9 +43,29 @@ VIEW_METHODS = frozenset(
     real imag view_as_real view_as_complex adjoint mT alias detach_copy indices values
     ccol_indices crow_indices""".split()
 )
-MULTI_VIEW_METHODS = frozenset(
-    "chunk split tensor_split unbind split_with_sizes hsplit vsplit dsplit unsafe_chunk".split()
-)
+MULTI_VIEW_METHODS = frozenset("chunk split unbind split_with_sizes".split())
+# Ops returning a list of plain views (autograd does not mark them multi-output views, so
+# each may be written in place unless its base is a leaf that requires grad): checked under
+# torch 2.13, `torch.tensor_split(y, 2)[0].mul_(2)` runs.
+VIEW_LIST_METHODS = frozenset("tensor_split hsplit vsplit dsplit".split())
+# torch functions taking their tensors as varargs where ATen takes one `Tensor[]`: the
+# position where the tensors start.
+VARARG_TENSOR_LISTS = {
+    "einsum": 1,
+    "broadcast_tensors": 0,
+    "cartesian_prod": 0,
+    "block_diag": 0,
+    "meshgrid": 0,
+    "chain_matmul": 0,
+}
+# nn modules that save their weight as a view (`linear` runs addmm on `weight.t()`):
+# `m.weight.data = e` does not change what the graph saved (checked under torch 2.13).
+WEIGHT_SAVED_AS_VIEW = frozenset({"Linear"})
+# nn modules whose forward returns its input object itself.
+PASS_THROUGH_MODULES = frozenset({"Identity"})
+# View ops whose function form `torch.NAME(x)` is not modelled as a view of `x`: detach
+# returns a view that does not require grad (handled as a method).
+NOT_VIEW_FUNCTIONS = frozenset({"detach", "detach_", "alias", "detach_copy"})
 
 # In-place-looking names that do not write the tensor's data through autograd.
 NOT_DATA_WRITES = frozenset(

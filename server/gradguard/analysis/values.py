@@ -1,18 +1,74 @@
-"""Abstract values the dataflow computes: what a name holds, as far as autograd cares.
+"""The value lattice: what a name holds, as far as autograd cares.
 
-A ``Value`` is one tensor object (aliases share the Value); a ``Storage`` is one version
-counter (views and ``detach()`` share it, ``.data`` does not).  ``Tri`` is a three-valued
-truth: NO, MAYBE, YES.
+A ``Value`` is one object of the program (aliases share the Value); a ``Storage`` is one
+version counter (views and ``detach()`` share it, ``.data`` does not).  ``Tri`` is a
+three-valued truth: NO, MAYBE, YES.
+
+The lattice (everything the interpreter, torch semantics and calls use):
+
+- **facts**: ``Tri`` fields (``tensor``, ``requires_grad``, ``leaf``, ``view``); MAYBE is the
+  top of each, YES and NO are incomparable.  Boolean facts (``parameter``…) hold only when
+  they hold on every path.
+- **constants**: ``const`` holds a literal ``bool``/``None``/``str``/``int``/``float`` or an
+  ``EnumMember`` (or an ``Opaque`` object known not to be None); ``NOCONST`` (the default) means "not a known constant".  Read one with
+  ``constant(v)`` (``NOCONST`` when unknown), make one with ``const_value(x)``; ``truth(v)``
+  is what ``bool(v)`` gives (a ``Tri``).
+- **structure**: ``items`` (tuples/lists/dicts with known members, ``keys`` for dicts),
+  ``element`` (what iterating yields), ``attrs`` (an instance's attributes: shared mutable
+  state, so aliases share the dict), ``func`` (a user function).
+- **identity**: a ``Value`` is compared with ``is``; ``unknown()`` gives a fresh unknown with
+  its own identity (``UNKNOWN`` is the shared top, for results nobody binds or mutates).
+
+``join(a, b)`` (also ``merge``) is the least upper bound the dataflow uses where two paths
+meet; ``leq(a, b)`` is the order (``a`` is at least as precise as ``b``).  The laws (upper
+bound, commutative, idempotent, constants never join into a wrong constant) are tested in
+tests/test_lattice.py.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
 
 from ..model import Range
+
+
+class _NoConst:
+    """The "no known constant" marker (one object: compare with ``is``)."""
+
+    _instance: _NoConst | None = None
+
+    def __new__(cls) -> _NoConst:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOCONST"
+
+
+NOCONST: Final = _NoConst()
+
+
+@dataclass(frozen=True)
+class EnumMember:
+    """`Color.RED` of an `Enum` class (defined in the workspace or not): a constant."""
+
+    owner: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A constant object known to exist (not None, truthy) but not comparable by value:
+    `t.grad_fn` of a tensor known to be a non-leaf."""
+
+    kind: str
 
 
 class Tri(IntEnum):
@@ -48,12 +104,30 @@ class Origin:
         return self.range.start.line + 1
 
 
-_ids = itertools.count(1)
+# Ids of records and storages.  Each analysis counts from the same start (``fresh_ids``), so
+# the sets of ids it builds (and their iteration order) do not depend on what the process
+# analysed before; values made at import time use the shared counter below that start.
+_FIRST_ID = 1 << 24
+_shared_ids = itertools.count(1)
+_ids: contextvars.ContextVar[Iterator[int] | None] = contextvars.ContextVar(
+    "gradguard_ids", default=None
+)
 
 
 def new_id() -> int:
     """A fresh id: records and storages made after it have larger ids."""
-    return next(_ids)
+    ids = _ids.get()
+    return next(ids if ids is not None else _shared_ids)
+
+
+@contextmanager
+def fresh_ids() -> Iterator[None]:
+    """One analysis: ids counted from ``_FIRST_ID`` in this thread's context."""
+    token = _ids.set(itertools.count(_FIRST_ID))
+    try:
+        yield
+    finally:
+        _ids.reset(token)
 
 
 @dataclass(eq=False)
@@ -63,16 +137,58 @@ class SaveRecord:
     op: str
     origin: Origin
     certain: bool
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
+    # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
+    # storage but not the view's, so the saved values stay right.
+    view: bool = False
 
 
 @dataclass(eq=False)
 class Storage:
-    """One version counter: views and detach() share it; saved records live here."""
+    """One version counter: views and detach() share it; saved records live here.
+
+    A module's storage stands for all its parameters: ``parts`` are the storages of the
+    submodules it holds (and an optimizer's, of the models it was built over), so a write
+    to the whole (``optimizer.step()``, ``load_state_dict``, a loop over ``parameters()``)
+    reaches what any part saved, while a write to one part leaves its siblings alone.
+    """
 
     saves: list[SaveRecord] = field(default_factory=list)
-    id: int = field(default_factory=lambda: next(_ids))
+    id: int = field(default_factory=new_id)
+    parts: list[Storage] = field(default_factory=list)
+
+    def add_part(self, part: Storage | None) -> None:
+        if part is None or part is self or any(p is part for p in self.parts):
+            return
+        self.parts.append(part)
+
+    def closure(self) -> list[Storage]:
+        """This storage and every part, transitively (each once, parts after wholes)."""
+        out: list[Storage] = []
+        seen: set[int] = set()
+        todo: list[Storage] = [self]
+        while todo:
+            cur = todo.pop(0)
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            out.append(cur)
+            todo.extend(cur.parts)
+        return out
+
+
+def combined_storage(values: list[Any]) -> Storage | None:
+    """One storage holding the given values' parameters (`chain(a.parameters(), …)`)."""
+    storages = [v.storage for v in values if v is not None and v.storage is not None]
+    if not storages:
+        return None
+    if len(storages) == 1:
+        return storages[0]
+    whole = Storage()
+    for part in storages:
+        whole.add_part(part)
+    return whole
 
 
 @dataclass(frozen=True)
@@ -90,6 +206,9 @@ class ModuleDesc:
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
     frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
+    # A model a library built (`BertModel(config)`, `timm.create_model(…)`) or one of its
+    # submodules: known to be a module, its members unknown.  The dotted call that built it.
+    library: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +246,15 @@ class Value:
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
+    # A name from a library the workspace does not hold (`transformers.BertModel`, an
+    # `accelerate.Accelerator()` instance): see ``libraries``.
+    library: str | None = None
+    # What a library model's forward returned (a tensor or a ModelOutput): its fields and
+    # items are tensors of the same graph.
+    model_output: bool = False
+    # A known constant (see ``constant``/``const_value``): bool, None, str, int, float or
+    # an ``EnumMember``; NOCONST when not known.
+    const: Any = NOCONST
 
     def evolve(self, **changes: Any) -> Value:
         return replace(self, **changes)
@@ -149,12 +277,35 @@ class Value:
         return v
 
 
+def _origin_key(o: Origin) -> tuple[str, int, int, str]:
+    return (o.path or "", o.range.start.line, o.range.start.character, o.text)
+
+
+def _first_origin(a: Origin | None, b: Origin | None) -> Origin | None:
+    """The earlier of two explanations (deterministic and symmetric)."""
+    if a is None or b is None:
+        return a or b
+    return a if _origin_key(a) <= _origin_key(b) else b
+
+
 def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | None:
     """Two modules alike but for where they were made (`[nn.Linear(4, 4), nn.Linear(4, 4)]`)."""
     if a is None or b is None:
         return None
-    if a == b or replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
+    if a == b:
         return a
+    if replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
+        first = _first_origin(a.origin, b.origin)
+        return a if first is a.origin else b
+    if a.library is not None and b.library is not None:  # `BertModel(…)` or `GPT2Model(…)`
+        first_is_a = _first_origin(a.origin, b.origin) is a.origin
+        kept = a if first_is_a else b
+        return replace(
+            kept,
+            class_name=a.class_name if a.class_name == b.class_name else "model",
+            has_parameters=Tri.join(a.has_parameters, b.has_parameters),
+            frozen=a.frozen and b.frozen,
+        )
     return None
 
 
@@ -162,62 +313,321 @@ UNKNOWN = Value()
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
 
+def unknown() -> Value:
+    """An unknown value with its own identity (a write into it changes no other name)."""
+    return Value()
+
+
+def is_unknown(value: Value) -> bool:
+    """Nothing known: UNKNOWN or a fresh ``unknown()``."""
+    return value is UNKNOWN or (
+        value.tensor is Tri.MAYBE
+        and value.requires_grad is Tri.MAYBE
+        and value.storage is None
+        and value.const is NOCONST
+        and value.func is None
+        and value.attrs is None
+        and value.items is None
+        and value.element is None
+        and value.module is None
+        and value.torch_path is None
+        and value.user_class is None
+        and value.imported is None
+        and value.module_ref is None
+        and not value.graph
+    )
+
+
 def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: Any) -> Value:
     return Value(tensor=Tri.YES, requires_grad=requires_grad, storage=Storage(), **kw)
 
 
-def merge(a: Value, b: Value) -> Value:
-    """Join of two values reaching the same point from two paths."""
+# ---------------------------------------------------------------- constants
+
+
+def const_value(constant: Any) -> Value:
+    """A value that is the constant `constant` (a literal, an enum member)."""
+    return Value(tensor=Tri.NO, requires_grad=Tri.NO, const=constant)
+
+
+def constant(value: Value) -> Any:
+    """The constant `value` is known to be, or NOCONST."""
+    return value.const
+
+
+def is_const(value: Value) -> bool:
+    return value.const is not NOCONST
+
+
+def same_const(a: Any, b: Any) -> bool:
+    """Equal constants of one type (`True` is not `1`); NOCONST equals nothing."""
+    if a is NOCONST or b is NOCONST:
+        return False
+    return type(a) is type(b) and a == b
+
+
+def is_number(value: Value) -> bool:
+    """A Python number (not a tensor)."""
+    return value is NUMBER or (
+        isinstance(value.const, (int, float)) and not isinstance(value.const, bool)
+    )
+
+
+def truth(value: Value) -> Tri:
+    """What `bool(value)` gives, as far as known."""
+    if value.const is not NOCONST:
+        try:
+            return Tri.of(bool(value.const))
+        except Exception:
+            return Tri.MAYBE
+    if value.func is not None or value.torch_path is not None:
+        return Tri.YES
+    return Tri.MAYBE
+
+
+# ---------------------------------------------------------------- the join
+
+
+def _same_func(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        return bool(a.node is b.node and a.kind == b.kind and a.bound is b.bound and a.cls is b.cls)
+    except AttributeError:
+        return False
+
+
+def _merge_storage(a: Storage | None, b: Storage | None) -> Storage | None:
     if a is b:
         return a
-    storage = (
-        a.storage
-        if a.storage is b.storage
-        else Storage(
-            saves=list(
-                {
-                    id(s): s
-                    for s in (a.storage.saves if a.storage else [])
-                    + (b.storage.saves if b.storage else [])
-                }.values()
-            )
+    saves = {id(s): s for s in (a.saves if a else []) + (b.saves if b else [])}
+    joined = Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    for part in (*(a.parts if a else ()), *(b.parts if b else ())):
+        joined.add_part(part)  # a module's submodules stay its parts
+    return joined
+
+
+_MAX_JOIN_DEPTH = 6
+
+
+class _Joiner:
+    """One join: shared sub-values are joined once (aliasing and cycles kept)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[int, int], Value] = {}
+        self.dicts: dict[tuple[int, int], dict[str, Value]] = {}
+
+    def join(self, a: Value, b: Value, depth: int = 0) -> Value:
+        if a is b:
+            return a
+        key = (id(a), id(b)) if id(a) <= id(b) else (id(b), id(a))
+        known = self.memo.get(key)
+        if known is not None:
+            return known
+        deep = depth < _MAX_JOIN_DEPTH
+        keys_equal = a.keys == b.keys
+        items: tuple[Value, ...] | None = None
+        if (
+            deep
+            and keys_equal
+            and a.items is not None
+            and b.items is not None
+            and len(a.items) == len(b.items)
+        ):
+            items = tuple(self.join(x, y, depth + 1) for x, y in zip(a.items, b.items, strict=True))
+        element: Value | None
+        if a.element is not None and b.element is not None:
+            element = self.join(a.element, b.element, depth + 1) if deep else None
+        elif a.element is None and b.element is not None and a.tensor is Tri.NO:
+            element = b.element  # an empty container (or no container) adds no element
+        elif b.element is None and a.element is not None and b.tensor is Tri.NO:
+            element = a.element
+        else:
+            element = None
+        attrs = self.join_attrs(a, b, depth) if deep else None
+        joined = Value(
+            tensor=Tri.join(a.tensor, b.tensor),
+            requires_grad=Tri.join(a.requires_grad, b.requires_grad),
+            leaf=Tri.join(a.leaf, b.leaf),
+            grad_from=_first_origin(a.grad_from, b.grad_from),
+            parameter=a.parameter and b.parameter,
+            storage=_merge_storage(a.storage, b.storage),
+            base=a.base if a.base is b.base else None,
+            view=Tri.join(a.view, b.view),
+            view_origin=_first_origin(a.view_origin, b.view_origin),
+            multi_view=a.multi_view if a.multi_view == b.multi_view else None,
+            no_grad_view=a.no_grad_view and b.no_grad_view,
+            graph=a.graph | b.graph,
+            module=_merge_modules(a.module, b.module),
+            data_of=a.data_of if a.data_of is b.data_of else None,
+            element=element,
+            items=items,
+            torch_path=a.torch_path if a.torch_path == b.torch_path else None,
+            user_class=a.user_class if a.user_class == b.user_class else None,
+            nograd_grad=a.nograd_grad and b.nograd_grad,
+            optimizer=a.optimizer if a.optimizer == b.optimizer else None,
+            func=a.func if _same_func(a.func, b.func) else None,
+            attrs=attrs,
+            module_ref=a.module_ref if a.module_ref is b.module_ref else None,
+            imported=a.imported if a.imported is b.imported else None,
+            keys=a.keys if keys_equal and items is not None else None,
+            owner=a.owner if a.owner is b.owner else None,
+            params_frozen=a.params_frozen and b.params_frozen,
+            const=a.const if same_const(a.const, b.const) else NOCONST,
+            library=a.library if a.library == b.library else None,
+            model_output=a.model_output and b.model_output,
         )
-    )
-    return Value(
-        tensor=Tri.join(a.tensor, b.tensor),
-        requires_grad=Tri.join(a.requires_grad, b.requires_grad),
-        leaf=Tri.join(a.leaf, b.leaf),
-        grad_from=a.grad_from or b.grad_from,
-        parameter=a.parameter and b.parameter,
-        storage=storage,
-        base=a.base if a.base is b.base else None,
-        view=Tri.join(a.view, b.view),
-        view_origin=a.view_origin or b.view_origin,
-        multi_view=a.multi_view if a.multi_view == b.multi_view else None,
-        no_grad_view=a.no_grad_view and b.no_grad_view,
-        graph=a.graph | b.graph,
-        module=_merge_modules(a.module, b.module),
-        element=a.element if a.element is b.element else None,
-        torch_path=a.torch_path if a.torch_path == b.torch_path else None,
-        user_class=a.user_class if a.user_class == b.user_class else None,
-    )
+        self.memo[key] = joined
+        return joined
+
+    def join_attrs(self, a: Value, b: Value, depth: int) -> dict[str, Value] | None:
+        """One instance seen on both paths keeps its one dict; instances of one class
+        join attribute by attribute (an attribute set on one path only is kept)."""
+        if a.attrs is None or b.attrs is None:
+            return None
+        if a.attrs is b.attrs:
+            return a.attrs
+        if a.user_class != b.user_class:
+            return None
+        key = (id(a.attrs), id(b.attrs))
+        if key[0] > key[1]:
+            key = (key[1], key[0])
+        known = self.dicts.get(key)
+        if known is not None:
+            return known
+        out: dict[str, Value] = {}
+        self.dicts[key] = out
+        for name in sorted(set(a.attrs) | set(b.attrs)):
+            x, y = a.attrs.get(name), b.attrs.get(name)
+            out[name] = self.join(x, y, depth + 1) if x is not None and y is not None else (x or y)  # type: ignore[assignment]
+        return out
 
 
-NUMBER = Value(tensor=Tri.NO, requires_grad=Tri.NO)
+def join(a: Value, b: Value) -> Value:
+    """The least upper bound of two values reaching one point from two paths."""
+    return _Joiner().join(a, b)
+
+
+merge = join
+
+
+def join_all(values: list[Value]) -> Value:
+    """The join of one or more values (UNKNOWN for none)."""
+    if not values:
+        return UNKNOWN
+    out = values[0]
+    joiner = _Joiner()
+    for v in values[1:]:
+        out = joiner.join(out, v)
+    return out
+
+
+# ---------------------------------------------------------------- the order
+
+
+def _tri_leq(a: Tri, b: Tri) -> bool:
+    return a == b or b is Tri.MAYBE
+
+
+def _saves(value: Value) -> set[int]:
+    return {id(s) for s in value.storage.saves} if value.storage else set()
+
+
+def leq(a: Value, b: Value, _seen: set[tuple[int, int]] | None = None) -> bool:
+    """`a` is at least as precise as `b` (everything `b` says holds of `a`)."""
+    if a is b:
+        return True
+    seen = _seen if _seen is not None else set()
+    key = (id(a), id(b))
+    if key in seen:
+        return True
+    seen.add(key)
+    if not all(
+        _tri_leq(x, y)
+        for x, y in (
+            (a.tensor, b.tensor),
+            (a.requires_grad, b.requires_grad),
+            (a.leaf, b.leaf),
+            (a.view, b.view),
+        )
+    ):
+        return False
+    for x_fact, y_fact in (
+        (a.parameter, b.parameter),
+        (a.no_grad_view, b.no_grad_view),
+        (a.nograd_grad, b.nograd_grad),
+        (a.params_frozen, b.params_frozen),
+    ):
+        if y_fact and not x_fact:
+            return False
+    for x, y in (
+        (a.base, b.base),
+        (a.data_of, b.data_of),
+        (a.module_ref, b.module_ref),
+        (a.imported, b.imported),
+        (a.owner, b.owner),
+    ):
+        if y is not None and x is not y:
+            return False
+    for xs, ys in (
+        (a.multi_view, b.multi_view),
+        (a.torch_path, b.torch_path),
+        (a.user_class, b.user_class),
+        (a.optimizer, b.optimizer),
+        (a.keys, b.keys),
+    ):
+        if ys is not None and xs != ys:
+            return False
+    if b.module is not None and _merge_modules(a.module, b.module) is None:
+        return False
+    if b.func is not None and not _same_func(a.func, b.func):
+        return False
+    if b.const is not NOCONST and not same_const(a.const, b.const):
+        return False
+    if not a.graph <= b.graph or not _saves(a) <= _saves(b):
+        return False
+    if b.items is not None:
+        if a.items is None or len(a.items) != len(b.items):
+            return False
+        if not all(leq(x, y, seen) for x, y in zip(a.items, b.items, strict=True)):
+            return False
+    if b.element is not None:
+        if a.element is None:
+            if a.tensor is not Tri.NO:
+                return False
+        elif not leq(a.element, b.element, seen):
+            return False
+    if b.attrs is not None and b.attrs is not a.attrs:
+        if a.attrs is None:
+            return False
+        for name, y in b.attrs.items():
+            x = a.attrs.get(name)
+            if x is None and name in a.attrs:
+                return False
+            if x is not None and not leq(x, y, seen):
+                return False
+    return True
+
+
+NUMBER = Value(tensor=Tri.NO, requires_grad=Tri.NO)  # a number whose value is not known
 NO_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:no_grad")
 ENABLE_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:enable_grad")
 MAYBE_GRAD_CTX = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path="ctx:maybe_grad")
 
 
 def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
+    """Join environments of paths that meet: one join for all names, so two names bound
+    to the same objects on every path stay aliases of one joined object."""
     if not envs:
         return {}
     out = dict(envs[0])
     for env in envs[1:]:
-        for key in set(out) | set(env):
+        joiner = _Joiner()
+        for key in sorted(set(out) | set(env)):
             a, b = out.get(key), env.get(key)
             if a is None or b is None:
-                out[key] = merge(a or UNKNOWN, b or UNKNOWN) if (a or b) is not None else UNKNOWN
                 # A name bound on one path only keeps its facts, but uncertain.
                 only = a or b
                 out[key] = (
@@ -231,7 +641,7 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
                     else UNKNOWN
                 )
             else:
-                out[key] = merge(a, b)
+                out[key] = joiner.join(a, b)
     return out
 
 
@@ -242,10 +652,21 @@ def _fresh_copy(value: Value) -> Value:
     return value.evolve(storage=Storage(), graph=frozenset(), base=None)
 
 
+def joined_elements(elements: list[Value]) -> Value:
+    """What iterating several iterables one after another yields: their elements joined;
+    parameters from several models stand for all of them (one storage with each model's
+    as a part)."""
+    known = [e for e in elements if e is not UNKNOWN]
+    if not known:
+        return UNKNOWN
+    out = known[0]
+    for e in known[1:]:
+        out = merge(out, e)
+    if len(known) > 1 and all(e.parameter for e in known):
+        out = out.evolve(parameter=True, storage=combined_storage(known), owner=None)
+    return out
+
+
 def _container(items: tuple[Value, ...]) -> Value:
-    element = None
-    if items:
-        element = items[0]
-        for item in items[1:]:
-            element = merge(element, item)
+    element = join_all(list(items)) if items else None
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, items=items, element=element)

@@ -1,4 +1,11 @@
-"""Ruff-like full text output: location line, source line with a caret, fix help, summary."""
+"""Ruff-like full text output: location line, source line with a caret, fix help, summary.
+
+A finding's first line is ``path:row:col: <severity>[<code>] [*] message``: the location first
+(terminals, editors' compile modes and grep jump to it), then the severity as a label of its own
+(``error[GG101]``, ``warning[GG105]``), ``[*]`` when ``--fix`` can fix it, then the message.
+The summary counts what was found by severity: ``Found 1 error and 2 warnings (3 fixable with
+--fix).``
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from ..model import Severity
+from ..model import Diagnostic, Severity
 from . import FileReport, Finding, RenderOptions
 
 _RESET = "\x1b[0m"
@@ -35,6 +42,20 @@ class _Paint:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _severity_counts(findings: Sequence[Finding]) -> str:
+    """``1 error and 2 warnings``: the non-zero severities, most severe first."""
+    counts = Counter(f.diagnostic.severity for f in findings)
+    parts = [_plural(counts[s], s.label) for s in sorted(counts)]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _label(diag: Diagnostic, paint: _Paint) -> str:
+    """``error[GG101]``: the severity, then the code, coloured by the severity."""
+    return paint(f"{diag.severity.label}[{diag.code}]", diag.severity.label)
 
 
 def location(report: FileReport, finding: Finding) -> str:
@@ -78,11 +99,8 @@ def _finding_block(
     diag = finding.diagnostic
     marker = f" {paint('[*]', 'fix')}" if finding.fix is not None else ""
     head = (
-        f"{paint(location(report, finding), 'path')}: "
-        f"{paint(diag.code, diag.severity.label)}{marker} {diag.message}"
+        f"{paint(location(report, finding), 'path')}: {_label(diag, paint)}{marker} {diag.message}"
     )
-    if diag.severity is not Severity.ERROR:
-        head += paint(f" ({diag.severity.label})", "dim")
     out = [head, *_snippet(report, finding, paint)]
     for info in diag.related:
         where = f"{_shown(info.path)}:" if info.path else "line "
@@ -95,57 +113,66 @@ def _finding_block(
 
 
 def summary(reports: Sequence[FileReport], options: RenderOptions) -> str:
+    """What was found, by severity; what --fix can fix; files that could not be checked."""
     findings = [f for r in reports for f in r.findings]
     problems = sum(1 for r in reports if r.problem)
-    fixed = sum(r.fixes_applied for r in reports)
+    fixed = sum(r.fixes_applied for r in reports) if options.fix_mode else 0
     lines: list[str] = []
-    total = len(findings) + fixed if options.fix_mode else len(findings)
-    if total == 0 and problems == 0:
+    if not findings and not fixed and problems == 0:
         return "All checks passed!"
-    if options.fix_mode and fixed:
-        lines.append(f"Found {_plural(total, 'error')} ({fixed} fixed, {len(findings)} remaining).")
-    elif total:
+    if fixed:
+        # The fixed findings are gone; only what remains has a severity to count.
+        total = _plural(len(findings) + fixed, "finding")
+        left = f": {_severity_counts(findings)}" if findings else ""
+        lines.append(f"Found {total} ({fixed} fixed, {len(findings)} remaining{left}).")
+    elif findings:
         fixable = sum(1 for f in findings if f.fix is not None)
-        text = f"Found {_plural(total, 'error')}"
+        text = f"Found {_severity_counts(findings)}"
         text += f" ({fixable} fixable with --fix)." if fixable else "."
         lines.append(text)
-        if not options.unsafe_fixes:
-            hidden = sum(
-                1
-                for f in findings
-                if f.fix is None and any(not x.is_safe for x in f.diagnostic.fixes)
-            )
-            if hidden:
-                fixes = _plural(hidden, "hidden fix").replace("fixs", "fixes")
-                lines.append(f"({fixes} can be enabled with the --unsafe-fixes option.)")
+    if findings and not options.unsafe_fixes:
+        hidden = sum(
+            1 for f in findings if f.fix is None and any(not x.is_safe for x in f.diagnostic.fixes)
+        )
+        if hidden:
+            fixes = _plural(hidden, "hidden fix").replace("fixs", "fixes")
+            lines.append(f"({fixes} can be enabled with the --unsafe-fixes option.)")
     if problems:
         lines.append(f"{_plural(problems, 'file')} could not be checked (see the messages above).")
     return "\n".join(lines)
 
 
-def statistics(reports: Sequence[FileReport]) -> str:
-    counts: Counter[str] = Counter()
-    fixable: Counter[str] = Counter()
+def statistics(reports: Sequence[FileReport], options: RenderOptions) -> str:
+    """Counts per rule and severity (most frequent first), then the summary line.
+
+    ``2	GG101	error	[*] inplace-on-grad-leaf``: count, code, severity, ``[*]`` when --fix
+    fixes them all (``[-]`` some), the rule's name.
+    """
+    counts: Counter[tuple[str, Severity]] = Counter()
+    fixable: Counter[tuple[str, Severity]] = Counter()
     names: dict[str, str] = {}
     for report in reports:
         for finding in report.findings:
-            code = finding.diagnostic.code
-            counts[code] += 1
-            names[code] = finding.diagnostic.name
+            key = (finding.diagnostic.code, finding.diagnostic.severity)
+            counts[key] += 1
+            names[key[0]] = finding.diagnostic.name
             if finding.fix is not None:
-                fixable[code] += 1
+                fixable[key] += 1
     width = max((len(str(n)) for n in counts.values()), default=1)
     rows = []
-    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        mark = "[*]" if fixable[code] == n else "[-]" if fixable[code] else "   "
-        rows.append(f"{n:>{width}}\t{code}\t{mark} {names[code]}".rstrip())
-    return "\n".join(rows)
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1])):
+        code, severity = key
+        mark = "[*]" if fixable[key] == n else "[-]" if fixable[key] else "   "
+        rows.append(f"{n:>{width}}\t{code}\t{severity.label}\t{mark} {names[code]}")
+    if not options.quiet:
+        rows.append(summary(reports, options))
+    return "\n".join(row.rstrip() for row in rows)
 
 
 def render(reports: Sequence[FileReport], options: RenderOptions) -> str:
     paint = _Paint(options.color)
     if options.statistics:
-        body = statistics(reports)
+        body = statistics(reports, options)
         return body + "\n" if body else ""
     blocks = [
         _finding_block(report, finding, options, paint)

@@ -195,14 +195,19 @@ print(x.grad)
 )
 
 
-def _is_mask(index_node: Node) -> bool:
+def _is_mask(index_node: Node, target: str) -> bool:
+    """Is the index a boolean mask of the target's own shape (`x[x > 0.5]`, `x[~(x < 0)]`)?
+    Only then can it go straight into `torch.where`; any other index (a mask of other rows,
+    ints, slices, `None`, Ellipsis) first sets a fresh mask of `x`'s shape."""
     sub = index_node.children[1]
-    if sub.type == "comparison":
-        return True
     if sub.type == "factor" and sub.children[0].value == "~":
-        return True
-    text = code_of(sub)
-    return fx.is_plain_name(text) and "mask" in text.lower()
+        sub = sub.children[1]
+        if sub.type == "atom" and len(sub.children) == 3:
+            sub = sub.children[1]
+    if sub.type != "comparison" or len(sub.children) != 3:
+        return False
+    left, _, right = sub.children
+    return code_of(left).strip() == target and _is_number(right)
 
 
 def _is_number(node: Node | None) -> bool:
@@ -226,6 +231,8 @@ def setitem_fixes(
     target = site.target_text
     if not fx.is_rebindable(target) or site.stmt is None:
         return []
+    if site.target.parameter and not fx.is_plain_name(target):
+        return []  # `self.w = <tensor>` raises: a Parameter attribute takes only a Parameter
     clone = fx.clone_then_write(
         ctx.fix,
         site.stmt,
@@ -234,12 +241,12 @@ def setitem_fixes(
         safe=safe_rebind,
         preferred=style == "clone" or site.op != "=",
     )
-    if site.op == "=" and site.value_node is not None and site.index_node is not None:
+    if site.op == "=" and _is_number(site.value_node) and site.index_node is not None:
+        # A tensor value broadcasts to `x[idx]`, not to `x`: only a number is sure to fit.
         torch = ctx.fix.torch_alias or "torch"
         value = code_of(site.value_node)
-        scalar = _is_number(site.value_node)
         index = code_of(site.index_node.children[1])
-        if _is_mask(site.index_node):
+        if _is_mask(site.index_node, target):
             mask, setup = index, []
         else:
             name = ctx.fix.fresh_name("mask")
@@ -256,7 +263,7 @@ def setitem_fixes(
                 site.stmt,
                 setup + [where_line],
                 title=f"Blend with a mask: `{where_line.split(' = ', 1)[1][:48]}`",
-                safe=safe_rebind and scalar,
+                safe=safe_rebind,
                 preferred=style == "where",
                 needs_torch=True,
             )

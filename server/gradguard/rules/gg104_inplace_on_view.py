@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from .. import fixes as fx
 from ..analysis.sites import WriteSite
-from ..analysis.values import Tri
+from ..analysis.values import Tri, Value
 from ..model import Diagnostic, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     VIEW_LEAF_MESSAGE,
     RuleContext,
+    augassign_rebind,
     diagnostic,
     grad_certainty,
     guarded,
     is_init_like,
+    method_rebind,
     origin_text,
     related_for,
     severity_for,
@@ -132,6 +134,15 @@ def is_view_of_leaf(site: WriteSite) -> Tri:
     return min(t.view, t.leaf, t.requires_grad, key=int)
 
 
+_OVERLAPPING_VIEWS = ("expand", "expand_as", "broadcast_to", "as_strided", "unfold")
+
+
+def _overlapping_view(target: Value) -> bool:
+    """A view whose elements may share memory (`expand`, `as_strided`, `unfold`)."""
+    origin = target.view_origin.text if target.view_origin else ""
+    return any(f"`{op}`" in origin or f".{op}(" in origin for op in _OVERLAPPING_VIEWS)
+
+
 @guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     if site.kind not in ("method", "augassign", "setitem", "flag"):
@@ -159,15 +170,30 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
                 preferred=not is_init_like(site),
             )
         )
-    fixes.append(
-        fx.wrap_no_grad(
-            ctx.fix,
-            site.stmt,
-            title="Do it under `with torch.no_grad():`",
-            safe=is_init_like(site),
-            preferred=is_init_like(site),
+    overlapping = _overlapping_view(target)
+    if not overlapping:
+        # Writing through an `expand`ed view raises under no_grad too ("more than one element
+        # of the written-to tensor refers to a single memory location").
+        fixes.append(
+            fx.wrap_no_grad(
+                ctx.fix,
+                site.stmt,
+                title="Do it under `with torch.no_grad():`"
+                + (
+                    ""
+                    if is_init_like(site)
+                    else " (unsafe: the write is not recorded for backward)"
+                ),
+                safe=is_init_like(site),
+                preferred=is_init_like(site),
+            )
         )
-    )
+    if fx.is_plain_name(text) and text != base and not is_init_like(site):
+        # `v = w.expand(…)`; `v.add_(1)` → `v = v.add(1)`: a new tensor, the leaf untouched.
+        reason = f"the leaf{f' `{base}`' if base else ''} no longer changes"
+        build = augassign_rebind if site.kind == "augassign" else method_rebind
+        if site.kind in ("augassign", "method"):
+            fixes.append(build(site, ctx, safe=False, preferred=overlapping, reason=reason))
     where = target.view_origin.text if target.view_origin else "a view"
     message = (
         f"`{text}` is a view ({where}) of a leaf tensor that requires grad "

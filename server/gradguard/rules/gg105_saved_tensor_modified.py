@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .. import fixes as fx
 from ..analysis.sites import Violation
+from ..analysis.syntax import code_of
 from ..analysis.values import Tri
-from ..model import Diagnostic, Severity
+from ..model import Diagnostic, Fix, Severity
 from .base import Invalid, Rule, Valid
 from .common import (
     SAVED_MESSAGE,
@@ -40,7 +42,14 @@ Severity is **error** when a `backward()` / `torch.autograd.grad` of that graph 
 later in the same scope, **warning** when the graph leaves the scope (returned, stored).
 
 **Fix.** Make the write out of place: `y = y.mul(2)`, `out = out + identity`, `x = x / n`,
-or clone before writing through an index (`h = h.clone()`).
+or clone before writing through an index (`h = h.clone()`). An item of a list or dict is
+stored back (`feats[0] = feats[0].mul(2)`; in a loop over a list,
+`for i, s in enumerate(scores): s = s.div(n); scores[i] = s`). For an optimizer step
+between a forward and its backward, the fixes (both unsafe: they change the order of
+training) recompute the forward after the step (`d_fake = D(fake)` moved below
+`optD.step()`), or move the step after that backward; a parameter update between a forward
+and its backward (weight decay, clamping) moves the backward (and the `opt.step()` right
+after it) before the update.
 """,
     invalid=(
         Invalid(
@@ -246,9 +255,104 @@ for step in range(2):
     optG.zero_grad()
     loss_g.backward()
     optG.step()
+print(G[0].weight.grad, D[0].weight.grad)
 """,
             line=17,
             raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+optG = torch.optim.SGD(G.parameters(), lr=0.1)
+optD = torch.optim.SGD(D.parameters(), lr=0.1)
+bce = nn.BCEWithLogitsLoss()
+for step in range(2):
+    real = torch.randn(8, 2)
+    fake = G(torch.randn(8, 2))
+    loss_d = bce(D(real), torch.ones(8, 1)) + bce(D(fake.detach()), torch.zeros(8, 1))
+    optD.zero_grad()
+    loss_d.backward()
+    optD.step()
+    loss_g = bce(D(fake), torch.ones(8, 1))
+    optG.zero_grad()
+    loss_g.backward()
+    optG.step()
+print(G[0].weight.grad, D[0].weight.grad)
+""",
+            fixed="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+D = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+optG = torch.optim.SGD(G.parameters(), lr=0.1)
+optD = torch.optim.SGD(D.parameters(), lr=0.1)
+bce = nn.BCEWithLogitsLoss()
+for step in range(2):
+    real = torch.randn(8, 2)
+    fake = G(torch.randn(8, 2))
+    loss_d = bce(D(real), torch.ones(8, 1)) + bce(D(fake.detach()), torch.zeros(8, 1))
+    optD.zero_grad()
+    loss_d.backward()
+    optD.step()
+    d_fake = D(fake)
+    loss_g = bce(d_fake, torch.ones(8, 1))
+    optG.zero_grad()
+    loss_g.backward()
+    optG.step()
+print(G[0].weight.grad, D[0].weight.grad)
+""",
+        ),
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+x, y = torch.randn(5, 4), torch.randn(5, 1)
+loss = (model(x) - y).pow(2).mean()
+with torch.no_grad():
+    for p in model.parameters():
+        p.mul_(0.9)  # weight decay
+loss.backward()
+print(model[0].weight.grad.sum(), model[0].weight.sum())
+""",
+            line=10,
+            raises=SAVED_MESSAGE,
+            fix="Run",
+            intended="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+x, y = torch.randn(5, 4), torch.randn(5, 1)
+loss = (model(x) - y).pow(2).mean()
+loss.backward()
+with torch.no_grad():
+    for p in model.parameters():
+        p.mul_(0.9)  # weight decay
+print(model[0].weight.grad.sum(), model[0].weight.sum())
+""",
+            fixed="""\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+x, y = torch.randn(5, 4), torch.randn(5, 1)
+loss = (model(x) - y).pow(2).mean()
+loss.backward()
+with torch.no_grad():
+    for p in model.parameters():
+        p.mul_(0.9)  # weight decay
+print(model[0].weight.grad.sum(), model[0].weight.sum())
+""",
         ),
         Invalid(
             code="""\
@@ -261,6 +365,21 @@ print(x.grad)
 """,
             line=4,
             raises=SAVED_MESSAGE,
+            intended="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+y.sum().backward()
+print(x.grad)
+""",
+            fixed="""\
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+y.sum().backward()
+y.detach().mul_(2)
+print(x.grad)
+""",
         ),
     ),
     valid=(
@@ -376,6 +495,99 @@ print(x.grad)
 )
 
 
+def _recompute_after_step(v: Violation, ctx: RuleContext) -> Fix | None:
+    """`d_fake = D(fake)` … `optD.step()` → compute `d_fake = D(fake)` after the step: the
+    second loss then sees the updated weights (what a GAN's generator step wants)."""
+    if v.save.origin.path is not None or v.site.path is not None:
+        return None
+    step = fx.statement_at(ctx.fix, v.site.range)
+    forward = fx.statement_at(ctx.fix, v.save.origin.range)
+    assignment = fx.single_assignment(forward)
+    if step is None or forward is None or assignment is None:
+        return None
+    name, expr = assignment
+    between = fx.statements_between(forward, step)
+    if between is None:
+        return None
+    if any(name in fx.names_in(s) for s in between):
+        return None  # something reads the old result before the step
+    if fx.assigned_names(between) & fx.names_in(expr):
+        return None  # its inputs change before the step
+    step_text = code_of(v.site.node)
+    return fx.move_statements(
+        ctx.fix,
+        [forward],
+        step,
+        before=False,
+        title=f"Recompute `{name}` after `{step_text}` (unsafe: it then uses the updated weights)",
+        safe=False,
+        preferred=True,
+    )
+
+
+def _step_after_backward(v: Violation, ctx: RuleContext) -> Fix | None:
+    """Move `opt.step()` after the backward that still needs the old weights."""
+    if v.backward is None or v.backward.path is not None or v.site.path is not None:
+        return None
+    step = fx.statement_at(ctx.fix, v.site.range)
+    backward = fx.statement_at(ctx.fix, v.backward.range)
+    if step is None or backward is None or step.type != "simple_stmt":
+        return None
+    between = fx.statements_between(step, backward)
+    if between is None:
+        return None
+    step_text = code_of(v.site.node)
+    return fx.move_statements(
+        ctx.fix,
+        [step],
+        backward,
+        before=False,
+        title=(
+            f"Move `{step_text}` after `{v.backward.text.split(' on line')[0].strip('`')}` "
+            "(unsafe: that backward's gradients then reach the step too)"
+        ),
+        safe=False,
+        preferred=False,
+    )
+
+
+def backward_before_write(v: Violation, ctx: RuleContext) -> Fix | None:
+    """A parameter update between a forward and its backward (weight decay, clamping):
+    run the backward (and the `opt.step()` right after it) before the update."""
+    if v.backward is None or v.backward.path is not None or v.site.path is not None:
+        return None
+    inner = fx.statement_at(ctx.fix, v.site.range)
+    backward = fx.statement_at(ctx.fix, v.backward.range)
+    if inner is None or backward is None or backward.type != "simple_stmt":
+        return None
+    write = fx.statement_in_suite_of(inner, backward)
+    if write is None:
+        return None
+    between = fx.statements_between(write, backward)
+    if between is None:
+        return None
+    if fx.assigned_names([write, *between]) & fx.names_in(backward):
+        return None  # the loss is (re)computed after the write
+    moved = [backward]
+    siblings = list(backward.parent.children)
+    for nxt in siblings[siblings.index(backward) + 1 :]:
+        code = code_of(nxt).strip()
+        if nxt.type == "simple_stmt" and code.endswith(".step()"):
+            moved.append(nxt)
+            continue
+        break
+    what = " and ".join(f"`{code_of(m).strip()}`" for m in moved)
+    return fx.move_statements(
+        ctx.fix,
+        moved,
+        write,
+        before=True,
+        title=f"Run {what} before this update (unsafe: changes the order of training steps)",
+        safe=False,
+        preferred=False,
+    )
+
+
 def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     """`opt.step()` rewrites parameters that a still-pending graph saved (GANs, two losses)."""
     if v.backward is None or not v.certain:
@@ -390,12 +602,15 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
         related_at(save.origin, "the parameters are saved for backward here"),
         related_at(v.backward, "this backward() will raise"),
     )
-    return diagnostic(RULE, site.range, message, Severity.ERROR, [], related)
+    fixes = [_recompute_after_step(v, ctx), _step_after_backward(v, ctx)]
+    return diagnostic(RULE, site.range, message, Severity.ERROR, fixes, related)
 
 
 @guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
+    if v.silent:
+        return None  # a `.data` write: GG108
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
         return None
     leafish = site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO
@@ -425,6 +640,7 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     related = [related_at(save.origin, f"saved for backward by `{save.op}` here")]
     if v.backward is not None:
         related.append(related_at(v.backward, "this backward() will raise"))
-    return diagnostic(
-        RULE, site.range, message, severity, out_of_place_fixes(site, ctx), tuple(related)
-    )
+    fixes: list[Fix | None] = list(out_of_place_fixes(site, ctx))
+    if not fixes or site.target.parameter:
+        fixes = [*fixes, backward_before_write(v, ctx)]
+    return diagnostic(RULE, site.range, message, severity, fixes, tuple(related))

@@ -91,19 +91,51 @@ print(buf)
 )
 
 
-def _fix(site: WriteSite) -> Fix | None:
+def _fix(site: WriteSite, ctx: RuleContext) -> list[Fix | None]:
+    """`torch.op(…, out=t)` → `t = torch.op(…)`; into a Parameter, a grad leaf or an attribute
+    (which may be a Parameter: assigning it a plain tensor raises) fill it under no_grad."""
     if site.stmt is not site.node or not fx.is_rebindable(site.target_text):
-        return None
+        return []
+    out = site.target
+    into_leaf = out.parameter or out.grad_leaf is not Tri.NO
     call = code_of(site.node)
     head = call[: call.index("(")] if "(" in call else call
     args = fx.without_argument(site.call_args, site.out_node)
-    text = f"{site.target_text} = {head}({args})"
-    return Fix(
-        f"Assign the result: `{text[:50]}`",
-        (TextEdit(node_range(site.stmt), text),),
-        fx.SAFE if fx.is_plain_name(site.target_text) else fx.UNSAFE,
-        True,
+    target = site.target_text
+    # `copy_`, not `out=` under no_grad: a factory's `out=` drops the Parameter's requires_grad.
+    nograd = fx.wrap_no_grad(
+        ctx.fix,
+        site.stmt,
+        title=f"Copy the result into `{target}` under `with torch.no_grad():` "
+        + (
+            f"(unsafe: assumes the result has `{target}`'s shape)"
+            if into_leaf
+            else "(unsafe: the copy is not recorded for backward)"
+        ),
+        safe=False,
+        preferred=into_leaf or not fx.is_plain_name(target),
+        body=f"{target}.copy_({head}({args}))",
     )
+    if into_leaf and not fx.is_plain_name(site.target_text):
+        return [nograd]  # `self.freq = torch.arange(n)` raises: a Parameter takes a Parameter
+    text = f"{target} = {head}({args})"
+    plain = fx.is_plain_name(site.target_text)
+    safe = plain and not into_leaf and site.aliases == 0
+    if into_leaf:
+        why = " (unsafe: changes which tensor trains)"
+    elif not plain:
+        why = f" (unsafe: assumes `{site.target_text}` is not a Parameter)"
+    elif not safe:
+        why = " (unsafe: another name still holds the old tensor)"
+    else:
+        why = ""
+    assign = Fix(
+        f"Assign the result: `{text[:50]}`{why}",
+        (TextEdit(node_range(site.stmt), text),),
+        fx.SAFE if safe else fx.UNSAFE,
+        not into_leaf and plain,
+    )
+    return [assign, nograd]
 
 
 @guarded(RULE)
@@ -125,5 +157,10 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
         f'requires grad ({origin_text(source)}): PyTorch raises "{op}(): {OUT_MESSAGE}"'
     )
     return diagnostic(
-        RULE, site.range, message, severity, [_fix(site)], related_for(source, "requires grad here")
+        RULE,
+        site.range,
+        message,
+        severity,
+        _fix(site, ctx),
+        related_for(source, "requires grad here"),
     )

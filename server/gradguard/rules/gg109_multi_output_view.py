@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import fixes as fx
 from ..analysis.sites import WriteSite
 from ..analysis.values import Tri
 from ..model import Diagnostic, Severity
@@ -15,6 +16,7 @@ from .common import (
     out_of_place_fixes,
     related_for,
     severity_for,
+    stack_rows_fix,
 )
 
 MULTI_MESSAGE = (
@@ -41,7 +43,9 @@ once, so writing into any of them in place raises when the base requires grad â€
 or not.
 
 **Fix.** Rebind the piece out of place (`a = a.add(1)`), or clone it before writing into
-it (`a = a.clone()`).
+it (`a = a.clone()`); both are unsafe when the base is read later (it no longer sees the
+write). A loop over the rows (`for row in h: row.mul_(2)`) becomes a loop that builds the
+rows out of place and `torch.stack`s them back into `h`.
 """,
     invalid=(
         Invalid(
@@ -81,10 +85,34 @@ x = torch.ones(2, 2, requires_grad=True)
 h = x * 1
 for row in h:
     row.mul_(2)
+h.sum().backward()
+print(h.detach(), x.grad)
 """,
             line=5,
             raises=MULTI_MESSAGE,
-            # No automatic fix: rebinding the loop variable would drop the write.
+            # Rebinding the loop variable would drop the write: the rows are stacked instead.
+            intended="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+h = x * 1
+h = h.clone()
+for i in range(h.shape[0]):
+    h[i].mul_(2)
+h.sum().backward()
+print(h.detach(), x.grad)
+""",
+            fixed="""\
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+h = x * 1
+rows = []
+for row in h:
+    row = row.mul(2)
+    rows.append(row)
+h = torch.stack(rows) if rows else h
+h.sum().backward()
+print(h.detach(), x.grad)
+""",
         ),
     ),
     valid=(
@@ -128,7 +156,14 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
     if severity is None:
         return None
-    fixes = out_of_place_fixes(site, ctx)
+    base_reads = (
+        site.base_name is not None
+        and site.stmt is not None
+        and fx.read_after(site.stmt, site.base_name)
+    )
+    fixes = out_of_place_fixes(site, ctx, base_reads=base_reads)
+    if site.loop_variable:
+        fixes = [f for f in [stack_rows_fix(site, ctx)] if f is not None]
     if target.multi_view.startswith("custom:"):
         function = target.multi_view.removeprefix("custom:")
         message = (

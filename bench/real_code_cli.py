@@ -1,0 +1,155 @@
+"""CLI throughput on real code, in lines per CPU-second, beside anchors measured in the same run.
+
+    bash scripts/bench_setup.sh                     # once: the real code bases (bench/.corpora)
+    .venv/bin/python bench/real_code_cli.py         # all corpora, all anchors
+    .venv/bin/python bench/real_code_cli.py --corpus ultralytics --skip-torchfix
+
+Each corpus (bench/corpora.py: torch/nn+optim, ultralytics, lightning/pytorch, accelerate,
+timm) is checked cold (``--no-cache``, one worker, empty config) by gradguard, and by
+pyflakes, ruff (``--isolated --no-cache``, default rules) and TorchFix on the same files.
+CPU-seconds are the user+system time of the tool's process tree
+(``resource.getrusage(RUSAGE_CHILDREN)`` in a wrapper), so the numbers hold on a loaded
+machine; wall seconds are printed beside them, with the load average.  Targets (issue 15):
+>= 20k lines/CPU-s on real training code, >= 60k on torch/nn+optim, >= 20x TorchFix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpora import Corpus, cli_corpora, count_lines, ensure_installed, python_files  # noqa: E402
+
+TARGETS = {"torch/nn+optim": 60_000.0}
+TARGET_REAL = 20_000.0
+TARGET_TORCHFIX = 20.0
+
+_WRAPPER = r"""
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+elapsed = time.perf_counter() - started
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.buffer.write(done.stderr[-4000:])
+sys.stdout.write(json.dumps({"rc": done.returncode, "wall": elapsed,
+                             "cpu": use.ru_utime + use.ru_stime, "peak_kb": use.ru_maxrss,
+                             "stdout": done.stdout.decode("utf-8", "replace")}))
+"""
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    peak_mb: float
+    rc: int
+    stdout: str
+
+
+def measure(command: list[str]) -> Run:
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *command], capture_output=True, text=True, check=False
+    )
+    try:
+        data = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"could not run {command[0]}: {done.stderr.strip()[-500:]}") from None
+    return Run(data["wall"], data["cpu"], data["peak_kb"] / 1024, data["rc"], data["stdout"])
+
+
+def best(command: list[str], repeat: int) -> Run:
+    return min((measure(command) for _ in range(max(1, repeat))), key=lambda r: r.cpu)
+
+
+def exe(name: str) -> str | None:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+
+
+def commands(corpus: Corpus, config: Path, skip: set[str]) -> dict[str, list[str]]:
+    folders = [str(f) for f in corpus.folders]
+    out = {
+        "gradguard": [
+            sys.executable,
+            *("-m", "gradguard.cli", "check", "--no-cache", "--format", "json", "--exit-zero"),
+            *("--config", str(config), "--jobs", "1", *folders),
+        ]
+    }
+    if "pyflakes" not in skip:
+        out["pyflakes"] = [sys.executable, "-m", "pyflakes", *folders]
+    ruff = exe("ruff")
+    if ruff and "ruff" not in skip:
+        out["ruff"] = [ruff, "check", "--isolated", "--no-cache", "--exit-zero", "-q", *folders]
+    torchfix = exe("torchfix")
+    if torchfix and "torchfix" not in skip:
+        out["torchfix"] = [torchfix, "--jobs", "1", *folders]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--corpus", action="append", help="only these corpora (by name)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool (least CPU kept)")
+    for tool in ("pyflakes", "ruff", "torchfix"):
+        parser.add_argument(f"--skip-{tool}", action="store_true")
+    args = parser.parse_args(argv)
+    ensure_installed()
+    skip = {t for t in ("pyflakes", "ruff", "torchfix") if getattr(args, f"skip_{t}")}
+
+    import compileall
+
+    import gradguard
+
+    compileall.compile_dir(Path(gradguard.__file__).parent, quiet=1)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
+    print(
+        f"{'corpus':<18} {'lines':>8}  {'tool':<10} {'CPU s':>7} {'wall s':>7} "
+        f"{'lines/CPU-s':>11} {'gg speed x':>10} {'peak MB':>8}  findings"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "gradguard.toml"
+        config.write_text("", encoding="utf-8")
+        for corpus in cli_corpora():
+            if args.corpus and corpus.name not in args.corpus:
+                continue
+            lines = count_lines(python_files(corpus.folders))
+            runs = {
+                tool: best(cmd, args.repeat) for tool, cmd in commands(corpus, config, skip).items()
+            }
+            gg = runs["gradguard"]
+            for tool, run in runs.items():
+                note = ""
+                if tool == "gradguard":
+                    try:
+                        found = json.loads(run.stdout)
+                        errors = sum(1 for f in found if f["severity"] == "error")
+                        note = f"{len(found)} ({errors} errors)"
+                    except json.JSONDecodeError:
+                        note = f"exit {run.rc}: no JSON"
+                ratio = run.cpu / gg.cpu if gg.cpu else 0.0
+                print(
+                    f"{corpus.name:<18} {lines:>8,}  {tool:<10} {run.cpu:7.2f} {run.wall:7.2f} "
+                    f"{lines / max(run.cpu, 1e-9):11,.0f} {ratio:10.2f} {run.peak_mb:8.1f}  {note}"
+                )
+            target = TARGETS.get(corpus.name, TARGET_REAL)
+            speed = lines / max(gg.cpu, 1e-9)
+            verdict = "meets" if speed >= target else "MISSES"
+            line = f"  -> gradguard {speed:,.0f} lines/CPU-s: {verdict} the {target:,.0f} target"
+            if "torchfix" in runs:
+                factor = runs["torchfix"].wall / gg.wall
+                ok = "meets" if factor >= TARGET_TORCHFIX else "MISSES"
+                line += f"; {factor:.1f}x TorchFix wall ({ok} {TARGET_TORCHFIX:.0f}x)"
+            print(line)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

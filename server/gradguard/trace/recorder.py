@@ -884,7 +884,7 @@ class Recorder(TorchFunctionMode):
     def result(self, *, unraised: bool = False) -> TraceResult:
         out = TraceResult(failures=list(self.failures))
         out.notes = [
-            f"could not read the {what} ({count}×); left them alone and recorded nothing about them"
+            f"left alone, unrecorded: {what} ({count}×)"
             for what, count in sorted(self.skipped.items())
         ]
         if unraised:

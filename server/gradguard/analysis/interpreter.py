@@ -636,7 +636,9 @@ class Interpreter:
         backprop = cls is not None and libraries.backpropagated_hook(
             cls.framework, name, cls.manual_optimization
         )
-        certain = certain or backprop  # the framework runs it in grad mode
+        # The framework runs its training hooks in grad mode.
+        hook = cls is not None and libraries.grad_mode_hook(cls.framework, name)
+        certain = certain or hook
         for deco in decorators:
             mode = self.decorator_grad(deco, parent)
             if mode is not None:
@@ -647,7 +649,7 @@ class Interpreter:
             name,
             cls.name if cls else None,
             entry_grad_certain=certain,
-            grad_proven=backprop and grad is Tri.YES,
+            grad_proven=hook and grad is Tri.YES,
             range=node_range(node),
         )
         scope = Scope(info, {}, grad, node_range(node), parent=parent, cls=cls)

@@ -199,3 +199,19 @@ LIGHTNING_SELF_METHODS = frozenset({"manual_backward", "optimizers"})
 SUPERVISED_TRAINERS = frozenset(
     {"ignite.engine.create_supervised_trainer", "ignite.engine.engine.create_supervised_trainer"}
 )
+
+
+# Hooks a framework calls in grad mode (whatever the optimization mode).
+_GRAD_MODE_HOOKS = {
+    "lightning": frozenset({"training_step"}),
+    "hf_trainer": frozenset({"compute_loss", "training_step"}),
+}
+
+
+def grad_mode_hook(framework: str | None, method: str) -> bool:
+    """Does the framework call this hook of a subclass with grad mode on?"""
+    return framework is not None and method in _GRAD_MODE_HOOKS.get(framework, frozenset())
+
+
+# Engines built from a process function `step(engine, batch)` they call once per batch.
+PROCESS_FUNCTION_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})

@@ -69,6 +69,11 @@ class LibraryCalls:
         if path in libraries.SUPERVISED_TRAINERS:
             self.supervised_step(positional, keywords, trailer, node, sc)
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
+        if path in libraries.PROCESS_FUNCTION_ENGINES and positional:
+            # `Engine(step)`: each iteration calls `step(engine, batch)` in grad mode.
+            engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
+            self.call_value(positional[0], [engine, UNKNOWN], trailer, node, sc)
+            return engine
         kind = libraries.framework_method(path)
         if kind == "backward":
             loss = positional[0] if positional else keywords.get("loss", UNKNOWN)

@@ -38,6 +38,7 @@ from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -49,6 +50,7 @@ from .values import (
     Value,
     _container,
     const_value,
+    constant,
     fresh_tensor,
     merge,
 )
@@ -223,7 +225,7 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
@@ -339,7 +341,7 @@ class TorchCalls:
             )
         inplace, inplace_node = Tri.NO, None
         if info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             inplace_node = _inplace_node(args, info)
         return Value(
             tensor=Tri.NO,
@@ -1017,6 +1019,20 @@ def owning(container: Value) -> Value:
             if member is not None and (member.module is not None or member.parameter):
                 storage.add_part(member.storage)
     return container
+
+
+def _flag_value(
+    literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
+) -> Tri:
+    """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
+    if literal is not Tri.MAYBE:
+        return literal
+    value = keywords.get(info["inplace_param"])
+    index = info.get("inplace_index")
+    if value is None and index is not None and index < len(positional):
+        value = positional[index]
+    flag = constant(value) if value is not None else NOCONST
+    return Tri.of(flag) if isinstance(flag, bool) else literal
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from ..model import Range
 from . import torchnames as tn
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
 from .syntax import CallArgs, dotted_name, node_range, suite_statements
 from .values import (
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -42,6 +44,7 @@ from .values import (
     _fresh_copy,
     fresh_tensor,
     is_unknown,
+    joined_elements,
     merge,
 )
 
@@ -93,6 +96,7 @@ _BUILTINS = frozenset(
         "hasattr",
         "round",
         "abs",
+        "filter",
     }
 )
 _SCALAR_BUILTINS = frozenset(
@@ -117,7 +121,18 @@ class CallState:
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
+    # (file or None for the analysed one, the function's range) -> grad mode at each of
+    # its known call sites: a function every caller runs under no_grad has no grad-mode
+    # verdict of its own.
+    entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
+    # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
+    # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
+    # (0, 1…; -1: no clause) that ran in some call.  A function's stand-alone run follows
+    # its known callers' branches (`convert(model, to_half=False)`).
+    called: set[int] = field(default_factory=set)
+    unanalysed: set[int] = field(default_factory=set)
+    branches: dict[int, set[int]] = field(default_factory=dict)
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -134,9 +149,11 @@ class Calls:
     ) -> Value:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
-        args, positional, keywords = self.evaluate_args(trailer, sc)
         if callee.imported is not None:
             callee = self.resolve_import(callee)
+        if callee.library:
+            return self.library_call(callee.library, trailer, node, sc)
+        args, positional, keywords = self.evaluate_args(trailer, sc)
         head = span[0]
         if (
             callee is UNKNOWN
@@ -147,6 +164,14 @@ class Calls:
             and head.value not in self.bound_names()
         ):
             return self.builtin_call(head.value, positional, trailer, sc)
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
+            and head.value == "chain"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+        ):
+            return self.chained(positional, trailer, sc)
         if callee.func is not None:
             result = self.call_user(callee.func, args, positional, keywords, node, sc)
             if result is not None:
@@ -168,6 +193,12 @@ class Calls:
         """zip/enumerate/reversed/list/tuple/sorted keep the elements' identity."""
         if name in _SCALAR_BUILTINS:
             return NUMBER
+        if name == "filter" and len(positional) == 2:  # `filter(lambda p: p.requires_grad, …)`
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                element=self.iter_element(positional[1], trailer, sc) or UNKNOWN,
+            )
         if name == "range":
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)
         if not positional:
@@ -183,6 +214,12 @@ class Calls:
             items = tuple(reversed(first.items)) if name == "reversed" else first.items
             return _container(items) if name != "sorted" else _container(items).evolve(items=None)
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=element)
+
+    def chained(self: Dataflow, iterables: list[Value], trailer: Node, sc: Scope) -> Value:
+        """`itertools.chain(a, b)`: yields a's elements, then b's (parameters of both models
+        share one fate: a write to them all reaches what either model saved)."""
+        elements = [self.iter_element(v, trailer, sc) or UNKNOWN for v in iterables]
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
         """A call we know nothing of: its result may depend on every argument's graph."""
@@ -240,15 +277,29 @@ class Calls:
         self.ensure_initialised(cls)
         attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
         origin = self.origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
-        instance = Value(tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs)
+        # While __init__ runs, `self` already is an instance of its class (a module of it
+        # for a module class): `self._init_weights()`, `Adam(self.parameters())` work.
+        instance = Value(
+            tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs, user_class=cls.name
+        )
         found = self.find_method(cls, "__init__")
+        if cls.is_module is not Tri.NO or cls.is_autograd_function:
+            early = _has_parameters(attrs) if attrs else cls.has_parameters
+            if cls.is_module is not Tri.YES:
+                early = min(early, Tri.MAYBE, key=int)
+            instance = instance.evolve(
+                user_class=None,
+                module=ModuleDesc(
+                    cls.name, has_parameters=early, origin=origin, user_class=cls.name
+                ),
+            )
         if found is not None:
             owner, fn, decorators = found
             func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "method")
             func.bound = instance
             self.call_user(func, args, positional, keywords, node, sc)
         if cls.is_module is Tri.NO and not cls.is_autograd_function:
-            return instance.evolve(user_class=cls.name)
+            return instance
         has = _has_parameters(attrs) if found is not None else cls.has_parameters
         if cls.is_module is not Tri.YES:
             has = min(has, Tri.MAYBE, key=int)
@@ -279,8 +330,12 @@ class Calls:
         self: Dataflow, recv: Value, name: str, recv_path: str | None
     ) -> FuncRef | None:
         """`obj.m`, `self.m`, `Cls.m` where the class is a user class with that method."""
-        if name in _MODULE_API or name.startswith("__"):
+        if name.startswith("__"):
             return None
+        if name in _MODULE_API:  # `agent.train()` of a plain class is its own method
+            cls = self.instance_class(recv)
+            if cls is None or cls.is_module is not Tri.NO:
+                return None
         if recv.user_class is not None and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             found = self.find_method(cls, name) if cls is not None else None
@@ -406,15 +461,26 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
+            # a call the program makes (not one a stand-alone analysis assumed)
+            callee_file = func.flow.path if func.flow.is_foreign else None
+            state.entry_modes.setdefault((callee_file, node_range(fn)), set()).add(sc.grad)
+        # Recursion is followed only while a constant argument may decide its base case
+        # (`rec(t, n - 1)` with a known `n`), within the depth bound.
+        recursive = fn in state.stack and not any(
+            v.const is not NOCONST for v in (*positional, *keywords.values())
+        )
         if (
-            fn in state.stack
+            recursive
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
             or state.out_of_budget()
             or (fn.type == "funcdef" and _is_generator(fn, state))
         ):
+            state.unanalysed.add(id(fn))
             return None
         state.analysed += 1
+        state.called.add(id(fn))
         flow: Dataflow = func.flow
         cls = func.cls
         name = fn.name.value if fn.type == "funcdef" else "<lambda>"
@@ -558,8 +624,17 @@ def _leave_attributes(
         rest = key[len(prefix) :]
         if receiver.attrs is not None:
             receiver.attrs[rest] = value
+        if "." not in rest and receiver.storage is not None and _is_submodule(value):
+            receiver.storage.add_part(value.storage)  # its parameters are the receiver's
         if path is not None:
             caller.bind(caller_scope, f"{path}.{rest}", value)
+
+
+def _is_submodule(value: Value) -> bool:
+    """A value whose parameters a module holding it as an attribute owns."""
+    return value.storage is not None and (
+        value.module is not None or (value.parameter and value.tensor is Tri.YES)
+    )
 
 
 def _method_kind(decorators: list[Node]) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from ..model import Range
 from . import torchnames as tn
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
@@ -120,6 +121,10 @@ class CallState:
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
+    # (file or None for the analysed one, the function's range) -> grad mode at each of
+    # its known call sites: a function every caller runs under no_grad has no grad-mode
+    # verdict of its own.
+    entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
     # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
     # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
@@ -144,9 +149,11 @@ class Calls:
     ) -> Value:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
-        args, positional, keywords = self.evaluate_args(trailer, sc)
         if callee.imported is not None:
             callee = self.resolve_import(callee)
+        if callee.library:
+            return self.library_call(callee.library, trailer, node, sc)
+        args, positional, keywords = self.evaluate_args(trailer, sc)
         head = span[0]
         if (
             callee is UNKNOWN
@@ -323,8 +330,12 @@ class Calls:
         self: Dataflow, recv: Value, name: str, recv_path: str | None
     ) -> FuncRef | None:
         """`obj.m`, `self.m`, `Cls.m` where the class is a user class with that method."""
-        if name in _MODULE_API or name.startswith("__"):
+        if name.startswith("__"):
             return None
+        if name in _MODULE_API:  # `agent.train()` of a plain class is its own method
+            cls = self.instance_class(recv)
+            if cls is None or cls.is_module is not Tri.NO:
+                return None
         if recv.user_class is not None and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             found = self.find_method(cls, name) if cls is not None else None
@@ -450,6 +461,10 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
+            # a call the program makes (not one a stand-alone analysis assumed)
+            callee_file = func.flow.path if func.flow.is_foreign else None
+            state.entry_modes.setdefault((callee_file, node_range(fn)), set()).add(sc.grad)
         # Recursion is followed only while a constant argument may decide its base case
         # (`rec(t, n - 1)` with a known `n`), within the depth bound.
         recursive = fn in state.stack and not any(

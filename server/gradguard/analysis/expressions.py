@@ -360,6 +360,16 @@ class Expressions:
                 requires_grad=Tri.NO,
                 torch_path=tn.canonical(f"{owner.torch_path}.{attr}"),
             )
+        if owner.library:
+            return self.library_attribute(owner, attr)
+        if owner.model_output and owner.tensor is Tri.MAYBE:
+            field = self.output_field(owner, attr)
+            if field is not None:
+                return field
+        if owner.module is not None and owner.module.library is not None and not owner.attrs:
+            member = self.model_member(owner, attr)
+            if member is not None:
+                return member
         if owner.user_class and owner.user_class in self.classes:
             cls = self.classes[owner.user_class]
             if owner.attrs is None and owner.module is None and _is_enum(cls.bases):
@@ -386,7 +396,8 @@ class Expressions:
                     requires_grad=owner.module.has_parameters,
                     leaf=owner.module.has_parameters,
                     parameter=True,
-                    storage=Storage(),
+                    # the module's parameters: what its forward saved of them lives there
+                    storage=owner.storage if owner.storage is not None else Storage(),
                     grad_from=self.origin(
                         origin.range,
                         f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",
@@ -424,6 +435,10 @@ class Expressions:
 
     def index(self: Dataflow, base: Value, trailer: Node, node: Node, sc: Scope) -> Value:
         idx_kind = self.index_kind(trailer, sc)
+        if base.model_output and base.tensor is Tri.MAYBE:
+            return self.output_field(base, None) or UNKNOWN
+        if base.module is not None and base.module.library is not None and base.tensor is Tri.NO:
+            return self.model_item(base)
         if base.items is not None and base.tensor is Tri.NO:
             position = _constant_index(trailer.children[1], base)
             if position is not None:

@@ -104,6 +104,10 @@ class Project:
         flow._reported_violation_keys = root._reported_violation_keys
 
     # ------------------------------------------------------------ resolution
+    def is_installed(self, path: str) -> bool:
+        """A file of an installed package (site-packages), not of the workspace."""
+        return _installed(path)
+
     def find_module(
         self, importer: str | None, ref: ImportRef, name: str | None = None
     ) -> str | None:

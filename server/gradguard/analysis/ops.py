@@ -55,6 +55,15 @@ def out_of_place(name: str) -> str | None:
     return name[:-1] if name.endswith("_") else None
 
 
+def method_twin(name: str) -> str | None:
+    """`x.add_(…)` -> `add`: the out-of-place *method* (`fill_` has none: `torch.fill` is a
+    function only; `normal_` neither)."""
+    if _table is not None:
+        op = _table.lookup(name)
+        return op.twin if op is not None and op.twin_method else None
+    return name[:-1] if name.endswith("_") else None
+
+
 @cache
 def is_view(name: str) -> bool:
     if _table is not None and _table.is_view(name):
@@ -67,6 +76,15 @@ def is_multi_view(name: str) -> bool:
     if _table is not None and _table.is_multi_view(name):
         return True
     return name in tn.MULTI_VIEW_METHODS
+
+
+@cache
+def takes_tensor_list(name: str) -> bool:
+    """Has the op a `Tensor[]` parameter (einsum, broadcast_tensors, linalg.multi_dot)?"""
+    if _table is None:
+        return False
+    op = _table.lookup(name)
+    return op is not None and any(p.kind == "TL" for o in op.overloads for p in o.params)
 
 
 @cache
@@ -135,6 +153,11 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     # Python-level signatures differ from ATen's (`x.norm(dim=1)` binds no ATen overload):
     # retry without the keywords, then with the receiver / first argument alone.
     attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
+    # A Python wrapper folding ATen's arguments (`torch.tensordot(a, b, dims=1)` runs
+    # tensordot(a, b, dims_a, dims_b)): the tensors, then non-tensor arguments.
+    other = _table.Arg(_table.Kind.OTHER, False)
+    tensors = [p for p in positional if p.kind is _table.Kind.TENSOR]
+    attempts += [(tensors + [other] * n, {}) for n in (1, 2)]
     info = None
     for attempt, kwargs in attempts:
         try:

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import libraries, ops
 from . import torchnames as tn
 from .constants import tensor_fact
 from .nodes import (
@@ -38,6 +38,7 @@ from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -49,6 +50,7 @@ from .values import (
     Value,
     _container,
     const_value,
+    constant,
     fresh_tensor,
     merge,
 )
@@ -100,6 +102,8 @@ class TorchCalls:
                 parameter=True,
                 grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
+        if path in libraries.MODEL_FACTORIES:  # `torch.hub.load(repo, name)`
+            return self.library_model(path, node)
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
                 positional[0]
@@ -221,7 +225,7 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
@@ -262,6 +266,12 @@ class TorchCalls:
             viewed = self.view_call(positional[0], name, node, sc)
             if viewed is not None:
                 return viewed
+        if name in tn.VARARG_TENSOR_LISTS and path.count(".") == 1:
+            # `torch.einsum("ij,jk", a, b)`: Python packs the tensors into ATen's `Tensor[]`
+            start = tn.VARARG_TENSOR_LISTS[name]
+            rest = positional[start:]
+            if len(rest) > 1 or (len(rest) == 1 and rest[0].tensor is not Tri.NO):
+                positional = positional[:start] + [_container(tuple(rest))]
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:
@@ -331,7 +341,7 @@ class TorchCalls:
             )
         inplace, inplace_node = Tri.NO, None
         if info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             inplace_node = _inplace_node(args, info)
         return Value(
             tensor=Tri.NO,
@@ -366,6 +376,8 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+        if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
+            positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
             return inlined or UNKNOWN
         x = positional[0]
@@ -460,7 +472,7 @@ class TorchCalls:
             # an optimizer step before that backward invalidates them.
             # A model with several parametrised layers saves the later layers' weights even
             # when its input needs no gradient.
-            deep = self._parametrised_layers(mod) >= 2
+            deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
@@ -478,12 +490,18 @@ class TorchCalls:
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
+                    view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
+                whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
+                if whole is not None and whole.storage not in (None, owner.storage):
+                    whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            if mod.library is not None:  # a tensor or a ModelOutput of that graph
+                return self.model_output(mod, result)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
                 outputs = _shaped(shape, result)
@@ -556,10 +574,49 @@ class TorchCalls:
             frozen = recv.evolve(params_frozen=True)  # `copy.deepcopy(model)`, then frozen
             self.replace_value(sc, recv, frozen)
             return frozen
-        desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
-        frozen = recv.evolve(module=desc)
+        desc = _frozen_desc(recv.module)
+        items = recv.items
+        if items is not None:  # `nn.Sequential(…)`'s layers
+            items = tuple(self.freeze(v, sc) if v.module is not None else v for v in items)
+        element = recv.element
+        if element is not None and element.module is not None:
+            element = element.evolve(module=_frozen_desc(element.module))
+        if recv.storage is not None:
+            recv.storage.frozen = True  # no gradient: an optimizer step leaves them alone
+        frozen = recv.evolve(module=desc, items=items, element=element)
         self.replace_value(sc, recv, frozen)
         return frozen
+
+    def parameters_written(
+        self: Dataflow,
+        recv: Value,
+        op: str,
+        trailer: Node,
+        node: Node,
+        recv_span: tuple[Node, Node],
+        sc: Scope,
+    ) -> Value:
+        """`opt.step()`, `model.load_state_dict(…)`: every parameter they hold is rewritten
+        in place (what any of its modules saved for backward is invalidated)."""
+        if recv.storage is None:
+            return NOT_TENSOR
+        params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+        site = WriteSite(
+            "step",
+            op,
+            node,
+            enclosing_statement(node),
+            params,
+            _span_node(recv_span),
+            sc.grad,
+            sc.info,
+            node_range(node),
+            call_args=trailer,
+            target_text=_code_span(recv_span),
+        )
+        self.add_site(site, sc)
+        self.write(site, sc)
+        return NOT_TENSOR
 
     def grow_module(
         self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
@@ -675,6 +732,8 @@ class TorchCalls:
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
+        if recv.library:
+            return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
         if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
             _, positional, _ = self.evaluate_args(trailer, sc)
@@ -704,6 +763,8 @@ class TorchCalls:
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
+        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
+            return self.lightning_method(recv, name, trailer, node, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)
@@ -711,6 +772,13 @@ class TorchCalls:
             if result is not None:
                 return result
             return self.unknown_call(positional + list(keywords.values()), sc)
+        member = recv.attrs.get(name) if recv.attrs is not None else None
+        if member is not None and (member.module is not None or member.func is not None):
+            # `net.enc(x)`, `self.model_fn(obs)`: an attribute holding a module or a function
+            return self.call(member, trailer, node, call_span, sc)
+        if name == "load_state_dict" and (recv.module is not None or recv.user_class):
+            self.evaluate_args(trailer, sc)
+            return self.parameters_written(recv, "load_state_dict", trailer, node, recv_span, sc)
         if (
             recv.module is not None
             or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
@@ -762,23 +830,7 @@ class TorchCalls:
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:
-            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
-            site = WriteSite(
-                "step",
-                "step",
-                node,
-                enclosing_statement(node),
-                params,
-                recv_node,
-                sc.grad,
-                sc.info,
-                node_range(node),
-                call_args=trailer,
-                target_text=_code_span(recv_span),
-            )
-            self.add_site(site, sc)
-            self.write(site, sc)
-            return NOT_TENSOR
+            return self.parameters_written(recv, "step", trailer, node, recv_span, sc)
         if name == "backward":
             retain = (
                 _literal_bool(args.keywords.get("retain_graph")) is True
@@ -911,6 +963,15 @@ class TorchCalls:
         return None
 
 
+def _frozen_desc(desc: ModuleDesc) -> ModuleDesc:
+    return dataclasses.replace(
+        desc,
+        has_parameters=Tri.NO,
+        frozen=True,
+        children=tuple(_frozen_desc(c) for c in desc.children),
+    )
+
+
 # Methods that add a member to a module (container).
 _GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
 # The attribute that stands for members registered under computed names.
@@ -997,6 +1058,20 @@ def owning(container: Value) -> Value:
             if member is not None and (member.module is not None or member.parameter):
                 storage.add_part(member.storage)
     return container
+
+
+def _flag_value(
+    literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
+) -> Tri:
+    """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
+    if literal is not Tri.MAYBE:
+        return literal
+    value = keywords.get(info["inplace_param"])
+    index = info.get("inplace_index")
+    if value is None and index is not None and index < len(positional):
+        value = positional[index]
+    flag = constant(value) if value is not None else NOCONST
+    return Tri.of(flag) if isinstance(flag, bool) else literal
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -139,6 +139,9 @@ class SaveRecord:
     certain: bool
     id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
+    # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
+    # storage but not the view's, so the saved values stay right.
+    view: bool = False
 
 
 @dataclass(eq=False)
@@ -154,6 +157,7 @@ class Storage:
     saves: list[SaveRecord] = field(default_factory=list)
     id: int = field(default_factory=new_id)
     parts: list[Storage] = field(default_factory=list)
+    frozen: bool = False  # a module's parameters that no longer require grad
 
     def add_part(self, part: Storage | None) -> None:
         if part is None or part is self or any(p is part for p in self.parts):
@@ -203,6 +207,9 @@ class ModuleDesc:
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
     frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
+    # A model a library built (`BertModel(config)`, `timm.create_model(…)`) or one of its
+    # submodules: known to be a module, its members unknown.  The dotted call that built it.
+    library: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,6 +247,12 @@ class Value:
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
+    # A name from a library the workspace does not hold (`transformers.BertModel`, an
+    # `accelerate.Accelerator()` instance): see ``libraries``.
+    library: str | None = None
+    # What a library model's forward returned (a tensor or a ModelOutput): its fields and
+    # items are tensors of the same graph.
+    model_output: bool = False
     # A known constant (see ``constant``/``const_value``): bool, None, str, int, float or
     # an ``EnumMember``; NOCONST when not known.
     const: Any = NOCONST
@@ -293,7 +306,24 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
     if replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
         first = _first_origin(a.origin, b.origin)
         return a if first is a.origin else b
-    return None
+    if a.library is not None and b.library is not None:  # `BertModel(…)` or `GPT2Model(…)`
+        first_is_a = _first_origin(a.origin, b.origin) is a.origin
+        kept = a if first_is_a else b
+        return replace(
+            kept,
+            class_name=a.class_name if a.class_name == b.class_name else "model",
+            has_parameters=Tri.join(a.has_parameters, b.has_parameters),
+            frozen=a.frozen and b.frozen,
+        )
+    # Modules of different kinds (the element of `[nn.Linear(…), nn.Tanh()]`): a module of
+    # unknown behaviour; it has parameters when any of them has (so does a container of
+    # them, `nn.Sequential(*layers)`).
+    return ModuleDesc(
+        "Module",
+        has_parameters=max(a.has_parameters, b.has_parameters),
+        origin=_first_origin(a.origin, b.origin),
+        frozen=a.frozen and b.frozen,
+    )
 
 
 _VALUE_FIELDS = frozenset(f.name for f in fields(Value))
@@ -464,6 +494,8 @@ class _Joiner:
             owner=a.owner if a.owner is b.owner else None,
             params_frozen=a.params_frozen and b.params_frozen,
             const=a.const if same_const(a.const, b.const) else NOCONST,
+            library=a.library if a.library == b.library else None,
+            model_output=a.model_output and b.model_output,
         )
         self.memo[key] = joined
         return joined

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
@@ -575,7 +576,16 @@ class Interpreter:
             )
             cls.framework = libraries.framework_of_bases(bases)
             cls.manual_optimization = bool(_MANUAL_OPTIMIZATION.search(node.get_code()))
-            if any(b in ("torch.nn.Module",) or b.endswith("nn.Module") for b in bases):
+            if any(
+                b in ("torch.nn.Module",)
+                or b.endswith("nn.Module")
+                or (
+                    b.startswith("torch.nn.")
+                    and b.rsplit(".", 1)[-1][:1].isupper()
+                    and "Parameter" not in b
+                )
+                for b in bases
+            ):  # `class Block(nn.Sequential)`, `class MyConv(nn.Conv2d)` are modules too
                 cls.is_module = Tri.YES
             elif any(libraries.is_module_base(b) for b in bases):
                 cls.is_module = Tri.YES
@@ -792,9 +802,24 @@ class Interpreter:
                         else None,
                     )
                     self.replace_value(sc, owner, new)
+                    self.keep_attribute(sc, owner_node, new)
                     return
                 if attr == "grad":
                     return
+                if attr == "inplace" and rhs is not None:
+                    owner = self.expr(owner_node, sc)
+                    desc = owner.module
+                    if desc is not None and desc.op is not None:  # `drop.inplace = True`
+                        flag = _literal_bool(rhs)
+                        changed = owner.evolve(
+                            module=replace(
+                                desc,
+                                inplace=Tri.MAYBE if flag is None else Tri.of(flag),
+                                inplace_range=None,
+                            )
+                        )
+                        self.replace_value(sc, owner, changed)
+                        self.keep_attribute(sc, owner_node, changed)
                 if path is not None:
                     if (
                         sc.self_name
@@ -830,6 +855,13 @@ class Interpreter:
             value = unknown()
         sc.env[name] = value
         self._note(name, value)
+
+    def keep_attribute(self: Dataflow, sc: Scope, node: Node, new: Value) -> None:
+        """`a.weight.requires_grad = False`: the module's attribute (made afresh on each
+        read) keeps the change from now on."""
+        path = dotted_name(node)
+        if path is not None and "." in path and self.lookup_path(path, sc) is not new:
+            self.bind(sc, path, new)
 
     def replace_value(self: Dataflow, sc: Scope, old: Value, new: Value) -> None:
         """The tensor object itself changed (requires_grad_, in-place op): update every alias."""

@@ -16,6 +16,9 @@ Sources (all read from the installed wheel, located through ``importlib``):
   modules and ``torch.nn.functional`` functions (``inplace`` parameter name and index), module
   instantiation (``has_parameters``), and the in-place behaviour of augmented operators.
 
+Composite ops nothing hand-written describes are run once under torch (``record_composites``):
+what autograd saves is read from whether backward raises after each tensor is written in place.
+
 Hand-written knowledge (decompositions of CompositeImplicitAutograd ops, which nn modules and
 functionals run which op, the few Tensor methods marked ``Tensor(a!) self`` that do not write
 data) lives below in clearly marked tables, never in the JSON by hand.
@@ -48,7 +51,10 @@ JSON layout (read by ``server/gradguard/optable.py``)::
             saves?: {input: [saved]}   saved tensors when `input` requires grad: argument
                                        names, "result" / "resultN" (outputs); for in-place
                                        ops "result" is the receiver after the write
-            via?                       decomposition / alias the saves come from
+            via?                       decomposition / alias the saves come from; "recorded":
+                                       composites run once under torch by record_composites
+                                       (each tensor argument / output written in place after
+                                       the forward: does backward raise?)
             diff_out?: [bool]          which outputs are differentiable, when not all
             view?, multi_view?}]}}
     aliases: {"linalg.norm": "linalg_norm", "__iadd__": "add_", ...}
@@ -1111,6 +1117,7 @@ def build_ops(fis: list[Any], dont_require: set[str]) -> dict[str, Any]:
             op["inplace"] = sorted(op["inplace"])
 
     apply_composites(ops)
+    record_composites(ops)
     add_python_only_methods(ops)
     return ops
 
@@ -1218,6 +1225,281 @@ def apply_composites(ops: dict[str, Any]) -> None:
                         )
     for name in sorted((set(DECOMPOSITIONS) | SAVES_NOTHING) - used):
         PROBLEMS.append(f"hand-written entry {name} unused (not composite or not in the table)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Composite ops with no hand-written decomposition: what autograd saves, recorded under torch
+# ---------------------------------------------------------------------------------------------
+
+# Sample calls for composites whose arguments cannot be guessed from their kinds (an einsum
+# equation, a positive-definite matrix, class indices).  ``T(shape)`` makes a float64 tensor.
+# Keys are "op" or "op.overload"; values build (positional args, keyword args).
+SAMPLE_CALLS: dict[str, Any] = {
+    "einsum": lambda T: (["ij,jk->ik", [T(3, 3), T(3, 3)]], {}),
+    "tensordot": lambda T: ([T(3, 4), T(4, 3), [1], [0]], {}),
+    "linalg_cholesky": lambda T: ([_spd(T)], {}),
+    "linalg_eigh": lambda T: ([_spd(T)], {}),
+    "linalg_eigvalsh": lambda T: ([_spd(T)], {}),
+    "linalg_ldl_factor": lambda T: ([_spd(T)], {}),
+    "linalg_tensorinv": lambda T: ([T(4, 2, 2)], {"ind": 1}),
+    "linalg_tensorsolve": lambda T: ([T(2, 3, 6), T(2, 3)], {}),
+    "linalg_matrix_power": lambda T: ([T(3, 3), 2], {}),
+    "matrix_power": lambda T: ([T(3, 3), 2], {}),
+    "linalg_multi_dot": lambda T: ([[T(3, 3), T(3, 3), T(3, 3)]], {}),
+    "chain_matmul": lambda T: ([[T(3, 3), T(3, 3), T(3, 3)]], {}),
+    "linalg_vander": lambda T: ([T(3)], {}),
+    "vander": lambda T: ([T(3)], {}),
+    "nll_loss": lambda T: ([T(4, 3), _classes(4, 3)], {}),
+    "nll_loss_nd": lambda T: ([T(4, 3), _classes(4, 3)], {}),
+    "nll_loss2d": lambda T: ([T(2, 3, 2, 2), _classes((2, 2, 2), 3)], {}),
+    "cross_entropy_loss": lambda T: ([T(4, 3), _classes(4, 3)], {}),
+    "multilabel_margin_loss": lambda T: ([T(2, 3), _classes((2, 3), 3)], {}),
+    "take_along_dim": lambda T: ([T(3, 3), _classes((3, 1), 3)], {"dim": 1}),
+    "embedding_bag": lambda T: ([T(5, 3), _classes(4, 5), torch_long([0, 2])], {}),
+    "embedding_bag.padding_idx": lambda T: (
+        [T(5, 3), _classes(4, 5), torch_long([0, 2]), False, 0, False, None, False, None],
+        {},
+    ),
+    "scaled_dot_product_attention": lambda T: ([T(1, 2, 3, 4), T(1, 2, 3, 4), T(1, 2, 3, 4)], {}),
+    "cross": lambda T: ([T(3, 3), T(3, 3)], {}),
+    "cosine_embedding_loss": lambda T: ([T(3, 4), T(3, 4), _signs(3)], {}),
+    "margin_ranking_loss": lambda T: ([T(3), T(3), _signs(3)], {}),
+    "hinge_embedding_loss": lambda T: ([T(3), _signs(3)], {}),
+    "triplet_margin_loss": lambda T: ([T(3, 4), T(3, 4), T(3, 4)], {}),
+    "poisson_nll_loss": lambda T: ([T(3), T(3), True, False, 1e-8, 1], {}),
+    "kl_div": lambda T: ([T(3, 4), T(3, 4)], {}),
+    "adaptive_max_pool1d": lambda T: ([T(2, 3, 6), [2]], {}),
+    "adaptive_avg_pool1d": lambda T: ([T(2, 3, 6), [2]], {}),
+    "adaptive_avg_pool2d": lambda T: ([T(2, 3, 6, 6), [2, 2]], {}),
+    "adaptive_avg_pool3d": lambda T: ([T(2, 3, 4, 4, 4), [2, 2, 2]], {}),
+    "quantile": lambda T: ([T(5), 0.3], {}),
+    "nanquantile": lambda T: ([T(5), 0.3], {}),
+    "gradient": lambda T: ([T(5)], {}),
+    "diff": lambda T: ([T(5)], {}),
+    "trapezoid": lambda T: ([T(5)], {}),
+    "trapz": lambda T: ([T(5)], {}),
+    "cumulative_trapezoid": lambda T: ([T(5)], {}),
+    "cov": lambda T: ([T(3, 5)], {}),
+    "corrcoef": lambda T: ([T(3, 5)], {}),
+}
+
+# Composites not recorded: quantized/sparse/fbgemm internals, RNN kernels whose arguments are
+# flat weight lists (the nn modules are described in MODULES), random or data-dependent ops.
+NOT_RECORDED_PREFIXES = ("fbgemm_", "quantized_", "sparse_", "to_sparse", "fake_quantize")
+
+
+def _spd(T: Any) -> Any:
+    a = T(3, 3)
+    return a @ a.mT + 3 * _eye(a)
+
+
+def _eye(like: Any) -> Any:
+    import torch
+
+    return torch.eye(like.shape[-1], dtype=like.dtype)
+
+
+def _classes(shape: Any, n: int) -> Any:
+    import torch
+
+    shape = (shape,) if isinstance(shape, int) else shape
+    return torch.arange(int(torch.tensor(shape).prod())).reshape(shape) % n
+
+
+def _signs(n: int) -> Any:
+    import torch
+
+    return torch.tensor([1.0, -1.0, 1.0][:n], dtype=torch.float64)
+
+
+def torch_long(values: list[int]) -> Any:
+    import torch
+
+    return torch.tensor(values, dtype=torch.long)
+
+
+# Generic attempts for the other composites: tensors of one shape, ints/lists that fit it.
+_PROFILES = (
+    ((3, 3), 1, [1]),
+    ((2, 3, 3), 1, [1]),
+    ((3,), 0, [0]),
+    ((2, 3, 4), 2, [2]),
+    ((2, 3, 4, 4), 2, [2, 2]),
+    ((2, 2, 3, 4, 4), 2, [2, 2, 2]),
+)
+
+
+def _generic_calls(entry: dict[str, Any]) -> list[Any]:
+    """Builders of (args, kwargs) from the schema: required arguments only."""
+    import torch
+
+    builders = []
+    for shape, integer, ints in _PROFILES:
+
+        def build(T: Any, shape: Any = shape, integer: int = integer, ints: Any = ints) -> Any:
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+            for name, kind, *flags in entry["args"]:
+                flag = flags[0] if flags else ""
+                if "d" in flag:
+                    continue
+                if kind == "T":
+                    value: Any = T(*shape)
+                elif kind == "T?":
+                    value = None
+                elif kind == "TL":
+                    value = [T(*shape), T(*shape)]
+                elif kind == "S":
+                    value = 2.0
+                elif kind == "I":
+                    value = integer
+                elif kind == "F":
+                    value = 0.5
+                elif kind == "B":
+                    value = False
+                elif kind == "L":
+                    value = list(ints)
+                else:
+                    return None  # a required dtype/str/...: needs a SAMPLE_CALLS entry
+                if "k" in flag:
+                    kwargs[name] = value
+                else:
+                    args.append(value)
+            return args, kwargs
+
+        builders.append(build)
+    del torch
+    return builders
+
+
+def _tensors_in(value: Any) -> list[Any]:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
+
+
+def _named(entry: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments by schema name (positional ones in schema order)."""
+    positional = [a[0] for a in entry["args"] if "k" not in (a[2] if len(a) > 2 else "")]
+    named = dict(zip(positional, args, strict=False))
+    named.update(kwargs)
+    return named
+
+
+def _record_once(
+    fn: Any, entry: dict[str, Any], build: Any, grad_name: str, target: str | None
+) -> str | None:
+    """Run ``fn`` with argument ``grad_name`` requiring grad, write ``target`` (an argument
+    name or an output label) in place, backpropagate.  "saved" when autograd objects to the
+    write, "free" when it does not, "nograd" when nothing records grad; None: no such call."""
+    import torch
+
+    torch.manual_seed(0)
+
+    def T(*shape: int) -> Any:
+        return torch.rand(*shape, dtype=torch.float64) + 0.5
+
+    built = build(T)
+    if built is None:
+        return None
+    args, kwargs = built
+    named = _named(entry, args, kwargs)
+    grad_leaves = _tensors_in(named.get(grad_name))
+    if not grad_leaves:
+        return None
+    if any(not t.is_floating_point() for t in grad_leaves):
+        return "nograd"
+    for t in grad_leaves:
+        t.requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*args, **kwargs)
+    outs = _tensors_in(out)
+    diff = [o for o in outs if o.requires_grad]
+    if not diff:
+        return "nograd"
+    if target is not None:
+        n_out = entry["n_out"]
+        labels = [output_label(k, n_out) for k in range(n_out)]
+        if target in labels:
+            index = labels.index(target)
+            written = [outs[index]] if index < len(outs) and n_out == len(outs) else []
+        else:
+            written = _tensors_in(named.get(target))
+        if not written:
+            return None
+        with torch.no_grad():
+            for w in written:
+                w.add_(0)
+    loss = sum((o.real if o.is_complex() else o).sum() for o in diff)
+    try:
+        loss.backward()  # type: ignore[union-attr]
+    except RuntimeError as exc:
+        if "modified by an inplace operation" in str(exc):
+            return "saved"
+        raise
+    return "free"
+
+
+def record_saves(name: str, ovl_name: str, entry: dict[str, Any]) -> dict[str, list[str]] | None:
+    """Per tensor argument: which arguments/outputs autograd saves when only that argument
+    requires grad, found by writing each one in place after the forward and running backward
+    (the error autograd raises is the fact the table states).  None when no sample call runs."""
+    import torch
+
+    packet = getattr(torch.ops.aten, name, None)
+    fn = getattr(packet, ovl_name or "default", None) if packet is not None else None
+    if fn is None:
+        return None
+    sample = SAMPLE_CALLS.get(f"{name}.{ovl_name}") or (
+        SAMPLE_CALLS.get(name) if not ovl_name else None
+    )
+    builders = [sample] if sample is not None else _generic_calls(entry)
+    tensor_names = [a[0] for a in entry["args"] if a[1] in TENSOR_KINDS]
+    for build in builders:
+        runs = {}
+        try:
+            for g in tensor_names:
+                runs[g] = _record_once(fn, entry, build, g, None)
+        except Exception:
+            continue
+        if not any(r in ("free", "nograd") for r in runs.values()):
+            continue
+        labels = [output_label(k, entry["n_out"]) for k in range(entry["n_out"])]
+        saves: dict[str, list[str]] = {}
+        try:
+            for g, first in runs.items():
+                if first != "free":
+                    saves[g] = []
+                    continue
+                saves[g] = sorted(
+                    t
+                    for t in tensor_names + labels
+                    if _record_once(fn, entry, build, g, t) == "saved"
+                )
+        except Exception as exc:
+            PROBLEMS.append(f"recording {name}.{ovl_name}: {exc}")
+            return None
+        return saves
+    return None
+
+
+def record_composites(ops: dict[str, Any]) -> None:
+    """Fill ``saves`` of the composite overloads nothing above describes, from autograd."""
+    for name, op in ops.items():
+        if name.startswith(NOT_RECORDED_PREFIXES):
+            continue
+        for ovl_name, entry in op["overloads"].items():
+            if entry["grad"] != "composite" or "saves" in entry:
+                continue
+            saves = record_saves(name, ovl_name, entry)
+            if saves is not None:
+                entry["saves"] = saves
+                entry["via"] = "recorded"
 
 
 def add_python_only_methods(ops: dict[str, Any]) -> None:

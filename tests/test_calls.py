@@ -114,3 +114,31 @@ def test_cached_runs_move_findings_between_files_like_fresh_runs(tmp_path):
     # The helper is fixed: the caller's cached entry depended on it, so it is stale too.
     (tmp_path / "blocks.py").write_text("def gate(t):\n    return t.sigmoid()\n")
     assert where(_cli(".", cwd=tmp_path)) == []
+
+
+LONE = """\
+import torch
+
+
+def scale_bias(n):
+    b = torch.zeros(n, requires_grad=True)
+    b.mul_(2)
+    return b
+"""
+
+
+def test_a_lone_stand_alone_verdict_is_at_most_a_warning():
+    # nobody calls scale_bias: grad mode at its entry is assumed, not proven
+    (diag,) = check(LONE, "lone.py").diagnostics
+    assert (diag.code, diag.range.start.line + 1, diag.severity) == ("GG101", 6, Severity.WARNING)
+    # a call in grad mode proves it: the in-context finding is an error
+    called = check(LONE + "\n\nscale_bias(3)\n", "called.py").diagnostics
+    assert [(d.code, d.severity) for d in called] == [("GG101", Severity.ERROR)]
+
+
+def test_callers_under_no_grad_withdraw_the_stand_alone_verdict():
+    under = LONE + "\n\nwith torch.no_grad():\n    scale_bias(3)\n    scale_bias(4)\n"
+    assert check(under, "under.py").diagnostics == []
+    # one caller in grad mode keeps it (as that caller's in-context error)
+    mixed = under + "scale_bias(5)\n"
+    assert [d.severity for d in check(mixed, "mixed.py").diagnostics] == [Severity.ERROR]

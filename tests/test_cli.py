@@ -327,7 +327,10 @@ def test_fix_on_a_file_with_syntax_errors_writes_nothing_and_says_why(
 def test_summary_counts_errors_and_warnings(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = BUGGY + "w = torch.zeros(3, requires_grad=True)\nw.data.mul_(2)\nw.data.add_(1)\n"
+    source = BUGGY + (
+        "w = torch.zeros(3, requires_grad=True)\nloss = (w * w).sum()\n"
+        "w.data.mul_(2)\nw.data.add_(1)\nloss.backward()\n"
+    )
     path = _write(project / "model.py", source)
     assert main(["check", str(path)]) == 1  # warnings are findings too: exit 1
     out = capsys.readouterr().out

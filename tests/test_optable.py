@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -779,3 +781,83 @@ def test_composite_outputs_exclude_internals() -> None:
     assert ot.saves(
         "native_layer_norm", [GRAD, OTHER, OTHER, OTHER, NUMBER], method=False
     ).outputs == {1, 2}
+
+
+# --------------------------------------------------------------------------------------------
+# composites recorded under torch by the generator (record_composites)
+# --------------------------------------------------------------------------------------------
+
+
+def _fresh(*shape: int) -> torch.Tensor:
+    return torch.rand(*shape, dtype=torch.float64) + 0.5
+
+
+# name: (the Python call as users write it, its tensor arguments' shapes, table args)
+RECORDED_SAMPLES: dict[str, tuple[Callable[..., Any], tuple[tuple[int, ...], ...], list]] = {
+    "einsum": (lambda a, b: torch.einsum("nd,nd->n", a, b), ((2, 3), (2, 3)), None),
+    "tensordot": (lambda a, b: torch.tensordot(a, b, dims=1), ((3, 4), (4, 2)), None),
+    "cdist": (lambda a, b: torch.cdist(a, b), ((3, 4), (2, 4)), None),
+    "cosine_similarity": (lambda a, b: F.cosine_similarity(a, b), ((3, 4), (3, 4)), None),
+    "linalg_solve": (lambda a, b: torch.linalg.solve(a, b), ((3, 3), (3, 2)), None),
+    "linalg_inv": (lambda a: torch.linalg.inv(a), ((3, 3),), None),
+    "scaled_dot_product_attention": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+        ((1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 4)),
+        None,
+    ),
+    "kron": (lambda a, b: torch.kron(a, b), ((2, 2), (2, 3)), None),
+    "inner": (lambda a, b: torch.inner(a, b), ((2, 3), (4, 3)), None),
+    "det": (lambda a: torch.det(a), ((3, 3),), None),
+}
+
+
+def _table_saves(name: str, grads: list[bool]) -> tuple[frozenset[int], bool]:
+    """(saved argument positions, result saved) as the engine asks the table (analysis.ops:
+    Python-level calls, `Tensor[]` arguments)."""
+    from gradguard.analysis import ops as engine_ops
+    from gradguard.analysis.values import Tri
+
+    def fact(g: bool) -> engine_ops.ArgFact:
+        return engine_ops.ArgFact("tensor", Tri.YES if g else Tri.NO)
+
+    if name == "einsum":  # einsum(equation, Tensor[] tensors): one list argument, saved
+        # when the list holds a tensor autograd saves (here: the one not requiring grad)
+        s = engine_ops.saves(name, [engine_ops.ArgFact("other", Tri.NO), fact(True)], method=False)
+        assert [i for i, _ in s.args] == [1]
+        return frozenset(i for i, g in enumerate(grads) if not g), s.result is Tri.YES
+    s = engine_ops.saves(name, [fact(g) for g in grads], method=False)
+    assert all(c is Tri.YES for _, c in s.args), name
+    return frozenset(i for i, _ in s.args), s.result is Tri.YES
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_SAMPLES))
+def test_recorded_composite_saves_match_autograd(name: str) -> None:
+    op = ot.lookup(name)
+    assert op is not None and any(o.via == "recorded" for o in op.overloads), name
+    call, shapes, _ = RECORDED_SAMPLES[name]
+    for g in range(len(shapes)):
+        grads = [i == g for i in range(len(shapes))]
+        saved, result = _table_saves(name, grads)
+        for j in range(len(shapes)):
+            inputs = [_fresh(*shape).requires_grad_(grads[i]) for i, shape in enumerate(shapes)]
+            out = call(*inputs)
+            written = inputs[j] if not grads[j] else None
+            if written is None:  # a leaf that requires grad: write it under no_grad
+                with torch.no_grad():
+                    inputs[j].add_(0)
+                assert raises_modified(out.sum().backward) == (j in saved), (name, g, j)
+            else:
+                assert breaks(written, out) == (j in saved), (name, g, j)
+        inputs = [_fresh(*shape).requires_grad_(grads[i]) for i, shape in enumerate(shapes)]
+        out = call(*inputs)
+        assert breaks(out, out) == result, (name, g, "result")
+
+
+def test_recording_covers_most_composites() -> None:
+    table = json.loads((ROOT / "server" / "gradguard" / "data" / "optable.json").read_text())
+    composite = [
+        o for op in table["ops"].values() for o in op["overloads"] if o["grad"] == "composite"
+    ]
+    without = [o for o in composite if "saves" not in o]
+    recorded = [o for o in composite if o.get("via") == "recorded"]
+    assert len(recorded) >= 120 and len(without) <= 100, (len(recorded), len(without))

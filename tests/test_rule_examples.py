@@ -54,6 +54,8 @@ def oracle() -> dict[str, dict]:
     programs: list[str] = []
     for rule, _, ex in INVALID:
         programs.append(ex.code)
+        if ex.correct is not None:
+            programs.append(ex.correct)
         if ex.intended is not None:
             programs.append(ex.intended)
             try:
@@ -90,6 +92,12 @@ def test_invalid_example_fails_under_pytorch_as_claimed(oracle, rule, index, exa
     result = oracle[example.code]
     if example.raises is None:
         assert result["ok"], f"PyTorch raised {result['error']} where the rule says it is silent"
+        # Silent, but wrong: what the example prints (its gradients) is not what the
+        # program without the culprit write prints.
+        assert example.correct is not None, f"{rule.code}: a silent example states `correct`"
+        correct = oracle[example.correct]
+        assert correct["ok"], correct["error"]
+        assert result["stdout"] != correct["stdout"], (result["stdout"], correct["stdout"])
     else:
         assert not result["ok"], f"{rule.code}: PyTorch ran it without error"
         assert example.raises in result["error"], result["error"]

@@ -69,6 +69,23 @@ class Autograd:
             or tv.tensor is Tri.NO
             or (tv.tensor is Tri.MAYBE and rv.tensor is not Tri.YES and tv.storage is None)
         ):
+            if op != "@=" and tv.tensor is Tri.MAYBE and tv.data_of is None:
+                # Unknown target: the jedi tier may still say it is a Parameter.
+                self.unknown_sites.append(
+                    WriteSite(
+                        "augassign",
+                        op,
+                        node,
+                        node,
+                        tv,
+                        target,
+                        sc.grad,
+                        sc.info,
+                        node_range(node),
+                        value_node=rhs,
+                        target_text=_code(target),
+                    )
+                )
             # Not an in-place tensor op: Python rebinds the name.
             self.assign(target, self.binary(binop, tv, rv, node, sc), sc, rhs)
             return
@@ -131,6 +148,8 @@ class Autograd:
         )
         site.aliases = self.aliases_of(sc, base)
         site.later_grad_use = self.later_grad_use(target, _code(base_node))
+        if base.tensor is Tri.MAYBE and base.storage is None and base.data_of is None:
+            self.unknown_sites.append(site)  # the jedi tier may say it is a Parameter
         self.add_site(site, sc)
         self.write(site, sc)
         rg = (
@@ -186,15 +205,33 @@ class Autograd:
         self.sites.append(site)
 
     def write(self: Dataflow, site: WriteSite, sc: Scope) -> None:
+        if site.target.data_of is not None:
+            self.silent_write(site, site.target.data_of, sc)
         storage = site.target.storage
         if storage is None:
             return
-        live = [s for s in storage.saves if not s.consumed]
-        storage.saves = []
+        live: list[SaveRecord] = []
+        for part in storage.closure():  # a model's parameters: all its submodules' too
+            live.extend(s for s in part.saves if not s.consumed)
+            part.saves = []
         original = site.__dict__.get("_dup_of", site)
         for save in live:
             original.invalidated.append(save)
             sc.pending.append(Violation(original, save, None, certain=save.certain))
+
+    def silent_write(self: Dataflow, site: WriteSite, owner: Value, sc: Scope) -> None:
+        """A write through `owner.data`: the version counter does not move, so every graph
+        that saved `owner` and is backpropagated later computes silently wrong gradients."""
+        storage = owner.storage
+        if storage is None or owner.requires_grad is Tri.NO:
+            return
+        original = site.__dict__.get("_dup_of", site)
+        rebinds = site.kind == "data_assign"  # `x.data = e`: saved views keep the old values
+        for save in storage.saves:
+            if not save.consumed and not (rebinds and save.view):
+                sc.pending.append(
+                    Violation(original, save, None, certain=save.certain, silent=True)
+                )
 
     def after_inplace(
         self, target: Value, op: str, args: list[Value], node: Node, sc: Scope
@@ -225,9 +262,16 @@ class Autograd:
         new_ids: set[int] = set()
         origin = self.origin(node_range(node), f"`{op}` on line {node.start_pos[0]}")
         for index, certainty in facts.args:
-            storage = args[index].storage if index < len(args) else None
-            if storage is not None:
-                rec = SaveRecord(op, origin, certain=certainty is Tri.YES and sc.grad is Tri.YES)
+            if index >= len(args):
+                continue
+            # a saved `Tensor[]` argument: each of its tensors is saved
+            held = _tensor_members(args[index]) or [args[index]]
+            # The table knows that some tensors of the list are saved, not which: certain
+            # for each only when all of them require grad (each is saved for the others).
+            whole = len(held) == 1 or all(v.requires_grad is Tri.YES for v in held)
+            for storage in {id(v.storage): v.storage for v in held if v.storage}.values():
+                certain = certainty is Tri.YES and sc.grad is Tri.YES and whole
+                rec = SaveRecord(op, origin, certain=certain, view=args[index].view is Tri.YES)
                 storage.saves.append(rec)
                 self.records[rec.id] = rec
                 new_ids.add(rec.id)
@@ -245,7 +289,7 @@ class Autograd:
         remaining = []
         for v in sc.pending:
             if v.save.id in value.graph and not v.save.consumed:
-                self.report(Violation(v.site, v.save, origin, certain=v.certain))
+                self.report(Violation(v.site, v.save, origin, certain=v.certain, silent=v.silent))
             else:
                 remaining.append(v)
         sc.pending = remaining
@@ -277,6 +321,9 @@ class Autograd:
         keywords: dict[str, Value] | None = None,
     ) -> Value:
         tensors = [a for a in args if a.tensor is not Tri.NO]
+        lists = ops.takes_tensor_list(op)
+        if lists:
+            tensors += [m for a in args for m in _tensor_members(a)]
         if not tensors:
             return fresh_tensor(Tri.NO) if not method else UNKNOWN
         if ops.result_never_requires_grad(op) or sc.grad is Tri.NO:
@@ -292,7 +339,7 @@ class Autograd:
         result = fresh_tensor(rg, grad_from=grad_from, graph=graph)
         if not save_lookup:
             return result
-        facts_args = [_argfact(a) for a in args]
+        facts_args = [_argfact(a, lists=lists) for a in args]
         kw_items = [(k, v) for k, v in (keywords or {}).items() if k not in ("out", "inplace")]
         facts_args += [_argfact(v, k) for k, v in kw_items]
         shape = ops.outputs(op, facts_args, method=method)
@@ -338,7 +385,20 @@ class Autograd:
         )
 
 
-def _argfact(value: Value, name: str | None = None) -> ops.ArgFact:
+def _tensor_members(value: Value) -> list[Value]:
+    """The tensors of a list/tuple of tensors (`torch.einsum(eq, [a, b])`), else []."""
+    if value.tensor is not Tri.NO:
+        return []
+    members = list(value.items or ()) + ([value.element] if value.element is not None else [])
+    if members and all(m.tensor is Tri.YES for m in members):
+        return members
+    return []
+
+
+def _argfact(value: Value, name: str | None = None, lists: bool = False) -> ops.ArgFact:
+    members = _tensor_members(value) if lists else []
+    if members:  # binds a `Tensor[]` parameter
+        return ops.ArgFact("tensor", Tri.any([m.requires_grad for m in members]), name)
     if is_number(value):
         kind = "number"
     elif value.tensor is Tri.YES:

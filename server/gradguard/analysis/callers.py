@@ -25,7 +25,7 @@ from ..model import Diagnostic
 MAX_CALLERS = 8
 MAX_SCANNED = 3000  # Python files looked at per workspace folder
 SCAN_TTL_S = 10.0
-CALLER_STEPS = 40_000  # statements interpreted for all callers together (``calls.MAX_STEPS``)
+CALLER_STEPS = 10_000  # statements interpreted for all callers together (``calls.MAX_STEPS``)
 _SKIPPED_DIRS = frozenset(
     {
         ".git",

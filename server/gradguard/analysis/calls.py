@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from ..model import Range
 from . import torchnames as tn
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
@@ -44,6 +45,7 @@ from .values import (
     _fresh_copy,
     fresh_tensor,
     is_unknown,
+    joined_elements,
     merge,
 )
 
@@ -95,6 +97,7 @@ _BUILTINS = frozenset(
         "hasattr",
         "round",
         "abs",
+        "filter",
     }
 )
 _SCALAR_BUILTINS = frozenset(
@@ -119,6 +122,10 @@ class CallState:
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
     generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
+    # (file or None for the analysed one, the function's range) -> grad mode at each of
+    # its known call sites: a function every caller runs under no_grad has no grad-mode
+    # verdict of its own.
+    entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
     # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
     # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
@@ -143,9 +150,11 @@ class Calls:
     ) -> Value:
         if callee.torch_path and not callee.torch_path.startswith("ctx:"):
             return self.torch_call(callee.torch_path, trailer, node, sc)
-        args, positional, keywords = self.evaluate_args(trailer, sc)
         if callee.imported is not None:
             callee = self.resolve_import(callee)
+        if callee.library:
+            return self.library_call(callee.library, trailer, node, sc)
+        args, positional, keywords = self.evaluate_args(trailer, sc)
         head = span[0]
         if (
             callee is UNKNOWN
@@ -156,6 +165,14 @@ class Calls:
             and head.value not in self.bound_names()
         ):
             return self.builtin_call(head.value, positional, trailer, sc)
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
+            and head.value == "chain"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+        ):
+            return self.chained(positional, trailer, sc)
         if callee.func is not None:
             result = self.call_user(callee.func, args, positional, keywords, node, sc)
             if result is not None:
@@ -177,6 +194,12 @@ class Calls:
         """zip/enumerate/reversed/list/tuple/sorted keep the elements' identity."""
         if name in _SCALAR_BUILTINS:
             return NUMBER
+        if name == "filter" and len(positional) == 2:  # `filter(lambda p: p.requires_grad, …)`
+            return Value(
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                element=self.iter_element(positional[1], trailer, sc) or UNKNOWN,
+            )
         if name == "range":
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=NUMBER)
         if not positional:
@@ -192,6 +215,12 @@ class Calls:
             items = tuple(reversed(first.items)) if name == "reversed" else first.items
             return _container(items) if name != "sorted" else _container(items).evolve(items=None)
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=element)
+
+    def chained(self: Dataflow, iterables: list[Value], trailer: Node, sc: Scope) -> Value:
+        """`itertools.chain(a, b)`: yields a's elements, then b's (parameters of both models
+        share one fate: a write to them all reaches what either model saved)."""
+        elements = [self.iter_element(v, trailer, sc) or UNKNOWN for v in iterables]
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
         """A call we know nothing of: its result may depend on every argument's graph."""
@@ -249,15 +278,29 @@ class Calls:
         self.ensure_initialised(cls)
         attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
         origin = self.origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
-        instance = Value(tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs)
+        # While __init__ runs, `self` already is an instance of its class (a module of it
+        # for a module class): `self._init_weights()`, `Adam(self.parameters())` work.
+        instance = Value(
+            tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs, user_class=cls.name
+        )
         found = self.find_method(cls, "__init__")
+        if cls.is_module is not Tri.NO or cls.is_autograd_function:
+            early = _has_parameters(attrs) if attrs else cls.has_parameters
+            if cls.is_module is not Tri.YES:
+                early = min(early, Tri.MAYBE, key=int)
+            instance = instance.evolve(
+                user_class=None,
+                module=ModuleDesc(
+                    cls.name, has_parameters=early, origin=origin, user_class=cls.name
+                ),
+            )
         if found is not None:
             owner, fn, decorators = found
             func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "method")
             func.bound = instance
             self.call_user(func, args, positional, keywords, node, sc)
         if cls.is_module is Tri.NO and not cls.is_autograd_function:
-            return instance.evolve(user_class=cls.name)
+            return instance
         has = _has_parameters(attrs) if found is not None else cls.has_parameters
         if cls.is_module is not Tri.YES:
             has = min(has, Tri.MAYBE, key=int)
@@ -415,6 +458,10 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
+            # a call the program makes (not one a stand-alone analysis assumed)
+            callee_file = func.flow.path if func.flow.is_foreign else None
+            state.entry_modes.setdefault((callee_file, node_range(fn)), set()).add(sc.grad)
         # Recursion is followed only while a constant argument may decide its base case
         # (`rec(t, n - 1)` with a known `n`), within the depth bound.
         recursive = fn in state.stack and not any(
@@ -574,8 +621,17 @@ def _leave_attributes(
         rest = key[len(prefix) :]
         if receiver.attrs is not None:
             receiver.attrs[rest] = value
+        if "." not in rest and receiver.storage is not None and _is_submodule(value):
+            receiver.storage.add_part(value.storage)  # its parameters are the receiver's
         if path is not None:
             caller.bind(caller_scope, f"{path}.{rest}", value)
+
+
+def _is_submodule(value: Value) -> bool:
+    """A value whose parameters a module holding it as an attribute owns."""
+    return value.storage is not None and (
+        value.module is not None or (value.parameter and value.tensor is Tri.YES)
+    )
 
 
 def _method_kind(decorators: list[Node]) -> str:

@@ -13,6 +13,7 @@ Where things live (one mixin per concern; ``Dataflow`` puts them together):
 - ``autograd``     write sites, version bumps, saves for backward, ``backward()``
 - ``calls``        user calls: resolution, call contexts, inlining, summaries, budgets
 - ``modules``      other files of the workspace: import resolution, parsed-module cache
+- ``library_calls`` libraries the workspace does not hold: their models, framework objects
 
 A new tracked torch op goes to the op table (``scripts/gen_optable.py``) or, when it is not
 an op, to ``torch_calls``; a new call form (a decorator, a dispatch idiom) to ``calls``.
@@ -25,6 +26,7 @@ from .autograd import Autograd
 from .calls import Calls, CallState, FunctionContext
 from .expressions import Expressions
 from .interpreter import Interpreter
+from .library_calls import LibraryCalls
 from .modules import Project, SourceReader
 from .nodes import _FREEZE, Node, _grad_reads
 from .scope import ClassInfo, Scope
@@ -33,7 +35,7 @@ from .torch_calls import TorchCalls
 from .values import Origin, SaveRecord, Tri
 
 
-class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
+class Dataflow(Interpreter, Expressions, TorchCalls, LibraryCalls, Autograd, Calls):
     def __init__(
         self,
         module: Node,
@@ -55,7 +57,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, Autograd, Calls):
         self.violations: list[Violation] = []
         self.classes: dict[str, ClassInfo] = {}
         self.torch_aliases: set[str] = set()
-        self._reported_violation_keys: set[tuple[int, int]] = set()
+        self._reported_violation_keys: set[tuple[int, ...]] = set()
         self._site_keys: dict[tuple[str, int, str, tuple[int, ...]], WriteSite] = {}
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type

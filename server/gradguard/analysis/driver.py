@@ -20,13 +20,14 @@ from parso.grammar import Grammar, load_grammar
 from ..config import Settings
 from ..failures import swallowed
 from ..fixes import FixContext
-from ..model import Diagnostic, RelatedInfo
+from ..model import Diagnostic, RelatedInfo, Severity
 from ..rules import RULE_MODULES
 from ..text import split_lines
 from .dataflow import Dataflow
-from .modules import SourceReader
+from .modules import SourceReader, parsed_tree
 from .sites import Violation, WriteSite
-from .values import fresh_ids
+from .syntax import node_range
+from .values import Tri, fresh_ids
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _analyze(
     read_source: SourceReader | None,
 ) -> Analysis:
     if module is None:
-        module = parse(source, path, incremental)
+        module = parse(source, path, incremental) if incremental and path else parsed_tree(source)
     lines = split_lines(source)
     flow = Dataflow(module, lines, path=path, read_source=read_source)
     flow.run()
@@ -114,6 +115,9 @@ def _analyze(
                 continue
             contexts[site.path] = _FileContext(other, "\n".join(other.lines), settings)
         diag = _judge(method, finding, contexts[site.path])
+        if diag is None:
+            continue
+        diag = _standalone_verdict(diag, site, flow)
         if diag is None:
             continue
         diag = _with_call_chain(diag, site)
@@ -152,6 +156,26 @@ def _judge(method: str, finding: object, ctx: _FileContext) -> Diagnostic | None
         if diag is not None:
             return diag  # one rule per finding: PyTorch raises one error there
     return None
+
+
+def _standalone_verdict(diag: Diagnostic, site: WriteSite, flow: Dataflow) -> Diagnostic | None:
+    """A function's own verdict (analysed alone, grad mode at entry assumed): withdrawn when
+    every known call of the function runs it under no_grad (those calls were analysed in
+    their context), at most a warning when grad mode at its entry is not proven."""
+    scope = site.scope
+    if scope.kind == "module" or scope.grad_proven:
+        return diag
+    # The function the analysis started from: this one, or the outermost caller of a call
+    # chain that a stand-alone analysis followed (unless that chain starts at module level).
+    root = scope.outer_range if site.call_chain else scope.range
+    if root is None or root == node_range(flow.module):
+        return diag
+    modes = flow.calls.entry_modes.get((None if site.call_chain else site.path, root))
+    if modes and all(mode is Tri.NO for mode in modes):
+        return None
+    if diag.severity == Severity.ERROR and not scope.entry_grad_certain and not site.call_chain:
+        return replace(diag, severity=Severity.WARNING)
+    return diag
 
 
 def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:

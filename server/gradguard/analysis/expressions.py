@@ -39,6 +39,7 @@ from .values import (
     const_value,
     is_number,
     join_all,
+    joined_elements,
     merge,
     truth,
 )
@@ -359,6 +360,16 @@ class Expressions:
                 requires_grad=Tri.NO,
                 torch_path=tn.canonical(f"{owner.torch_path}.{attr}"),
             )
+        if owner.library:
+            return self.library_attribute(owner, attr)
+        if owner.model_output and owner.tensor is Tri.MAYBE:
+            field = self.output_field(owner, attr)
+            if field is not None:
+                return field
+        if owner.module is not None and owner.module.library is not None and not owner.attrs:
+            member = self.model_member(owner, attr)
+            if member is not None:
+                return member
         if owner.user_class and owner.user_class in self.classes:
             cls = self.classes[owner.user_class]
             if owner.attrs is None and owner.module is None and _is_enum(cls.bases):
@@ -385,7 +396,8 @@ class Expressions:
                     requires_grad=owner.module.has_parameters,
                     leaf=owner.module.has_parameters,
                     parameter=True,
-                    storage=Storage(),
+                    # the module's parameters: what its forward saved of them lives there
+                    storage=owner.storage if owner.storage is not None else Storage(),
                     grad_from=self.origin(
                         origin.range,
                         f"the parameters of `nn.{owner.module.class_name}` on line {origin.line}",
@@ -423,6 +435,10 @@ class Expressions:
 
     def index(self: Dataflow, base: Value, trailer: Node, node: Node, sc: Scope) -> Value:
         idx_kind = self.index_kind(trailer, sc)
+        if base.model_output and base.tensor is Tri.MAYBE:
+            return self.output_field(base, None) or UNKNOWN
+        if base.module is not None and base.module.library is not None and base.tensor is Tri.NO:
+            return self.model_item(base)
         if base.items is not None and base.tensor is Tri.NO:
             position = _constant_index(trailer.children[1], base)
             if position is not None:
@@ -517,10 +533,42 @@ class Expressions:
         keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
         return args, positional, keywords
 
+    def expand_stars(
+        self: Dataflow, args: CallArgs, positional: list[Value], sc: Scope
+    ) -> tuple[list[Value], bool]:
+        """The positional values with each `*xs` spread out (`nn.Sequential(*layers)`), and
+        whether the count is exact: a list of unknown length gives its element once."""
+        if not args.stars:
+            return positional, True
+        out: list[Value] = []
+        exact = True
+        taken = 0
+        for before, star in args.stars:
+            out.extend(positional[taken:before])
+            taken = before
+            spread = self.expr(star, sc)
+            if spread.tensor is Tri.NO and spread.items is not None and spread.keys is None:
+                out.extend(spread.items)
+                continue
+            exact = False
+            element = spread.element
+            if element is not None and element is not UNKNOWN:
+                out.append(element)
+        out.extend(positional[taken:])
+        return out, exact
+
     def binary(self: Dataflow, op: str, left: Value, right: Value, node: Node, sc: Scope) -> Value:
         if left.tensor is Tri.NO and right.tensor is Tri.NO:
             if op == "add" and left.items is not None and right.items is not None:
                 return _container(left.items + right.items)  # `xs + [t]`
+            if op == "add" and (left.element is not None or right.element is not None):
+                # `list(g.parameters()) + list(d.parameters())`: both lists' elements
+                elements = [
+                    self.iter_element(side, node, sc) or UNKNOWN
+                    for side in (left, right)
+                    if side.element is not None or side.items is not None
+                ]
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
             folded = constants.fold(op, left, right)
             if folded is not None:
                 return folded

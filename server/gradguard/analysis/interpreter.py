@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from . import libraries
 from . import torchnames as tn
 from .modules import ImportRef
 from .nodes import (
@@ -38,6 +39,7 @@ from .values import (
     NOCONST,
     NOT_TENSOR,
     UNKNOWN,
+    ModuleDesc,
     Storage,
     Tri,
     Value,
@@ -88,6 +90,8 @@ class Interpreter:
     def finish(self: Dataflow, scope: Scope) -> None:
         """End of a scope: saved tensors modified and then escaping the scope are warnings."""
         for v in scope.pending:
+            if v.silent:
+                continue  # silent corruption is reported only where a backward runs
             if v.save.id in scope.escaped and not v.save.consumed:
                 self.report(
                     Violation(
@@ -101,9 +105,15 @@ class Interpreter:
         scope.pending.clear()
 
     def report(self: Dataflow, violation: Violation) -> None:
-        key = (id(violation.site.node), violation.save.origin.range.start.line)
+        key: tuple[int, ...] = (id(violation.site.node), violation.save.origin.range.start.line)
         if key in self._reported_violation_keys:
-            return
+            if violation.backward is None:
+                return
+            # A backward proven later (a framework hook calling the helper that escaped it
+            # when analysed alone) is reported too: the driver keeps the most certain.
+            key = (*key, violation.backward.range.start.line)
+            if key in self._reported_violation_keys:
+                return
         self._reported_violation_keys.add(key)
         self.violations.append(violation)
 
@@ -129,6 +139,8 @@ class Interpreter:
             value = self.expr(node.children[1], sc) if len(node.children) > 1 else NOT_TENSOR
             if sc.returns is not None:  # analysed for a call: the caller gets the value
                 sc.returns.append(value)
+            elif sc.backprop_returns and len(node.children) > 1:
+                self.backward(_returned_loss(value), node, sc)  # the framework's backward
             elif len(node.children) > 1:
                 self.escape(value, sc, node)
             sc.stopped = True
@@ -246,14 +258,20 @@ class Interpreter:
 
     def _resolve_import(self: Dataflow, ref: ImportRef) -> Value:
         project = self.project
+        user_code = self.path is None or not project.is_installed(self.path)
+        if not ref.level and libraries.is_library(ref.module) and user_code:
+            # An installed library (not the workspace's sources): its names are what the
+            # library table says, not an interpretation of its __init__'s re-exports.
+            # (A library's own files are judged as they are, without the table.)
+            found = project.find_module(self.path, ref)
+            if found is None or project.is_installed(found):
+                return _library_value(ref)
         if ref.name is None:
             target = project.find_module(self.path, ref)
             flow = project.flow_for(target) if target else None
-            return (
-                UNKNOWN
-                if flow is None
-                else Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
-            )
+            if flow is None:
+                return _library_value(ref)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
         target = project.find_module(self.path, ref)
         flow = project.flow_for(target) if target else None
         if flow is not None and flow.root_scope is not None and ref.name in flow.root_scope.env:
@@ -261,7 +279,7 @@ class Interpreter:
         sub = project.find_module(self.path, ref, ref.name)  # `from pkg import module`
         flow = project.flow_for(sub) if sub else None
         if flow is None:
-            return UNKNOWN
+            return _library_value(ref)
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
 
     def adopt(self: Dataflow, flow: Dataflow, value: Value) -> Value:
@@ -561,14 +579,18 @@ class Interpreter:
                     base_val = self.expr(item, sc)
                     if base_val.imported is not None:  # a base class from another file
                         base_val = self.resolve_import(base_val)
-                    bases.append(base_val.torch_path or dotted_name(item) or "")
+                    bases.append(base_val.torch_path or base_val.library or dotted_name(item) or "")
             cls = ClassInfo(name, node, bases)
             cls.is_autograd_function = any(
                 b.endswith("autograd.Function")
                 or b in ("Function", "torch.autograd.function.Function")
                 for b in bases
             )
+            cls.framework = libraries.framework_of_bases(bases)
+            cls.manual_optimization = bool(_MANUAL_OPTIMIZATION.search(node.get_code()))
             if any(b in ("torch.nn.Module",) or b.endswith("nn.Module") for b in bases):
+                cls.is_module = Tri.YES
+            elif any(libraries.is_module_base(b) for b in bases):
                 cls.is_module = Tri.YES
             elif any(b in self.classes and self.classes[b].is_module is Tri.YES for b in bases):
                 cls.is_module = Tri.YES
@@ -624,6 +646,12 @@ class Interpreter:
             grad = Tri.NO
         if is_method and name in ("forward", "__init__", "__call__"):
             certain = True
+        backprop = cls is not None and libraries.backpropagated_hook(
+            cls.framework, name, cls.manual_optimization
+        )
+        # The framework runs its training hooks in grad mode.
+        hook = cls is not None and libraries.grad_mode_hook(cls.framework, name)
+        certain = certain or hook
         for deco in decorators:
             mode = self.decorator_grad(deco, parent)
             if mode is not None:
@@ -634,10 +662,11 @@ class Interpreter:
             name,
             cls.name if cls else None,
             entry_grad_certain=certain,
-            grad_proven=False,
+            grad_proven=hook and grad is Tri.YES,
             range=node_range(node),
         )
         scope = Scope(info, {}, grad, node_range(node), parent=parent, cls=cls)
+        scope.backprop_returns = backprop
         params = node.get_params()
         for i, param in enumerate(params):
             pname = param.name.value
@@ -649,9 +678,18 @@ class Interpreter:
                     user_class=cls.name if cls else None,
                     attrs={},
                 )
+                if cls is not None and cls.framework == "lightning" and name != "__init__":
+                    # A LightningModule: one version counter for all its parameters (its
+                    # optimizers step them; its layers' forwards save them).
+                    has = Tri.YES if cls.has_parameters is Tri.YES else Tri.MAYBE
+                    desc = ModuleDesc(cls.name, has_parameters=has, user_class=cls.name)
+                    scope.env[pname] = scope.env[pname].evolve(storage=Storage(), module=desc)
                 continue
             if param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
+            elif cls is not None and libraries.hook_model_parameter(cls.framework, name, pname):
+                # The HF Trainer hands its hooks the model it trains.
+                scope.env[pname] = self.library_model("transformers.Trainer.model", param)
             else:
                 scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
@@ -731,21 +769,21 @@ class Interpreter:
                 owner_node = _without_last_trailer(target)
                 if attr == "data":
                     owner = self.expr(owner_node, sc)
-                    self.add_site(
-                        WriteSite(
-                            "data_assign",
-                            ".data =",
-                            target,
-                            enclosing_statement(target),
-                            owner,
-                            owner_node,
-                            sc.grad,
-                            sc.info,
-                            node_range(target),
-                            value_node=rhs,
-                            target_text=_code(owner_node),
-                        )
+                    site = WriteSite(
+                        "data_assign",
+                        ".data =",
+                        target,
+                        enclosing_statement(target),
+                        owner,
+                        owner_node,
+                        sc.grad,
+                        sc.info,
+                        node_range(target),
+                        value_node=rhs,
+                        target_text=_code(owner_node),
                     )
+                    self.add_site(site)
+                    self.silent_write(site, owner, sc)
                     return
                 if attr == "requires_grad":
                     owner = self.expr(owner_node, sc)
@@ -814,6 +852,7 @@ class Interpreter:
             if v is old:
                 sc.env[key] = new
                 self._note(key, new)
+        _replace_in_attributes(sc.env.values(), old, new)
 
     def aliases_of(self: Dataflow, sc: Scope, value: Value) -> int:
         """Other live names for the same tensor, or views of it (rebinding misses them)."""
@@ -841,6 +880,23 @@ class Interpreter:
     def _note(self: Dataflow, key: str, value: Value) -> None:
         self._held[id(value)] = self._held.get(id(value), 0) + 1
         self._key_of[id(value)] = key
+
+
+def _replace_in_attributes(values: Iterable[Value], old: Value, new: Value) -> None:
+    """`net.cell.h.detach_()`: the object that holds the tensor as an attribute (however
+    deep) holds the changed tensor from now on."""
+    seen: set[int] = set()
+    todo = [(v, 0) for v in values if v.attrs]
+    while todo:
+        owner, depth = todo.pop()
+        if id(owner) in seen or owner.attrs is None or depth > 4:
+            continue
+        seen.add(id(owner))
+        for key, v in list(owner.attrs.items()):
+            if v is old:
+                owner.attrs[key] = new
+            elif v.attrs:
+                todo.append((v, depth + 1))
 
 
 def _any_constant(env: dict[str, Value]) -> bool:
@@ -935,3 +991,21 @@ def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
 def _is_main_guard(test: Node) -> bool:
     code = test.get_code(include_prefix=False).replace("'", '"').replace(" ", "")
     return code in ('__name__=="__main__"', '"__main__"==__name__')
+
+
+def _library_value(ref: ImportRef) -> Value:
+    """A name from a library the workspace does not hold (`from transformers import …`)."""
+    if ref.level or not libraries.is_library(ref.module):
+        return UNKNOWN
+    path = ref.module if ref.name is None else f"{ref.module}.{ref.name}"
+    return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
+
+
+_MANUAL_OPTIMIZATION = re.compile(r"\bautomatic_optimization\s*=\s*False\b")
+
+
+def _returned_loss(value: Value) -> Value:
+    """What a framework backpropagates of a hook's return: the value, or its "loss" item."""
+    if value.keys is not None and value.items is not None and "loss" in value.keys:
+        return value.items[value.keys.index("loss")]
+    return value

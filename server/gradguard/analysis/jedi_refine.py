@@ -1,7 +1,7 @@
 """The second tier: ask jedi about receivers the dataflow could not type.
 
 Only in-place writes on values of unknown type are asked about (one question each, within
-the settings' time budget).  When jedi says the receiver is an ``nn.Parameter`` the write is
+the settings' time budget): in-place methods, augmented assignments and index assignments.  When jedi says the receiver is an ``nn.Parameter`` the write is
 judged as a write on a grad leaf, with the certainty of a guess (a warning at most): jedi
 knows the class, not whether ``requires_grad`` was turned off or which grad mode callers use.
 """
@@ -37,4 +37,5 @@ def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = N
             storage=Storage(),
             grad_from=origin,
         )
-        flow.sites.append(site)
+        if not any(s is site for s in flow.sites):
+            flow.sites.append(site)

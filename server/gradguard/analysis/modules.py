@@ -104,6 +104,10 @@ class Project:
         flow._reported_violation_keys = root._reported_violation_keys
 
     # ------------------------------------------------------------ resolution
+    def is_installed(self, path: str) -> bool:
+        """A file of an installed package (site-packages), not of the workspace."""
+        return _installed(path)
+
     def find_module(
         self, importer: str | None, ref: ImportRef, name: str | None = None
     ) -> str | None:
@@ -166,7 +170,7 @@ class Project:
         from ..text import split_lines
         from .dataflow import Dataflow
 
-        module = _parse(source)
+        module = parsed_tree(source)
         flow = Dataflow(module, split_lines(source), path=path, project=self)
         self.flows[path] = flow
         self.depends_on.add(path)
@@ -193,25 +197,38 @@ class Project:
 
 
 _parse_lock = threading.Lock()
-_parsed: dict[str, Any] = {}
+_parsed: dict[str, Any] = {}  # source -> tree, least recently used first
+_parsed_chars = 0
+# Trees kept, in characters of their source (a parso tree takes about 22 bytes per
+# character: 4M characters is about 90 MB, the files of a large project).
+PARSED_CHARS = 4_000_000
 
 
-def _parse(source: str) -> Any:
-    """parso's tree of another file, cached by content (trees are only read).
+def parsed_tree(source: str) -> Any:
+    """parso's tree of a file's text, cached by content (trees are only read): the files one
+    analysis loads, and a file checked after another file imported it, are parsed once.
 
     This is the only state one analysis leaves for the next in a process: each analysis runs
     the top level of the other files it loads afresh, so a file's findings never depend on
     which files were analysed before it in the same process (``-j``, file order, keystrokes)."""
+    global _parsed_chars
     with _parse_lock:
-        tree = _parsed.get(source)
-        if tree is None:
-            from .driver import parse
-
-            tree = parse(source)
-            if len(_parsed) > 256:
-                _parsed.clear()
+        tree = _parsed.pop(source, None)
+        if tree is not None:
             _parsed[source] = tree
-        return tree
+            return tree
+    from .driver import parse
+
+    tree = parse(source)
+    with _parse_lock:
+        if source not in _parsed:
+            _parsed_chars += len(source)
+        _parsed[source] = tree
+        while _parsed_chars > PARSED_CHARS and len(_parsed) > 1:
+            oldest = next(iter(_parsed))
+            _parsed_chars -= len(oldest)
+            del _parsed[oldest]
+    return tree
 
 
 def _module_file(base: str) -> str | None:

@@ -70,6 +70,15 @@ def is_multi_view(name: str) -> bool:
 
 
 @cache
+def takes_tensor_list(name: str) -> bool:
+    """Has the op a `Tensor[]` parameter (einsum, broadcast_tensors, linalg.multi_dot)?"""
+    if _table is None:
+        return False
+    op = _table.lookup(name)
+    return op is not None and any(p.kind == "TL" for o in op.overloads for p in o.params)
+
+
+@cache
 def result_never_requires_grad(name: str) -> bool:
     if name in tn.NO_GRAD_RESULT:
         return True
@@ -135,6 +144,11 @@ def saves(name: str, args: Sequence[ArgFact], *, method: bool) -> SaveFacts:
     # Python-level signatures differ from ATen's (`x.norm(dim=1)` binds no ATen overload):
     # retry without the keywords, then with the receiver / first argument alone.
     attempts = [(positional, keywords), (positional, {}), (positional[:1], {})]
+    # A Python wrapper folding ATen's arguments (`torch.tensordot(a, b, dims=1)` runs
+    # tensordot(a, b, dims_a, dims_b)): the tensors, then non-tensor arguments.
+    other = _table.Arg(_table.Kind.OTHER, False)
+    tensors = [p for p in positional if p.kind is _table.Kind.TENSOR]
+    attempts += [(tensors + [other] * n, {}) for n in (1, 2)]
     info = None
     for attempt, kwargs in attempts:
         try:

@@ -25,6 +25,9 @@ class ClassInfo:
     scope: Scope | None = None  # where the class statement ran
     flow: Any = None  # the Dataflow of the file that defines it
     initialised: bool = False  # `attrs` hold what `__init__` sets
+    # A framework base drives its hooks: "lightning" (LightningModule), "hf_trainer".
+    framework: str | None = None
+    manual_optimization: bool = False  # `self.automatic_optimization = False` (Lightning)
 
     @property
     def has_parameters(self) -> Tri:
@@ -52,6 +55,8 @@ class Scope:
     deferred: list[tuple[Node, list[Node], Scope, ClassInfo | None]] = field(default_factory=list)
     # Analysed for a call (see ``calls``): what its `return` statements give back.
     returns: list[Value] | None = None
+    # A framework hook whose returned loss the framework backpropagates (`training_step`).
+    backprop_returns: bool = False
     # The current path ended (`return`, `raise`): the rest of the block does not run.
     stopped: bool = False
 

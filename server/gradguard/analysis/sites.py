@@ -75,10 +75,14 @@ class WriteSite:
 
 @dataclass
 class Violation:
-    """A tensor saved for backward was modified in place before that backward ran."""
+    """A tensor saved for backward was modified in place before that backward ran (or, with
+    ``silent``, written through ``.data`` before that backward ran)."""
 
     site: WriteSite
     save: SaveRecord
     backward: Origin | None  # the backward() that will raise; None when the graph escapes
     escaped_by: Origin | None = None
     certain: bool = True
+    # A write PyTorch's version counter does not see (through `.data`): backward raises
+    # nothing and the gradients come out silently wrong.
+    silent: bool = False

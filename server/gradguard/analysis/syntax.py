@@ -69,6 +69,8 @@ class CallArgs:
     keywords: dict[str, Node] = field(default_factory=dict)
     keyword_nodes: dict[str, Node] = field(default_factory=dict)  # the whole `name=value` argument
     starred: bool = False
+    # `f(a, *xs)`: each `*xs` expression with how many positional arguments precede it.
+    stars: list[tuple[int, Node]] = field(default_factory=list)
 
 
 def call_args(trailer: Node) -> CallArgs:
@@ -85,6 +87,8 @@ def call_args(trailer: Node) -> CallArgs:
             first = item.children[0]
             if first.type == "operator" and first.value in ("*", "**"):
                 out.starred = True
+                if first.value == "*" and len(item.children) == 2:
+                    out.stars.append((len(out.positional), item.children[1]))
                 continue
             if (
                 len(item.children) >= 3

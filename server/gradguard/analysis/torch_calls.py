@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import libraries, ops
 from . import torchnames as tn
 from .constants import tensor_fact
 from .nodes import (
@@ -38,16 +38,19 @@ from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
     ModuleDesc,
+    Origin,
     SaveRecord,
     Storage,
     Tri,
     Value,
     _container,
     const_value,
+    constant,
     fresh_tensor,
     merge,
 )
@@ -99,6 +102,8 @@ class TorchCalls:
                 parameter=True,
                 grad_from=self.origin(node_range(node), f"`nn.Parameter` on line {origin_line}"),
             )
+        if path in libraries.MODEL_FACTORIES:  # `torch.hub.load(repo, name)`
+            return self.library_model(path, node)
         if path in tn.BACKWARD_FUNCTIONS:
             target = (
                 positional[0]
@@ -124,7 +129,10 @@ class TorchCalls:
         if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
             params = positional[0] if positional else keywords.get("params", UNKNOWN)
             return Value(
-                tensor=Tri.NO, requires_grad=Tri.NO, optimizer=name, storage=params.storage
+                tensor=Tri.NO,
+                requires_grad=Tri.NO,
+                optimizer=name,
+                storage=parameters_storage(params),
             )
         if (
             path.startswith("torch.optim")
@@ -217,7 +225,7 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
@@ -258,6 +266,12 @@ class TorchCalls:
             viewed = self.view_call(positional[0], name, node, sc)
             if viewed is not None:
                 return viewed
+        if name in tn.VARARG_TENSOR_LISTS and path.count(".") == 1:
+            # `torch.einsum("ij,jk", a, b)`: Python packs the tensors into ATen's `Tensor[]`
+            start = tn.VARARG_TENSOR_LISTS[name]
+            rest = positional[start:]
+            if len(rest) > 1 or (len(rest) == 1 and rest[0].tensor is not Tri.NO):
+                positional = positional[:start] + [_container(tuple(rest))]
         op = info.get("op") if info else name
         for module in ("linalg", "special", "fft"):  # torch.linalg.qr is ATen's linalg_qr
             if path.startswith(f"torch.{module}.") and not info:
@@ -295,44 +309,27 @@ class TorchCalls:
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
         if name == "Sequential":
-            children = tuple(v.module for v in positional if v.module is not None)
-            if len(children) != len(positional):
-                return Value(
+            members, exact = self.expand_stars(args, positional, sc)
+            return sequential(members, exact, origin)
+        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
+            held = positional[0] if positional else _container(())
+            if not positional and args.stars:  # `ModuleList(*[…])` is not torch's API
+                held = UNKNOWN
+            return owning(
+                Value(
                     tensor=Tri.NO,
                     requires_grad=Tri.NO,
                     storage=Storage(),
                     module=ModuleDesc(
-                        name, has_parameters=Tri.MAYBE, origin=origin, user_class="Sequential"
+                        name,
+                        has_parameters=_members_have_parameters(held),
+                        origin=origin,
+                        user_class=name,
                     ),
+                    items=held.items,
+                    keys=held.keys,
+                    element=held.element,
                 )
-            has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, children=children),
-                items=tuple(positional),  # `seq[0]`, `for layer in seq`
-                element=_container(tuple(positional)).element,
-            )
-        if name in _MODULE_CONTAINERS:  # ModuleList([...]), ModuleDict({...}), ParameterList…
-            held = positional[0] if positional else _container(())
-            members = list(held.items or ()) + ([held.element] if held.element else [])
-            has = Tri.any(
-                [
-                    m.module.has_parameters
-                    if m.module is not None
-                    else (m.requires_grad if m.parameter else Tri.NO)
-                    for m in members
-                ]
-            )
-            return Value(
-                tensor=Tri.NO,
-                requires_grad=Tri.NO,
-                storage=Storage(),
-                module=ModuleDesc(name, has_parameters=has, origin=origin, user_class=name),
-                items=held.items,
-                keys=held.keys,
-                element=held.element,
             )
         info = _module_info(name)
         if info is None:
@@ -344,7 +341,7 @@ class TorchCalls:
             )
         inplace, inplace_node = Tri.NO, None
         if info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             inplace_node = _inplace_node(args, info)
         return Value(
             tensor=Tri.NO,
@@ -379,6 +376,8 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+        if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
+            positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
             return inlined or UNKNOWN
         x = positional[0]
@@ -473,7 +472,7 @@ class TorchCalls:
             # an optimizer step before that backward invalidates them.
             # A model with several parametrised layers saves the later layers' weights even
             # when its input needs no gradient.
-            deep = self._parametrised_layers(mod) >= 2
+            deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
             if (
                 owner is not None
@@ -491,12 +490,18 @@ class TorchCalls:
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
+                    view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                 )
                 owner.storage.saves.append(rec)
+                whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
+                if whole is not None and whole.storage not in (None, owner.storage):
+                    whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
             if inlined is not None:  # what forward() returned, in the weights' graph too
                 return inlined.evolve(graph=inlined.graph | result.graph)
+            if mod.library is not None:  # a tensor or a ModelOutput of that graph
+                return self.model_output(mod, result)
             shape = _TUPLE_MODULES.get(mod.class_name)
             if shape is not None:  # `out, (h, c) = lstm(x)`: each piece has the result's facts
                 outputs = _shaped(shape, result)
@@ -574,6 +579,90 @@ class TorchCalls:
         self.replace_value(sc, recv, frozen)
         return frozen
 
+    def grow_module(
+        self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
+    ) -> Value | None:
+        """`layers.append(m)`, `seq.add_module("relu", m)`, `self.add_module(name, m)`: the
+        container gets the member (its parameters become the container's)."""
+        if self.bound_method(recv, name, dotted_name(recv_node)) is not None:
+            return None  # the class defines its own `append`
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        desc = recv.module
+        if name in ("add_module", "register_module"):
+            if len(positional) < 2:
+                return NOT_TENSOR
+            member = positional[1]
+            key = _string_constant(args.positional[0])
+            is_container = desc is not None and (
+                desc.children or desc.class_name in ("Sequential", *_MODULE_CONTAINERS)
+            )
+            if not is_container:  # a plain module: the member is an attribute
+                owner_path = dotted_name(recv_node)
+                if recv.storage is not None:
+                    recv.storage.add_part(member.storage)
+                if key is not None:
+                    if owner_path is not None:
+                        self.bind(sc, f"{owner_path}.{key}", member)
+                    if recv.attrs is not None:
+                        recv.attrs[key] = member
+                elif recv.attrs is not None:  # `add_module(f"layer{i}", m)`: read by getattr
+                    old = recv.attrs.get(DYNAMIC_MEMBER)
+                    recv.attrs[DYNAMIC_MEMBER] = member if old is None else merge(old, member)
+                return NOT_TENSOR
+            added: tuple[Value, ...] = (member,)
+            exact = True
+        elif name == "extend":
+            if not positional:
+                return NOT_TENSOR
+            held = positional[0]
+            exact = held.items is not None and held.keys is None
+            added = (
+                tuple(held.items or ())
+                if exact
+                else ((held.element,) if held.element is not None else ())
+            )
+        else:  # append / insert (at an unknown place: order is lost for a Sequential)
+            if not positional:
+                return NOT_TENSOR
+            added = (positional[-1],)
+            exact = name == "append"
+        if desc is None:
+            return NOT_TENSOR
+        members = (*(recv.items or ()), *added)
+        if desc.children or desc.class_name == "Sequential":
+            known = recv.items is not None and (desc.children or not recv.items)
+            rebuilt = sequential(list(members), exact and bool(known), desc.origin)
+            assert rebuilt.module is not None
+            new = recv.evolve(
+                module=dataclasses.replace(
+                    desc,
+                    children=rebuilt.module.children,
+                    has_parameters=rebuilt.module.has_parameters,
+                    user_class=rebuilt.module.user_class,
+                ),
+                items=rebuilt.items,
+                element=rebuilt.element,
+            )
+        else:
+            element = recv.element
+            for member in added:
+                element = member if element is None else merge(element, member)
+            items = members if recv.items is not None and exact and recv.keys is None else None
+            new = recv.evolve(
+                items=items, keys=None if items is None else recv.keys, element=element
+            )
+            new = new.evolve(
+                module=dataclasses.replace(
+                    desc, has_parameters=max(desc.has_parameters, _members_have_parameters(new))
+                )
+            )
+        owning(new)
+        self.replace_value(sc, recv, new)
+        path = dotted_name(recv_node)
+        if path is not None and self.lookup_path(path, sc) is recv:
+            self.bind(sc, path, new)
+        return NOT_TENSOR
+
     def _parametrised_layers(self: Dataflow, mod: ModuleDesc) -> int:
         """How many parametrised layers a user-defined module holds (from its __init__)."""
         cls = self.classes.get(mod.user_class or "")
@@ -604,7 +693,12 @@ class TorchCalls:
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`
             callee = self.module_attribute(recv, name)
             return self.call(callee, trailer, node, call_span, sc)
+        if recv.library:
+            return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
+        if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
+            _, positional, _ = self.evaluate_args(trailer, sc)
+            return self.chained(positional, trailer, sc)
         if name == "apply" and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             if cls is not None and cls.is_autograd_function:
@@ -618,12 +712,20 @@ class TorchCalls:
                 self.bind(sc, f"{owner_path}.{key}", positional[1])
                 if recv.attrs is not None:
                     recv.attrs[key] = positional[1]
+            if name == "register_parameter" and recv.storage is not None:
+                recv.storage.add_part(positional[1].storage)
             return NOT_TENSOR
+        if name in _GROWING and (recv.module is not None or _is_module_instance(self, recv)):
+            grown = self.grow_module(recv, name, trailer, recv_node, sc)
+            if grown is not None:
+                return grown
         if recv.module is not None and recv.keys is not None and name in ("items", "values"):
             recv = recv.evolve(module=None)  # ModuleDict.items(): a dict's view
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
+        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
+            return self.lightning_method(recv, name, trailer, node, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)
@@ -837,6 +939,108 @@ class TorchCalls:
         if ops.is_view(name) and name not in tn.NOT_VIEW_FUNCTIONS:
             return self.make_view(base, name, node, sc)
         return None
+
+
+# Methods that add a member to a module (container).
+_GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
+# The attribute that stands for members registered under computed names.
+DYNAMIC_MEMBER = "<dynamic>"
+
+
+def _is_module_instance(flow: Dataflow, value: Value) -> bool:
+    """`self` inside a user module's __init__ (not yet a module value)."""
+    cls = flow.class_info(value.user_class) if value.attrs is not None else None
+    return cls is not None and cls.is_module is not Tri.NO
+
+
+def parameters_storage(params: Value, depth: int = 0) -> Storage | None:
+    """What an optimizer updates: `m.parameters()`, `list(…)`, `chain(…)`, `a + b`, param
+    groups `[{"params": …}, …]` — one storage whose parts are every model's."""
+    if params.storage is not None or depth > 3:
+        return params.storage
+    if params.keys is not None and params.items is not None:  # {"params": …, "lr": …}
+        if "params" in params.keys:
+            return parameters_storage(params.items[params.keys.index("params")], depth + 1)
+        return None
+    parts = [parameters_storage(item, depth + 1) for item in params.items or ()]
+    if params.element is not None:
+        parts.append(parameters_storage(params.element, depth + 1))
+    known = [p for p in parts if p is not None]
+    if len(known) <= 1:
+        return known[0] if known else None
+    whole = Storage()
+    for part in known:
+        whole.add_part(part)
+    return whole
+
+
+def sequential(members: list[Value], exact: bool, origin: Origin | None) -> Value:
+    """`nn.Sequential(a, b, *rest)`: its layers run in order; each one's parameters are the
+    Sequential's.  With a member of unknown kind, or a list of unknown length spread into
+    it, it is a module of unknown behaviour that perhaps has parameters."""
+    children = tuple(v.module for v in members if v.module is not None)
+    if len(children) != len(members) or not exact and not children:
+        value = Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc(
+                "Sequential",
+                has_parameters=max(Tri.MAYBE, _members_have_parameters(_container(tuple(members)))),
+                origin=origin,
+                user_class="Sequential",
+            ),
+            element=_container(tuple(members)).element if members else None,
+        )
+        return owning(value)
+    has = Tri.any([c.has_parameters for c in children]) if children else Tri.NO
+    return owning(
+        Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=Storage(),
+            module=ModuleDesc("Sequential", has_parameters=has, origin=origin, children=children),
+            items=tuple(members),  # `seq[0]`, `for layer in seq`
+            element=_container(tuple(members)).element,
+        )
+    )
+
+
+def _members_have_parameters(held: Value) -> Tri:
+    members = list(held.items or ()) + ([held.element] if held.element else [])
+    return Tri.any(
+        [
+            m.module.has_parameters
+            if m.module is not None
+            else (m.requires_grad if m.parameter else Tri.NO)
+            for m in members
+        ]
+    )
+
+
+def owning(container: Value) -> Value:
+    """A module container: its members' parameters (and the joined member a loop over it
+    yields) are its own, so a write to all of them reaches what any member saved."""
+    storage = container.storage
+    if storage is not None:
+        for member in (*(container.items or ()), container.element):
+            if member is not None and (member.module is not None or member.parameter):
+                storage.add_part(member.storage)
+    return container
+
+
+def _flag_value(
+    literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
+) -> Tri:
+    """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
+    if literal is not Tri.MAYBE:
+        return literal
+    value = keywords.get(info["inplace_param"])
+    index = info.get("inplace_index")
+    if value is None and index is not None and index < len(positional):
+        value = positional[index]
+    flag = constant(value) if value is not None else NOCONST
+    return Tri.of(flag) if isinstance(flag, bool) else literal
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

@@ -48,6 +48,19 @@ MULTI_VIEW_METHODS = frozenset("chunk split unbind split_with_sizes".split())
 # each may be written in place unless its base is a leaf that requires grad): checked under
 # torch 2.13, `torch.tensor_split(y, 2)[0].mul_(2)` runs.
 VIEW_LIST_METHODS = frozenset("tensor_split hsplit vsplit dsplit".split())
+# torch functions taking their tensors as varargs where ATen takes one `Tensor[]`: the
+# position where the tensors start.
+VARARG_TENSOR_LISTS = {
+    "einsum": 1,
+    "broadcast_tensors": 0,
+    "cartesian_prod": 0,
+    "block_diag": 0,
+    "meshgrid": 0,
+    "chain_matmul": 0,
+}
+# nn modules that save their weight as a view (`linear` runs addmm on `weight.t()`):
+# `m.weight.data = e` does not change what the graph saved (checked under torch 2.13).
+WEIGHT_SAVED_AS_VIEW = frozenset({"Linear"})
 # nn modules whose forward returns its input object itself.
 PASS_THROUGH_MODULES = frozenset({"Identity"})
 # View ops whose function form `torch.NAME(x)` is not modelled as a view of `x`: detach

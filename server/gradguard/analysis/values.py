@@ -139,14 +139,56 @@ class SaveRecord:
     certain: bool
     id: int = field(default_factory=new_id)
     consumed: bool = False  # the graph ran backward (and was freed)
+    # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
+    # storage but not the view's, so the saved values stay right.
+    view: bool = False
 
 
 @dataclass(eq=False)
 class Storage:
-    """One version counter: views and detach() share it; saved records live here."""
+    """One version counter: views and detach() share it; saved records live here.
+
+    A module's storage stands for all its parameters: ``parts`` are the storages of the
+    submodules it holds (and an optimizer's, of the models it was built over), so a write
+    to the whole (``optimizer.step()``, ``load_state_dict``, a loop over ``parameters()``)
+    reaches what any part saved, while a write to one part leaves its siblings alone.
+    """
 
     saves: list[SaveRecord] = field(default_factory=list)
     id: int = field(default_factory=new_id)
+    parts: list[Storage] = field(default_factory=list)
+
+    def add_part(self, part: Storage | None) -> None:
+        if part is None or part is self or any(p is part for p in self.parts):
+            return
+        self.parts.append(part)
+
+    def closure(self) -> list[Storage]:
+        """This storage and every part, transitively (each once, parts after wholes)."""
+        out: list[Storage] = []
+        seen: set[int] = set()
+        todo: list[Storage] = [self]
+        while todo:
+            cur = todo.pop(0)
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            out.append(cur)
+            todo.extend(cur.parts)
+        return out
+
+
+def combined_storage(values: list[Any]) -> Storage | None:
+    """One storage holding the given values' parameters (`chain(a.parameters(), …)`)."""
+    storages = [v.storage for v in values if v is not None and v.storage is not None]
+    if not storages:
+        return None
+    if len(storages) == 1:
+        return storages[0]
+    whole = Storage()
+    for part in storages:
+        whole.add_part(part)
+    return whole
 
 
 @dataclass(frozen=True)
@@ -164,6 +206,9 @@ class ModuleDesc:
     user_class: str | None = None  # a class defined in the analysed file
     inplace_range: Range | None = None  # the `True` of `inplace=True`, for the fix
     frozen: bool = False  # `.requires_grad_(False)`: its parameters do not require grad
+    # A model a library built (`BertModel(config)`, `timm.create_model(…)`) or one of its
+    # submodules: known to be a module, its members unknown.  The dotted call that built it.
+    library: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +246,12 @@ class Value:
     keys: tuple[str, ...] | None = None  # a dict with constant keys: its ``items``' keys
     owner: Value | None = None  # a parameter from `module.parameters()`: that module
     params_frozen: bool = False  # a model of unknown class whose parameters were frozen
+    # A name from a library the workspace does not hold (`transformers.BertModel`, an
+    # `accelerate.Accelerator()` instance): see ``libraries``.
+    library: str | None = None
+    # What a library model's forward returned (a tensor or a ModelOutput): its fields and
+    # items are tensors of the same graph.
+    model_output: bool = False
     # A known constant (see ``constant``/``const_value``): bool, None, str, int, float or
     # an ``EnumMember``; NOCONST when not known.
     const: Any = NOCONST
@@ -246,6 +297,15 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
     if replace(b, origin=a.origin, inplace_range=a.inplace_range) == a:
         first = _first_origin(a.origin, b.origin)
         return a if first is a.origin else b
+    if a.library is not None and b.library is not None:  # `BertModel(…)` or `GPT2Model(…)`
+        first_is_a = _first_origin(a.origin, b.origin) is a.origin
+        kept = a if first_is_a else b
+        return replace(
+            kept,
+            class_name=a.class_name if a.class_name == b.class_name else "model",
+            has_parameters=Tri.join(a.has_parameters, b.has_parameters),
+            frozen=a.frozen and b.frozen,
+        )
     return None
 
 
@@ -343,7 +403,10 @@ def _merge_storage(a: Storage | None, b: Storage | None) -> Storage | None:
     if a is b:
         return a
     saves = {id(s): s for s in (a.saves if a else []) + (b.saves if b else [])}
-    return Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    joined = Storage(saves=sorted(saves.values(), key=lambda s: s.id))
+    for part in (*(a.parts if a else ()), *(b.parts if b else ())):
+        joined.add_part(part)  # a module's submodules stay its parts
+    return joined
 
 
 _MAX_JOIN_DEPTH = 6
@@ -413,6 +476,8 @@ class _Joiner:
             owner=a.owner if a.owner is b.owner else None,
             params_frozen=a.params_frozen and b.params_frozen,
             const=a.const if same_const(a.const, b.const) else NOCONST,
+            library=a.library if a.library == b.library else None,
+            model_output=a.model_output and b.model_output,
         )
         self.memo[key] = joined
         return joined
@@ -585,6 +650,21 @@ def _fresh_copy(value: Value) -> Value:
     if value.tensor is Tri.NO:
         return value
     return value.evolve(storage=Storage(), graph=frozenset(), base=None)
+
+
+def joined_elements(elements: list[Value]) -> Value:
+    """What iterating several iterables one after another yields: their elements joined;
+    parameters from several models stand for all of them (one storage with each model's
+    as a part)."""
+    known = [e for e in elements if e is not UNKNOWN]
+    if not known:
+        return UNKNOWN
+    out = known[0]
+    for e in known[1:]:
+        out = merge(out, e)
+    if len(known) > 1 and all(e.parameter for e in known):
+        out = out.evolve(parameter=True, storage=combined_storage(known), owner=None)
+    return out
 
 
 def _container(items: tuple[Value, ...]) -> Value:

@@ -25,7 +25,10 @@ class Invalid:
     by the engine, never written by hand.  ``fix`` picks the fix by a substring of its title
     (default: the preferred one).  ``fixed`` is the exact text that fix gives (the tests
     compare it, so a change in a fix's text is seen and reviewed); ``None`` when the engine
-    offers no fix.  ``severity`` is the severity the engine must report.
+    offers no fix.  ``severity`` is the severity the engine must report.  ``correct``
+    (for examples PyTorch runs silently) is the program computing what the example means to
+    (the write left out): it prints something else, so the example's output — the
+    gradients — is shown to be silently wrong.
     """
 
     code: str
@@ -35,6 +38,7 @@ class Invalid:
     fix: str | None = None
     severity: Severity | None = None
     fixed: str | None = None
+    correct: str | None = None
 
 
 @dataclass(frozen=True)

@@ -609,6 +609,8 @@ def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
 @guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
+    if v.silent:
+        return None  # a `.data` write: GG108
     if site.kind in ("flag", "out", "data_assign") or site.target.data_of is not None:
         return None
     leafish = site.target.grad_leaf is not Tri.NO or is_view_of_leaf(site) is not Tri.NO

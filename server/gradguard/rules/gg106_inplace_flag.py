@@ -244,6 +244,8 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
 @guarded(RULE)
 def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     site = v.site
+    if v.silent:
+        return None  # a `.data` write: GG108
     if site.kind != "flag" or site.grad is Tri.NO:
         return None
     if site.target.grad_leaf is not Tri.NO:

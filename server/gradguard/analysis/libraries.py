@@ -1,0 +1,217 @@
+"""What names from libraries and training frameworks are, as far as autograd cares.
+
+A hand-listed table (sources: each library's public API, checked against transformers 5.24,
+torchvision 0.28, timm 1.0, lightning 2.6, accelerate 1.16, pytorch-ignite 0.5): which calls
+build a model with trainable parameters (factories static analysis cannot see through:
+registries, ``from_pretrained``, ``create_model``, ``torch.hub.load``), which classes are
+framework bases whose hooks the framework backpropagates, and which methods of framework
+objects are a backward or hand their arguments back.
+
+Paths are dotted as imported (``transformers.BertModel``); an instance adds ``()``
+(``accelerate.Accelerator().backward``).  Pure data and pure functions: the dataflow asks.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Top-level packages whose names, when the workspace does not hold their sources, are
+# library values (`from transformers import BertModel`, `import timm`).
+LIBRARY_ROOTS = frozenset(
+    {
+        "transformers",
+        "torchvision",
+        "timm",
+        "lightning",
+        "pytorch_lightning",
+        "lightning_fabric",
+        "accelerate",
+        "ignite",
+        "diffusers",
+        "peft",
+    }
+)
+
+# transformers / diffusers classes that are models: `BertModel`, `GPT2LMHeadModel`,
+# `BertForSequenceClassification`, `AutoModelForCausalLM`, `UNet2DModel`.
+_MODEL_CLASS = re.compile(r"^[A-Z]\w*(Model|For[A-Z]\w*)$|^AutoModel\w*$")
+# Class methods building a model of such a class.
+MODEL_CONSTRUCTORS = frozenset({"from_pretrained", "from_config", "from_single_file"})
+# torchvision.models / timm: builder functions are lower case (`resnet18`, `vit_b_16`).
+_BUILDER = re.compile(r"^[a-z][a-z0-9_]*$")
+# Factories whose first argument names the architecture.
+MODEL_FACTORIES = frozenset(
+    {
+        "timm.create_model",
+        "timm.models.create_model",
+        "torchvision.models.get_model",
+        "torch.hub.load",
+        "peft.get_peft_model",
+    }
+)
+_NOT_BUILDERS = frozenset(
+    {"get_model_weights", "get_weight", "list_models", "get_model_builder", "register_model"}
+)
+
+# Framework base classes: a subclass is an nn.Module whose hooks the framework drives.
+LIGHTNING_BASES = frozenset({"LightningModule"})
+HF_TRAINER_BASES = frozenset({"Trainer", "Seq2SeqTrainer", "SFTTrainer"})
+MODULE_BASES = LIGHTNING_BASES | frozenset({"PreTrainedModel", "ModelMixin"})
+
+# Lightning: hooks whose returned loss Lightning backpropagates (automatic optimization).
+LIGHTNING_BACKPROPAGATED = frozenset({"training_step"})
+# The HF Trainer's `training_step` backpropagates what `compute_loss` returns.
+HF_TRAINER_BACKPROPAGATED = frozenset({"compute_loss"})
+
+# Methods of framework objects (Accelerator, Fabric, LightningModule) that run a backward
+# on their first argument.
+BACKWARD_METHODS = frozenset({"backward", "manual_backward"})
+# Methods that give back their arguments (wrapped for devices/precision, same tensors).
+PASS_THROUGH_METHODS = frozenset(
+    {
+        "prepare",
+        "prepare_model",
+        "prepare_optimizer",
+        "prepare_data_loader",
+        "prepare_scheduler",
+        "unwrap_model",
+        "setup",
+        "setup_module",
+        "setup_optimizers",
+        "setup_dataloaders",
+    }
+)
+# Framework objects those methods belong to (the class names, any import path).
+FRAMEWORK_OBJECTS = frozenset({"Accelerator", "Fabric"})
+
+
+def root_of(path: str) -> str:
+    return path.split(".", 1)[0]
+
+
+def is_library(path: str) -> bool:
+    return root_of(path) in LIBRARY_ROOTS
+
+
+def _parts(path: str) -> list[str]:
+    return path.split(".")
+
+
+def builds_model(path: str) -> bool:
+    """Does calling ``path`` give an ``nn.Module`` with trainable parameters?"""
+    if "()" in path:
+        return False
+    parts = _parts(path)
+    last = parts[-1]
+    if path in MODEL_FACTORIES:
+        return True
+    if root_of(path) in ("transformers", "diffusers", "peft"):
+        if _MODEL_CLASS.match(last) and not last.startswith("AutoModel"):
+            return True
+        return (
+            len(parts) >= 2 and last in MODEL_CONSTRUCTORS and bool(_MODEL_CLASS.match(parts[-2]))
+        )
+    if root_of(path) == "torchvision" and len(parts) >= 3 and parts[1] == "models":
+        return last not in _NOT_BUILDERS and (
+            _BUILDER.match(last) is not None or last[:1].isupper()
+        )
+    if root_of(path) == "timm" and len(parts) >= 3 and parts[1] == "models":
+        return last not in _NOT_BUILDERS and _BUILDER.match(last) is not None
+    return False
+
+
+def model_name(path: str) -> str:
+    """How a message names the model a library call built."""
+    parts = _parts(path)
+    if parts[-1] in MODEL_CONSTRUCTORS and len(parts) >= 2:
+        return f"{parts[-2]}.{parts[-1]}"
+    return parts[-1]
+
+
+def framework_of_bases(bases: list[str]) -> str | None:
+    """ "lightning" / "hf_trainer" when a class derives from a framework base."""
+    for base in bases:
+        last = base.rsplit(".", 1)[-1]
+        if last in LIGHTNING_BASES:
+            return "lightning"
+        if last in HF_TRAINER_BASES and is_library(base):
+            return "hf_trainer"
+    return None
+
+
+def is_module_base(base: str) -> bool:
+    return base.rsplit(".", 1)[-1] in MODULE_BASES
+
+
+def framework_method(path: str) -> str | None:
+    """`accelerate.Accelerator().backward` -> "backward"; "pass" for prepare/setup; None."""
+    owner, _, name = path.rpartition(".")
+    if not owner.endswith("()"):
+        return None
+    cls = owner[:-2].rsplit(".", 1)[-1]
+    if cls not in FRAMEWORK_OBJECTS:
+        return None
+    if name in BACKWARD_METHODS:
+        return "backward"
+    if name in PASS_THROUGH_METHODS:
+        return "pass"
+    return None
+
+
+def backpropagated_hook(framework: str | None, method: str, manual: bool) -> bool:
+    """Does the framework run a backward on what this hook of a subclass returns?"""
+    if framework == "lightning":
+        return method in LIGHTNING_BACKPROPAGATED and not manual
+    if framework == "hf_trainer":
+        return method in HF_TRAINER_BACKPROPAGATED
+    return False
+
+
+# HF Trainer methods called with the model being trained as their `model` argument.
+HF_TRAINER_MODEL_HOOKS = frozenset({"compute_loss", "training_step", "prediction_step"})
+
+
+def hook_model_parameter(framework: str | None, method: str, parameter: str) -> bool:
+    """Is this parameter of a framework hook the model the framework trains?"""
+    return framework == "hf_trainer" and method in HF_TRAINER_MODEL_HOOKS and parameter == "model"
+
+
+# Fields of a transformers ModelOutput that hold a tuple of tensors (one per layer).
+OUTPUT_TUPLES = frozenset(
+    {"hidden_states", "attentions", "cross_attentions", "past_key_values", "encoder_hidden_states"}
+)
+# Libraries whose models return a ModelOutput (or a tuple), not a tensor.
+_MODEL_OUTPUT_LIBRARIES = frozenset({"transformers", "diffusers", "peft"})
+
+
+def returns_tensor(model_path: str) -> bool:
+    """Does the forward of a model built by this call return a plain tensor?"""
+    return root_of(model_path) not in _MODEL_OUTPUT_LIBRARIES and model_path != "torch.hub.load"
+
+
+# Methods a LightningModule inherits that the analysis models (`self.manual_backward(loss)`,
+# `self.optimizers()`: what `configure_optimizers` returned).
+LIGHTNING_SELF_METHODS = frozenset({"manual_backward", "optimizers"})
+
+
+# Trainers built from (model, optimizer, loss_fn): each iteration backpropagates
+# `loss_fn(model(x), y)`.
+SUPERVISED_TRAINERS = frozenset(
+    {"ignite.engine.create_supervised_trainer", "ignite.engine.engine.create_supervised_trainer"}
+)
+
+
+# Hooks a framework calls in grad mode (whatever the optimization mode).
+_GRAD_MODE_HOOKS = {
+    "lightning": frozenset({"training_step"}),
+    "hf_trainer": frozenset({"compute_loss", "training_step"}),
+}
+
+
+def grad_mode_hook(framework: str | None, method: str) -> bool:
+    """Does the framework call this hook of a subclass with grad mode on?"""
+    return framework is not None and method in _GRAD_MODE_HOOKS.get(framework, frozenset())
+
+
+# Engines built from a process function `step(engine, batch)` they call once per batch.
+PROCESS_FUNCTION_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})

@@ -1,0 +1,232 @@
+"""Calls into libraries the workspace does not hold (the table is ``libraries``).
+
+* a call that builds a model (`BertModel(config)`, `timm.create_model(…)`,
+  `AutoModel.from_config(…)`, `torch.hub.load(…)`) gives a module whose parameters require
+  grad; its submodules and attributes are "a module of that model, members unknown";
+  its forward's output is in a graph that saved its weights;
+* framework objects: `accelerator.backward(loss)` / `fabric.backward(loss)` run a backward,
+  `accelerator.prepare(…)` / `fabric.setup(…)` give back their arguments;
+* any other class of a library gives an instance whose methods are unknown calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from . import libraries
+from .nodes import Node, _literal_bool
+from .scope import Scope
+from .syntax import CallArgs, node_range
+from .values import NOT_TENSOR, UNKNOWN, ModuleDesc, Storage, Tri, Value, _container, fresh_tensor
+
+if TYPE_CHECKING:
+    from .dataflow import Dataflow
+
+# Attributes of a model that are not submodules.
+_MODEL_FIELDS = frozenset(
+    {
+        "config",
+        "device",
+        "dtype",
+        "training",
+        "name_or_path",
+        "generation_config",
+        "num_labels",
+        "main_input_name",
+        "base_model_prefix",
+    }
+)
+# Attributes of a tensor (a model's output may be a plain tensor).
+_TENSOR_FIELDS = frozenset(
+    {
+        "data",
+        "grad",
+        "shape",
+        "dtype",
+        "device",
+        "ndim",
+        "is_leaf",
+        "requires_grad",
+        "grad_fn",
+        "T",
+        "mT",
+        "H",
+        "mH",
+        "real",
+        "imag",
+        "is_cuda",
+        "layout",
+    }
+)
+
+
+class LibraryCalls:
+    def library_call(self: Dataflow, path: str, trailer: Node, node: Node, sc: Scope) -> Value:
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        if libraries.builds_model(path):
+            return self.library_model(path, node)
+        if path in libraries.SUPERVISED_TRAINERS:
+            self.supervised_step(positional, keywords, trailer, node, sc)
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
+        if path in libraries.PROCESS_FUNCTION_ENGINES and positional:
+            # `Engine(step)`: each iteration calls `step(engine, batch)` in grad mode.
+            engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
+            self.call_value(positional[0], [engine, UNKNOWN], trailer, node, sc)
+            return engine
+        kind = libraries.framework_method(path)
+        if kind == "backward":
+            loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
+            retain = _literal_bool(args.keywords.get("retain_graph")) is True
+            self.backward(loss, node, sc, retain=retain)
+            return NOT_TENSOR
+        if kind == "pass":
+            if len(positional) == 1:
+                return positional[0]
+            return _container(tuple(positional))
+        if path.rsplit(".", 1)[-1][:1].isupper() and "()" not in path.rsplit(".", 1)[-1]:
+            return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
+        return self.unknown_call(positional + list(keywords.values()), sc)
+
+    def library_model(self: Dataflow, path: str, node: Node) -> Value:
+        name = libraries.model_name(path)
+        origin = self.origin(node_range(node), f"`{name}(…)` on line {node.start_pos[0]}")
+        desc = ModuleDesc(name, has_parameters=Tri.YES, origin=origin, library=path)
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
+
+    def library_attribute(self: Dataflow, owner: Value, attr: str) -> Value:
+        """`path.attr` of a library name (not a model)."""
+        return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=f"{owner.library}.{attr}")
+
+    def model_member(self: Dataflow, owner: Value, attr: str) -> Value | None:
+        """`model.attr` of a library model: a parameter, a submodule, or None (not a module)."""
+        desc = owner.module
+        assert desc is not None and desc.library is not None
+        if attr in _MODEL_FIELDS or attr.startswith("__"):
+            return UNKNOWN
+        has = desc.has_parameters
+        if has is Tri.YES and self.freezes_parameters:
+            has = Tri.MAYBE  # the file turns requires_grad off somewhere
+        if attr in ("weight", "bias"):
+            if desc.frozen:
+                has = Tri.NO
+            origin = desc.origin
+            return Value(
+                tensor=Tri.YES,
+                requires_grad=has,
+                leaf=has,
+                parameter=True,
+                storage=Storage(),
+                grad_from=self.origin(
+                    origin.range,
+                    f"the parameters of `{desc.class_name}` built on line {origin.line}",
+                )
+                if origin is not None and has is not Tri.NO
+                else None,
+            )
+        sub = dataclasses.replace(desc, class_name=f"{desc.class_name}.{attr}", has_parameters=has)
+        return owner.evolve(module=sub, attrs=None, items=None, element=None)
+
+    def model_item(self: Dataflow, owner: Value) -> Value:
+        """`model.layers[0]`: a submodule of the same model."""
+        desc = owner.module
+        assert desc is not None
+        sub = dataclasses.replace(desc, class_name=f"{desc.class_name}[…]")
+        return owner.evolve(module=sub)
+
+    def output_field(self: Dataflow, owner: Value, attr: str | None) -> Value | None:
+        """`outputs.logits`, `outputs[0]` of a library model's output: a tensor of its graph
+        (a tuple of them for `hidden_states`…; None: a tensor's own attribute)."""
+        if attr is not None and attr in _TENSOR_FIELDS:
+            return None
+        field = fresh_tensor(owner.requires_grad, grad_from=owner.grad_from, graph=owner.graph)
+        if attr in libraries.OUTPUT_TUPLES:
+            return field.evolve(tensor=Tri.MAYBE, model_output=True)
+        return field
+
+    def model_output(self: Dataflow, mod: ModuleDesc, result: Value) -> Value:
+        """What a library model's forward returns: a tensor (torchvision, timm) or a
+        ModelOutput (transformers) whose fields are tensors of that graph."""
+        assert mod.library is not None
+        if libraries.returns_tensor(mod.library):
+            return result.evolve(model_output=True)
+        return result.evolve(tensor=Tri.MAYBE, model_output=True)
+
+    def supervised_step(
+        self: Dataflow,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        trailer: Node,
+        node: Node,
+        sc: Scope,
+    ) -> None:
+        """`create_supervised_trainer(model, optimizer, loss_fn)`: each iteration runs
+        `loss_fn(model(x), y).backward()` then `optimizer.step()` (grad mode on)."""
+        model = positional[0] if positional else keywords.get("model", UNKNOWN)
+        loss_fn = positional[2] if len(positional) > 2 else keywords.get("loss_fn", UNKNOWN)
+        prediction = self.call_value(model, [fresh_tensor()], trailer, node, sc)
+        loss = self.call_value(loss_fn, [prediction, fresh_tensor()], trailer, node, sc)
+        self.backward(loss, node, sc)
+
+    def call_value(
+        self: Dataflow, callee: Value, values: list[Value], trailer: Node, node: Node, sc: Scope
+    ) -> Value:
+        """Call a module or a user function a library was handed, with these arguments."""
+        if callee.module is not None:
+            return self.module_call(callee.module, values, CallArgs(), trailer, node, sc, callee)
+        if callee.func is not None:
+            result = self.call_user(callee.func, CallArgs(), values, {}, node, sc)
+            if result is not None:
+                return result
+        return self.unknown_call(values, sc)
+
+    def framework_of(self: Dataflow, value: Value) -> str | None:
+        """The framework of an instance of a user class deriving from a framework base."""
+        cls = self.instance_class(value)
+        return cls.framework if cls is not None else None
+
+    def framework_self(self: Dataflow, sc: Scope) -> Value | None:
+        """`self` in a method of a framework's module, when it holds its parameters' counter."""
+        scope: Scope | None = sc
+        while scope is not None and scope.self_name is None:
+            scope = scope.parent
+        if scope is None or scope.self_name is None:
+            return None
+        value = scope.env.get(scope.self_name)
+        if value is None or value.storage is None or self.framework_of(value) is None:
+            return None
+        return value
+
+    def lightning_method(
+        self: Dataflow, recv: Value, name: str, trailer: Node, node: Node, sc: Scope
+    ) -> Value:
+        args, positional, keywords = self.evaluate_args(trailer, sc)
+        if name == "manual_backward":
+            loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
+            retain = _literal_bool(args.keywords.get("retain_graph")) is True
+            self.backward(loss, node, sc, retain=retain)
+            return NOT_TENSOR
+        # `self.optimizers()`: what `configure_optimizers` returns (one optimizer, or several).
+        func = self.bound_method(recv, "configure_optimizers", None)
+        if func is None:
+            return UNKNOWN
+        configured = self.call_user(func, CallArgs(), [], {}, node, sc)
+        found = _optimizers_in(configured) if configured is not None else []
+        if len(found) == 1:
+            return found[0]
+        return _container(tuple(found)) if found else UNKNOWN
+
+
+def _optimizers_in(value: Value, depth: int = 0) -> list[Value]:
+    """The optimizers in what `configure_optimizers` returned: an optimizer, a list or tuple
+    of them (and of schedulers), or a dict with an "optimizer" key."""
+    if value.optimizer is not None:
+        return [value]
+    if depth > 2:
+        return []
+    if value.keys is not None and value.items is not None and "optimizer" in value.keys:
+        return _optimizers_in(value.items[value.keys.index("optimizer")], depth + 1)
+    found: list[Value] = []
+    for item in value.items or ():
+        found += _optimizers_in(item, depth + 1)
+    return found

@@ -1,0 +1,78 @@
+"""Programs that use real libraries and frameworks (tests/fixtures/libraries/*.py, issue 16).
+
+Models from transformers, loops run by Lightning, accelerate, the HF Trainer and ignite.
+Each file says on its first line where the culprit write is (`# expect: GG105 18`) or
+`# expect: nothing`.  Every expectation is checked against PyTorch 2.13 with the library
+installed (all programs in one oracle process: the libraries are imported once), then
+against the engine with the jedi tier off (the command line's default) and on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from oracle import run_under_torch, torch_agrees
+from oracle.expect import file_expectation as expectation
+
+from gradguard.config import Settings
+from gradguard.engine import check_source
+from gradguard.model import Severity
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures" / "libraries").glob("*.py"))
+IDS = [p.stem for p in FIXTURES]
+LIBRARIES = ("lightning", "accelerate", "transformers", "ignite")
+MISSING = [name for name in LIBRARIES if importlib.util.find_spec(name) is None]
+
+
+@pytest.fixture(scope="module")
+def torch_results() -> dict[str, dict]:
+    programs = [p.read_text(encoding="utf-8") for p in FIXTURES]
+    return {p.name: r for p, r in zip(FIXTURES, run_under_torch(programs), strict=True)}
+
+
+def test_fixture_set_covers_both_sides():
+    failing = [p for p in FIXTURES if expectation(p) is not None]
+    working = [p for p in FIXTURES if expectation(p) is None]
+    assert len(failing) >= 6 and len(working) >= 6, (len(failing), len(working))
+    for path in working:
+        assert path.stem.startswith("working_"), f"{path.name} expects nothing: name it working_*"
+        twin = path.with_name(path.name.removeprefix("working_"))
+        assert twin.is_file(), f"{path.name} has no failing twin"
+
+
+@pytest.mark.skipif(bool(MISSING), reason=f"not installed: {MISSING}")
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_pytorch_agrees(path, torch_results):
+    expected = expectation(path)
+    result = torch_results[path.name]
+    if expected is None:
+        assert result["ok"], f"{path.name} expects nothing but PyTorch raised: {result['error']}"
+    else:
+        problem = torch_agrees(*expected, result)
+        assert problem is None, f"{path.name}: {problem}"
+
+
+def _shown(path: Path, settings: Settings | None) -> tuple[list[str], set[tuple[str, int]]]:
+    diags = check_source(path.read_text(encoding="utf-8"), str(path), settings)
+    shown = sorted(
+        f"{d.range.start.line + 1}:{d.code}:{d.severity.label}"
+        for d in diags
+        if d.severity <= Severity.WARNING
+    )
+    errors = {(d.code, d.range.start.line + 1) for d in diags if d.severity == Severity.ERROR}
+    return shown, errors
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=IDS)
+def test_engine_reports(path):
+    expected = expectation(path)
+    shown, errors = _shown(path, None)
+    if expected is None:
+        assert shown == [], f"{path.name} runs cleanly under torch, but the engine reports {shown}"
+    else:
+        assert expected in errors, (
+            f"{path.name}: expected an ERROR {expected[0]} on line {expected[1]}; "
+            f"the engine reports {shown or 'nothing'}"
+        )

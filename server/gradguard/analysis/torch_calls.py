@@ -574,10 +574,49 @@ class TorchCalls:
             frozen = recv.evolve(params_frozen=True)  # `copy.deepcopy(model)`, then frozen
             self.replace_value(sc, recv, frozen)
             return frozen
-        desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
-        frozen = recv.evolve(module=desc)
+        desc = _frozen_desc(recv.module)
+        items = recv.items
+        if items is not None:  # `nn.Sequential(…)`'s layers
+            items = tuple(self.freeze(v, sc) if v.module is not None else v for v in items)
+        element = recv.element
+        if element is not None and element.module is not None:
+            element = element.evolve(module=_frozen_desc(element.module))
+        if recv.storage is not None:
+            recv.storage.frozen = True  # no gradient: an optimizer step leaves them alone
+        frozen = recv.evolve(module=desc, items=items, element=element)
         self.replace_value(sc, recv, frozen)
         return frozen
+
+    def parameters_written(
+        self: Dataflow,
+        recv: Value,
+        op: str,
+        trailer: Node,
+        node: Node,
+        recv_span: tuple[Node, Node],
+        sc: Scope,
+    ) -> Value:
+        """`opt.step()`, `model.load_state_dict(…)`: every parameter they hold is rewritten
+        in place (what any of its modules saved for backward is invalidated)."""
+        if recv.storage is None:
+            return NOT_TENSOR
+        params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+        site = WriteSite(
+            "step",
+            op,
+            node,
+            enclosing_statement(node),
+            params,
+            _span_node(recv_span),
+            sc.grad,
+            sc.info,
+            node_range(node),
+            call_args=trailer,
+            target_text=_code_span(recv_span),
+        )
+        self.add_site(site, sc)
+        self.write(site, sc)
+        return NOT_TENSOR
 
     def grow_module(
         self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
@@ -733,6 +772,13 @@ class TorchCalls:
             if result is not None:
                 return result
             return self.unknown_call(positional + list(keywords.values()), sc)
+        member = recv.attrs.get(name) if recv.attrs is not None else None
+        if member is not None and (member.module is not None or member.func is not None):
+            # `net.enc(x)`, `self.model_fn(obs)`: an attribute holding a module or a function
+            return self.call(member, trailer, node, call_span, sc)
+        if name == "load_state_dict" and (recv.module is not None or recv.user_class):
+            self.evaluate_args(trailer, sc)
+            return self.parameters_written(recv, "load_state_dict", trailer, node, recv_span, sc)
         if (
             recv.module is not None
             or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
@@ -784,23 +830,7 @@ class TorchCalls:
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:
-            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
-            site = WriteSite(
-                "step",
-                "step",
-                node,
-                enclosing_statement(node),
-                params,
-                recv_node,
-                sc.grad,
-                sc.info,
-                node_range(node),
-                call_args=trailer,
-                target_text=_code_span(recv_span),
-            )
-            self.add_site(site, sc)
-            self.write(site, sc)
-            return NOT_TENSOR
+            return self.parameters_written(recv, "step", trailer, node, recv_span, sc)
         if name == "backward":
             retain = (
                 _literal_bool(args.keywords.get("retain_graph")) is True
@@ -939,6 +969,15 @@ class TorchCalls:
         if ops.is_view(name) and name not in tn.NOT_VIEW_FUNCTIONS:
             return self.make_view(base, name, node, sc)
         return None
+
+
+def _frozen_desc(desc: ModuleDesc) -> ModuleDesc:
+    return dataclasses.replace(
+        desc,
+        has_parameters=Tri.NO,
+        frozen=True,
+        children=tuple(_frozen_desc(c) for c in desc.children),
+    )
 
 
 # Methods that add a member to a module (container).

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ATTR_ASSIGN = re.compile(r"\.([A-Za-z_]\w*)\s*(?:=(?!=)|[-+*/|&]=)")
+
 
 class Interpreter:
     def bound_names(self: Dataflow) -> set[str]:
@@ -418,6 +420,17 @@ class Interpreter:
                 continue
             self.records[record_id].certain = False
 
+    def assignments_to(self: Dataflow, attr: str) -> int:
+        """How many lines of the file assign an attribute `attr` (`self.attr = `, `m.attr = `)."""
+        counts = self._attr_assignments
+        if counts is None:
+            counts = {}
+            for line in self.lines:
+                for match in _ATTR_ASSIGN.finditer(line):
+                    counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+            self._attr_assignments = counts
+        return counts.get(attr, 0)
+
     def callers_branches(self: Dataflow, node: Node, sc: Scope) -> set[int] | None:
         """A function's stand-alone run: the clauses of this `if` its known callers ran
         (None when unknown: not a stand-alone run, never called, or some call not
@@ -696,6 +709,8 @@ class Interpreter:
                 scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
+                if value.const is not NOCONST and self.assignments_to(key[5:]) > 1:
+                    value = value.evolve(const=NOCONST)  # set again elsewhere (`m.inplace = …`)
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
         self.block(suite_statements(node.children[-1]), scope)
         self.finish(scope)

@@ -961,6 +961,14 @@ class TorchCalls:
                     requires_grad=Tri.NO,
                     element=_container((NOT_TENSOR, recv.element or UNKNOWN)),
                 )
+            if (
+                name == "get"
+                and recv.keys is not None
+                and recv.items is not None
+                and positional
+                and positional[0].const in recv.keys
+            ):
+                return recv.items[recv.keys.index(positional[0].const)]  # `cfg.get("norm")`
             if name in ("get", "pop") and recv.element is not None:
                 return recv.element
             if recv.items is not None or recv.element is not None:

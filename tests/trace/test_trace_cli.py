@@ -271,3 +271,39 @@ def test_custom_function_save_is_matched_through_the_error_message(tmp_path: Pat
     assert (finding["code"], finding["location"]["row"]) == ("GG105", 19)
     assert "the save itself was not seen" in finding["message"]
     assert [r["location"]["row"] for r in finding["related"]] == [20]
+
+
+def test_all_says_what_the_recorder_left_alone_and_what_the_program_caught(
+    tmp_path: Path,
+) -> None:
+    """Inference tensors have no version counter: the program runs as it does plain, and
+    `--all` says they were skipped. An in-place error the program catches is no error of the
+    run: only `--all` shows it, as a warning on the write."""
+    _write(
+        tmp_path,
+        "prog.py",
+        "import torch\n"
+        "with torch.inference_mode():\n"
+        "    out = torch.ones(2) * 1.5\n"
+        "    out.clamp_(0, 1)\n"
+        "w = torch.ones(2, requires_grad=True)\n"
+        "try:\n"
+        "    w.add_(1)\n"
+        "except RuntimeError:\n"
+        "    print('caught')\n"
+        "print(out.tolist())\n",
+    )
+    plain = run_python(["prog.py"], tmp_path)
+    quiet = trace(["prog.py"], tmp_path)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, plain.stdout, plain.stderr)
+    assert quiet.findings == []
+    run = trace(["--all", "prog.py"], tmp_path)
+    assert (run.returncode, run.stdout) == (0, "caught\n[1.0, 1.0]\n")
+    assert "left alone, unrecorded: version counter of inference tensors (1×)" in run.stderr
+    [finding] = run.findings
+    assert (finding["code"], finding["location"]["row"], finding["severity"]) == (
+        "GG101",
+        7,
+        "warning",
+    )
+    assert "the program caught this error" in finding["message"]

@@ -9,7 +9,8 @@ its facts (a view of an argument, a leaf, a member of a graph).  Write sites fou
 carry the chain of call sites (``WriteSite.call_chain``); saved tensors the callee modified
 stay pending in the caller's scope, where its ``backward()`` reports them.
 
-Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls and
+Bounds: ``MAX_DEPTH`` nested calls, recursion only while a constant argument may decide
+its base case, ``MAX_CALLS`` analysed calls and
 ``MAX_STEPS`` interpreted statements per analysed file (its own and other files' together);
 a call past them is an unknown call.  The bounds count work, never time, so the findings for
 the same files and settings are the same on a loaded machine, at any ``-j`` and file order.  Functions nobody calls are still analysed on their own,
@@ -330,8 +331,12 @@ class Calls:
         self: Dataflow, recv: Value, name: str, recv_path: str | None
     ) -> FuncRef | None:
         """`obj.m`, `self.m`, `Cls.m` where the class is a user class with that method."""
-        if name in _MODULE_API or name.startswith("__"):
+        if name.startswith("__"):
             return None
+        if name in _MODULE_API:  # `agent.train()` of a plain class is its own method
+            cls = self.instance_class(recv)
+            if cls is None or cls.is_module is not Tri.NO:
+                return None
         if recv.user_class is not None and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             found = self.find_method(cls, name) if cls is not None else None

@@ -34,10 +34,12 @@ from .syntax import (
     enclosing_statement,
     node_range,
 )
+from .tables import constructor_accepts
 from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -49,6 +51,7 @@ from .values import (
     Value,
     _container,
     const_value,
+    constant,
     fresh_tensor,
     merge,
 )
@@ -116,8 +119,12 @@ class TorchCalls:
             for v in target.items or (target,):
                 self.backward(v, node, sc, retain=retain)
             return UNKNOWN
+        if path in tn.AUTOGRAD_FUNCTIONAL:
+            return self.autograd_functional(positional, keywords, node, sc)
         if path.startswith("torch.nn.init."):
             return positional[0] if positional else UNKNOWN
+        if path in _WRAPPING and positional:  # `weight_norm(nn.Conv2d(…))` is that module
+            return positional[0]
         if (
             path.startswith("torch.nn.")
             and not path.startswith("torch.nn.functional.")
@@ -223,7 +230,7 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
@@ -278,6 +285,34 @@ class TorchCalls:
             op or name, positional, node, sc, method=False, display=name, keywords=keywords
         )
 
+    def autograd_functional(
+        self: Dataflow, positional: list[Value], keywords: dict[str, Value], node: Node, sc: Scope
+    ) -> Value:
+        """`jacobian(f, x)`, `hessian(f, x)`, `vjp(f, x, v)`…: `f` runs under enable_grad on
+        `x.detach().requires_grad_()` (same version counter as `x`); its result's graph is
+        differentiated right away."""
+        func = positional[0] if positional else keywords.get("func", UNKNOWN)
+        inputs = positional[1] if len(positional) > 1 else keywords.get("inputs", UNKNOWN)
+        if func.func is None:
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        origin = self.origin(node_range(node), f"the inputs of `{_code(node)[:40]}`")
+        leaves = [
+            fresh_tensor(Tri.YES, leaf=Tri.YES, grad_from=origin).evolve(
+                storage=x.storage or Storage()
+            )
+            for x in (inputs.items if inputs.items is not None else (inputs,))
+        ]
+        grad, sc.grad = sc.grad, Tri.YES
+        try:
+            result = self.call_user(func.func, CallArgs(), leaves, {}, node, sc)
+        finally:
+            sc.grad = grad
+        if result is None:
+            return self.unknown_call(positional, sc)
+        for out in result.items or (result,):
+            self.backward(out, node, sc)
+        return fresh_tensor(Tri.NO)
+
     def factory(
         self: Dataflow, name: str, args: CallArgs, positional: list[Value], node: Node
     ) -> Value:
@@ -306,6 +341,13 @@ class TorchCalls:
         sc: Scope,
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
+        if (
+            not args.starred
+            and constructor_accepts(name, len(args.positional), tuple(args.keywords)) is False
+        ):
+            # `nn.Linear(4, 2, unknown_kw=1)` raises TypeError: this path ends here
+            sc.stopped = True
+            return UNKNOWN
         if name == "Sequential":
             members, exact = self.expand_stars(args, positional, sc)
             return sequential(members, exact, origin)
@@ -339,7 +381,7 @@ class TorchCalls:
             )
         inplace, inplace_node = Tri.NO, None
         if info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             inplace_node = _inplace_node(args, info)
         return Value(
             tensor=Tri.NO,
@@ -374,6 +416,16 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+            elif positional and owner.attrs and self.is_sequential_class(mod.user_class):
+                # A subclass of nn.Sequential filled in __init__: its members run in order.
+                cur = positional[0]
+                for member in [v for v in owner.attrs.values() if v.module is not None]:
+                    assert member.module is not None
+                    owns = bool(member.module.user_class or member.module.children)
+                    cur = self.module_call(
+                        member.module, [cur], args, trailer, node, sc, member if owns else owner
+                    )
+                return cur
         if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
             positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
@@ -572,10 +624,100 @@ class TorchCalls:
             frozen = recv.evolve(params_frozen=True)  # `copy.deepcopy(model)`, then frozen
             self.replace_value(sc, recv, frozen)
             return frozen
-        desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
-        frozen = recv.evolve(module=desc)
+        desc = _frozen_desc(recv.module)
+        items = recv.items
+        if items is not None:  # `nn.Sequential(…)`'s layers
+            items = tuple(self.freeze(v, sc) if v.module is not None else v for v in items)
+        element = recv.element
+        if element is not None and element.module is not None:
+            element = element.evolve(module=_frozen_desc(element.module))
+        if recv.storage is not None:
+            recv.storage.frozen = True  # no gradient: an optimizer step leaves them alone
+        frozen = recv.evolve(module=desc, items=items, element=element)
         self.replace_value(sc, recv, frozen)
         return frozen
+
+    def is_sequential_class(self: Dataflow, name: str | None) -> bool:
+        cls = self.class_info(name)
+        seen: set[str] = set()
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            if any(b.rsplit(".", 1)[-1] == "Sequential" for b in cls.bases):
+                return True
+            owner = cls.flow if cls.flow is not None else self
+            cls = next(
+                (owner.classes.get(b.rsplit(".", 1)[-1]) for b in cls.bases if b),
+                None,
+            )
+        return False
+
+    def any_submodule(self: Dataflow, recv: Value, include_self: bool) -> Value:
+        """What `model.modules()` / `children()` yields: the known submodules joined (one
+        of them, of unknown kind when they differ), or a module with the model's
+        parameters when they are not known."""
+        found: list[Value] = [recv] if include_self else []
+        seen: set[int] = {id(recv)}
+        todo = [(recv, 0)]
+        while todo:
+            cur, depth = todo.pop(0)
+            inner = [*(cur.items or ()), *(cur.attrs or {}).values()]
+            if cur.element is not None and not cur.items:
+                inner.append(cur.element)
+            for v in inner:
+                if v.module is None or id(v) in seen:
+                    continue
+                seen.add(id(v))
+                found.append(v)
+                if include_self and depth < 3:  # modules() recurses, children() does not
+                    todo.append((v, depth + 1))
+        if len(found) > (1 if include_self else 0):
+            out = found[0]
+            for v in found[1:]:
+                out = merge(out, v)
+            return out
+        desc = recv.module
+        return Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=recv.storage or Storage(),
+            module=ModuleDesc(
+                "Module",
+                has_parameters=desc.has_parameters if desc is not None else Tri.MAYBE,
+                origin=desc.origin if desc is not None else None,
+                frozen=desc.frozen if desc is not None else False,
+            ),
+        )
+
+    def parameters_written(
+        self: Dataflow,
+        recv: Value,
+        op: str,
+        trailer: Node,
+        node: Node,
+        recv_span: tuple[Node, Node],
+        sc: Scope,
+    ) -> Value:
+        """`opt.step()`, `model.load_state_dict(…)`: every parameter they hold is rewritten
+        in place (what any of its modules saved for backward is invalidated)."""
+        if recv.storage is None:
+            return NOT_TENSOR
+        params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+        site = WriteSite(
+            "step",
+            op,
+            node,
+            enclosing_statement(node),
+            params,
+            _span_node(recv_span),
+            sc.grad,
+            sc.info,
+            node_range(node),
+            call_args=trailer,
+            target_text=_code_span(recv_span),
+        )
+        self.add_site(site, sc)
+        self.write(site, sc)
+        return NOT_TENSOR
 
     def grow_module(
         self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
@@ -731,6 +873,13 @@ class TorchCalls:
             if result is not None:
                 return result
             return self.unknown_call(positional + list(keywords.values()), sc)
+        member = recv.attrs.get(name) if recv.attrs is not None else None
+        if member is not None and (member.module is not None or member.func is not None):
+            # `net.enc(x)`, `self.model_fn(obs)`: an attribute holding a module or a function
+            return self.call(member, trailer, node, call_span, sc)
+        if name == "load_state_dict" and (recv.module is not None or recv.user_class):
+            self.evaluate_args(trailer, sc)
+            return self.parameters_written(recv, "load_state_dict", trailer, node, recv_span, sc)
         if (
             recv.module is not None
             or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
@@ -738,6 +887,12 @@ class TorchCalls:
             and recv.storage is None
             and name in ("parameters", "named_parameters")
         ):
+            if name in _SUBMODULE_WALKS and recv.module is not None:
+                self.evaluate_args(trailer, sc)
+                member = self.any_submodule(recv, include_self=name == "modules")
+                if name.startswith("named_"):
+                    member = _container((NOT_TENSOR, member))
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=member)
             if name in ("parameters", "named_parameters"):
                 self.evaluate_args(trailer, sc)
                 has = recv.module.has_parameters if recv.module is not None else Tri.YES
@@ -785,23 +940,7 @@ class TorchCalls:
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:
-            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
-            site = WriteSite(
-                "step",
-                "step",
-                node,
-                enclosing_statement(node),
-                params,
-                recv_node,
-                sc.grad,
-                sc.info,
-                node_range(node),
-                call_args=trailer,
-                target_text=_code_span(recv_span),
-            )
-            self.add_site(site, sc)
-            self.write(site, sc)
-            return NOT_TENSOR
+            return self.parameters_written(recv, "step", trailer, node, recv_span, sc)
         if name == "backward":
             retain = (
                 _literal_bool(args.keywords.get("retain_graph")) is True
@@ -825,6 +964,14 @@ class TorchCalls:
                     requires_grad=Tri.NO,
                     element=_container((NOT_TENSOR, recv.element or UNKNOWN)),
                 )
+            if (
+                name == "get"
+                and recv.keys is not None
+                and recv.items is not None
+                and positional
+                and positional[0].const in recv.keys
+            ):
+                return recv.items[recv.keys.index(positional[0].const)]  # `cfg.get("norm")`
             if name in ("get", "pop") and recv.element is not None:
                 return recv.element
             if recv.items is not None or recv.element is not None:
@@ -857,6 +1004,7 @@ class TorchCalls:
                 else None,
             )
             self.replace_value(sc, recv, new)
+            self.keep_attribute(sc, recv_node, new)
             return new
         if name in ("detach", "detach_"):
             new = Value(
@@ -934,6 +1082,29 @@ class TorchCalls:
         return None
 
 
+def _frozen_desc(desc: ModuleDesc) -> ModuleDesc:
+    return dataclasses.replace(
+        desc,
+        has_parameters=Tri.NO,
+        frozen=True,
+        children=tuple(_frozen_desc(c) for c in desc.children),
+    )
+
+
+# Functions that return (or change in place and return) the module they are given.
+_WRAPPING = frozenset(
+    {
+        "torch.nn.utils.weight_norm",
+        "torch.nn.utils.spectral_norm",
+        "torch.nn.utils.parametrizations.weight_norm",
+        "torch.nn.utils.parametrizations.spectral_norm",
+        "torch.nn.utils.parametrizations.orthogonal",
+        "torch.nn.utils.parametrize.register_parametrization",
+        "torch.nn.utils.weight_norm.weight_norm",
+        "torch.nn.utils.spectral_norm.spectral_norm",
+    }
+)
+_SUBMODULE_WALKS = frozenset({"modules", "children", "named_modules", "named_children"})
 # Methods that add a member to a module (container).
 _GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
 # The attribute that stands for members registered under computed names.
@@ -1020,6 +1191,20 @@ def owning(container: Value) -> Value:
             if member is not None and (member.module is not None or member.parameter):
                 storage.add_part(member.storage)
     return container
+
+
+def _flag_value(
+    literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
+) -> Tri:
+    """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
+    if literal is not Tri.MAYBE:
+        return literal
+    value = keywords.get(info["inplace_param"])
+    index = info.get("inplace_index")
+    if value is None and index is not None and index < len(positional):
+        value = positional[index]
+    flag = constant(value) if value is not None else NOCONST
+    return Tri.of(flag) if isinstance(flag, bool) else literal
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

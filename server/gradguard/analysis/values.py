@@ -31,7 +31,7 @@ import contextvars
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any, Final
 
@@ -157,6 +157,7 @@ class Storage:
     saves: list[SaveRecord] = field(default_factory=list)
     id: int = field(default_factory=new_id)
     parts: list[Storage] = field(default_factory=list)
+    frozen: bool = False  # a module's parameters that no longer require grad
 
     def add_part(self, part: Storage | None) -> None:
         if part is None or part is self or any(p is part for p in self.parts):
@@ -257,7 +258,15 @@ class Value:
     const: Any = NOCONST
 
     def evolve(self, **changes: Any) -> Value:
-        return replace(self, **changes)
+        """A copy with some fields changed (``dataclasses.replace`` without re-running
+        ``__init__``: the analysis makes tens of thousands of these per file)."""
+        if not changes.keys() <= _VALUE_FIELDS:
+            raise TypeError(f"Value has no field {sorted(changes.keys() - _VALUE_FIELDS)}")
+        new = object.__new__(Value)
+        state = new.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
+        return new
 
     @property
     def is_tensor(self) -> bool:
@@ -306,9 +315,18 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
             has_parameters=Tri.join(a.has_parameters, b.has_parameters),
             frozen=a.frozen and b.frozen,
         )
-    return None
+    # Modules of different kinds (the element of `[nn.Linear(…), nn.Tanh()]`): a module of
+    # unknown behaviour; it has parameters when any of them has (so does a container of
+    # them, `nn.Sequential(*layers)`).
+    return ModuleDesc(
+        "Module",
+        has_parameters=max(a.has_parameters, b.has_parameters),
+        origin=_first_origin(a.origin, b.origin),
+        frozen=a.frozen and b.frozen,
+    )
 
 
+_VALUE_FIELDS = frozenset(f.name for f in fields(Value))
 UNKNOWN = Value()
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
@@ -625,7 +643,11 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
     out = dict(envs[0])
     for env in envs[1:]:
         joiner = _Joiner()
-        for key in sorted(set(out) | set(env)):
+        # A name bound to the same object on both paths keeps it (the join of a value with
+        # itself is itself, and touches no memo): only the others are joined, in name order.
+        differ = [k for k, v in out.items() if env.get(k) is not v]
+        differ += [k for k in env if k not in out]
+        for key in sorted(differ):
             a, b = out.get(key), env.get(key)
             if a is None or b is None:
                 # A name bound on one path only keeps its facts, but uncertain.

@@ -44,7 +44,7 @@ class WriteRecord:
 class Failure:
     """An autograd in-place error the program raised, with what the recorder knows about it."""
 
-    kind: str  # version | leaf | view_of_leaf | multi_view | no_grad_view | out
+    kind: str  # version | leaf | view_of_leaf | multi_view | custom_view | no_grad_view | out | …
     message: str  # PyTorch's message (first line)
     site: Site | None  # the culprit write (for version errors: the write that bumped it)
     op: str = ""
@@ -58,6 +58,7 @@ class Failure:
     version_before: int | None = None
     version_after: int | None = None
     unseen: str = ""  # why part of the story is missing (a region the tracer cannot see)
+    raised_at: Site | None = None  # where PyTorch raised, when that is not the write itself
 
 
 @dataclass
@@ -67,4 +68,5 @@ class TraceResult:
     failures: list[Failure] = field(default_factory=list)
     unraised: list[WriteRecord] = field(default_factory=list)  # --all: writes on saved tensors
     data_writes: list[WriteRecord] = field(default_factory=list)  # --all: `.data` writes
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # --all: what the recorder could not read
+    caught: list[Failure] = field(default_factory=list)  # --all: raised, caught by the program

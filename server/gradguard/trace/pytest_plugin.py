@@ -33,7 +33,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
         return
     from . import report
     from .recorder import Tracer
-    from .run import _fallback_failure
+    from .run import _fallback_failure, keep_escaped
 
     tracer = Tracer()
     tracer.__enter__()
@@ -44,6 +44,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     try:
         result = tracer.result()
         excinfo = outcome.excinfo
+        keep_escaped(result, excinfo[1] if excinfo is not None else None)
         if excinfo is not None:
             _fallback_failure(excinfo[1], result)
         findings = report.build(result)

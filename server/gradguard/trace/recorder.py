@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import weakref
 from collections import deque
+from collections.abc import Callable
+from types import CodeType, FrameType, FunctionType
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
@@ -108,15 +111,27 @@ _INPLACE_FLAG_FUNCTIONS = {
 # Names ending in "_" that write no tensor data.
 _NOT_WRITES = {"requires_grad_", "retain_grad_", "share_memory_", "detach_", "record_stream_"}
 
+# The in-place errors autograd raises (torch/csrc/autograd: VariableTypeUtils.h check_inplace,
+# variable.cpp handle_view_on_rebase, saved_variable.cpp, VariableTypeManual.cpp, functorch's
+# grad transform, python_saved_variable_hooks), by a text each message of that kind contains.
 _INPLACE_ERRORS = (
     ("modified by an inplace operation", "version"),
     ("a view of a leaf Variable that requires grad", "view_of_leaf"),
-    ("a leaf Variable that requires grad is being used in an in-place", "leaf"),
+    ("a leaf Variable that requires grad", "leaf"),  # "is being used" / "has been used"
     ("This view is the output of a function that returns multiple views", "multi_view"),
+    ("This view was created inside a custom Function", "custom_view"),
     ("A view was created in no_grad mode", "no_grad_view"),
     ("A view was created in inference mode", "no_grad_view"),
+    ("Inplace update to inference tensor outside InferenceMode", "inference"),
     ("arguments don't support automatic differentiation", "out"),
+    ("Can't detach views in-place", "detach_view"),
+    ("cannot resize variables that require grad", "resize"),
+    ("A saved tensor pack hook is modifying its input in place", "pack_hook"),
+    ("that would mutate a captured Tensor", "captured"),
 )
+# The second form of the view errors: raised where the view is next used, after its base
+# (or another view of it) was written in place.
+BASE_MODIFIED = "its base or another view of its base has been modified inplace"
 _VERSION = re.compile(
     r"\[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\](?:, which is output \d+ of (?P<fn>\w+),)?"
     r" is at version (?P<now>\d+); expected version (?P<expected>\d+)"
@@ -175,15 +190,156 @@ def _shape(t: torch.Tensor) -> tuple[int, ...]:
 
 
 def _creator(t: torch.Tensor) -> str | None:
-    fn = t.grad_fn
+    try:
+        fn = t.grad_fn
+    except Exception:
+        return None
     return type(fn).__name__ if fn is not None else None
 
 
 def _storage(t: torch.Tensor) -> Any:
     try:
         return t.untyped_storage()
-    except Exception:  # tensors without storage (fake, functorch wrappers, sparse)
+    except Exception:  # tensors without storage (functorch wrappers, sparse, nested)
         return None
+
+
+def _version(t: torch.Tensor) -> int | None:
+    """The tensor's version counter; None when it has none (inference tensors)."""
+    try:
+        return t._version
+    except Exception:
+        return None
+
+
+def _is_view(t: torch.Tensor) -> bool:
+    try:
+        return t._is_view()
+    except Exception:
+        return False
+
+
+def _has_grad_fn(t: torch.Tensor) -> bool:
+    try:
+        return t.grad_fn is not None
+    except Exception:
+        return False
+
+
+def unreadable_kind(t: torch.Tensor) -> str:
+    """What kind of tensor the recorder could not read (for the report's notes)."""
+    checks: tuple[tuple[str, Callable[[], bool]], ...] = (
+        ("inference tensors", t.is_inference),
+        ("functorch-wrapped tensors (torch.func)", lambda: _functorch_wrapped(t)),
+        ("fake tensors (torch.compile tracing)", lambda: "Fake" in type(t).__name__),
+        ("nested tensors", lambda: bool(t.is_nested)),
+        ("sparse tensors", lambda: t.layout is not torch.strided),
+        ("meta tensors", lambda: bool(t.is_meta)),
+        ("quantized tensors", lambda: bool(t.is_quantized)),
+    )
+    for what, check in checks:
+        try:
+            if check():
+                return what
+        except Exception:
+            continue
+    return f"{type(t).__name__} tensors without a version counter or storage"
+
+
+def _functorch_wrapped(t: torch.Tensor) -> bool:
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+
+
+# -- calling the program's torch function from a frame that looks like the caller's -------
+#
+# A warning raised by a torch function is attributed to the innermost Python frame (C++
+# warnings) or to its caller (``warnings.warn(..., stacklevel=2)``). Called from the
+# recorder, that frame would be the recorder's: another file and line in the message, and
+# the "once per location" registry of another module, so a warning shown twice in a plain
+# run would show once. The call is made from a one-line function whose code carries the
+# program's file and line and which runs in the program's module globals: the warning reads
+# exactly as in a plain run. Tracebacks drop it (``TRAMPOLINE``: run.py and sites.py).
+
+TRAMPOLINE = sites.TRAMPOLINE
+_TEMPLATE: CodeType = next(
+    c
+    for c in compile(
+        f"def {TRAMPOLINE}(func, args, kwargs): return func(*args, **kwargs)",
+        "<gradguard>",
+        "exec",
+    ).co_consts
+    if isinstance(c, CodeType)
+)
+_Call = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _direct(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return func(*args, **kwargs)
+
+
+def _is_compiling() -> bool:
+    return bool(torch.compiler.is_compiling())
+
+
+def _jit_tracing() -> bool:
+    return torch._C._get_tracing_state() is not None
+
+
+_DISABLED_TORCH_FUNCTION = torch._C._disabled_torch_function_impl
+_DEFAULT_TORCH_FUNCTION = getattr(torch.Tensor.__torch_function__, "__func__", None)
+
+
+def _own_handler(cls: type) -> bool:
+    """A tensor type whose __torch_function__ is the program's (not torch's default)."""
+    handler = getattr(cls, "__torch_function__", None)
+    if handler is _DISABLED_TORCH_FUNCTION:
+        return False
+    return getattr(handler, "__func__", handler) is not _DEFAULT_TORCH_FUNCTION
+
+
+def _handle_torch_function_code() -> CodeType | None:
+    from torch import overrides
+
+    return getattr(getattr(overrides, "handle_torch_function", None), "__code__", None)
+
+
+_HANDLE_CODE = _handle_torch_function_code()
+
+
+class _Callers:
+    """One trampoline per (caller's code, instruction): made once, then a dict look-up."""
+
+    def __init__(self) -> None:
+        self.by_code: dict[int, tuple[CodeType, dict[int, _Call]]] = {}
+
+    def for_frame(self, frame: FrameType | None) -> _Call:
+        if frame is None:
+            return _direct
+        code = frame.f_code
+        if code is _HANDLE_CODE:  # a Python function's dispatch: the caller of that function
+            outer = frame.f_back
+            frame = outer.f_back if outer is not None else None
+            if frame is None:
+                return _direct
+            code = frame.f_code
+        entry = self.by_code.get(id(code))
+        if entry is None:
+            entry = self.by_code[id(code)] = (code, {})
+        calls = entry[1]
+        lasti = frame.f_lasti
+        call = calls.get(lasti)
+        if call is None:
+            call = calls[lasti] = self._make(code, frame)
+        return call
+
+    @staticmethod
+    def _make(code: CodeType, frame: FrameType) -> _Call:
+        try:
+            line = frame.f_lineno or code.co_firstlineno
+            fake = _TEMPLATE.replace(co_filename=code.co_filename, co_firstlineno=line)
+            return cast(_Call, FunctionType(fake, frame.f_globals))
+        except Exception:
+            return _direct
 
 
 def _metadata(node: Node) -> dict[str, Any]:
@@ -233,9 +389,13 @@ class Recorder(TorchFunctionMode):
         self.grad_writes: deque[tuple[WriteRecord, str | None]] = deque(maxlen=1000)
         self.leaf_origin = _WeakIdMap()  # tensor -> Site where it got requires_grad
         self.view_origin = _WeakIdMap()  # tensor -> (Site, what)
+        self.last_write_by_storage = _WeakIdMap()  # storage -> WriteRecord (grad mode)
         self.data_alias = _WeakIdMap()  # `.data` results of tensors that require grad
         self.failures: list[Failure] = []
         self.current_func: Any = None  # the torch function being called (names saves)
+        self.callers = _Callers()
+        self.plain_types: set[tuple[type, ...]] = set()  # `types` with no foreign handler
+        self.skipped: dict[str, int] = {}  # what could not be read -> how often
 
     # -- the mode ----------------------------------------------------------------------
     def __torch_function__(
@@ -247,6 +407,14 @@ class Recorder(TorchFunctionMode):
     ) -> Any:
         if kwargs is None:
             kwargs = {}
+        if _is_compiling() or _jit_tracing():  # stay out of what is being traced/compiled
+            return func(*args, **kwargs)
+        call = self.callers.for_frame(sys._getframe(1))
+        if types not in self.plain_types and self._foreign(types):
+            # A tensor subclass with its own __torch_function__ would see every attribute the
+            # recorder reads (its handler is the program's code): run the call untouched.
+            self._skip_subclass(types)
+            return call(func, args, kwargs)
         try:
             # Property getters/setters arrive as fresh method-wrappers that compare equal.
             kind = self.kinds[func]
@@ -255,48 +423,92 @@ class Recorder(TorchFunctionMode):
         except TypeError:  # unhashable callables
             kind = _classify(func)
         if kind == _GETTER:
-            return func(*args, **kwargs)
+            try:
+                return call(func, args, kwargs)
+            except RuntimeError as exc:  # `view.grad_fn` after its base was written
+                self._plain_failure(exc, func, args)
+                raise
         if kwargs and kind == _PLAIN:
             if kwargs.get("out") is not None or kwargs.get("inplace") is True:
                 kind = _INPLACE
             elif kwargs.get("requires_grad") is True:
                 kind = _FACTORY
         if kind == _PLAIN:
-            self.current_func = func
-            # A call not named in place can still write its first argument (`F.dropout(x, p,
-            # training, True)` passes inplace positionally): its version counter tells.
-            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
-            version = first._version if first is not None else 0
+            return self._plain(call, func, args, kwargs)
+        if kind == _INPLACE:
+            return self._inplace(call, func, args, kwargs)
+        if kind == _BACKWARD:
+            return self._backward(call, func, args, kwargs)
+        return self._special(call, kind, func, args, kwargs)
+
+    def _foreign(self, types: tuple[type, ...]) -> bool:
+        """Whether a call's tensor types include a subclass with its own __torch_function__."""
+        try:
+            foreign = any(t is not torch.Tensor and _own_handler(t) for t in types)
+        except Exception:
+            foreign = True
+        if not foreign:
             try:
-                result = func(*args, **kwargs)
-            except RuntimeError as exc:
-                failed = error_kind(str(exc))
-                if failed is not None and failed != "version" and first is not None:
-                    name = _name(func)
-                    flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
-                    self._write_failure(failed, str(exc), name, flag, first)
-                raise
-            if first is not None and first._version != version:
+                self.plain_types.add(types)
+            except TypeError:
+                pass
+        return foreign
+
+    def _skip_subclass(self, types: tuple[type, ...]) -> None:
+        names = ", ".join(sorted(t.__name__ for t in types if t is not torch.Tensor))
+        key = f"calls on tensor subclasses with their own __torch_function__ ({names})"
+        self.skipped[key] = self.skipped.get(key, 0) + 1
+
+    def _version_of(self, t: torch.Tensor) -> int | None:
+        version = _version(t)
+        if version is None:
+            self._skip(t, "version counter")
+        return version
+
+    def _skip(self, t: torch.Tensor, what: str) -> None:
+        key = f"{what} of {unreadable_kind(t)}"
+        self.skipped[key] = self.skipped.get(key, 0) + 1
+
+    def _plain_failure(self, exc: RuntimeError, func: Any, args: tuple[Any, ...]) -> None:
+        failed = error_kind(str(exc))
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if failed is not None and failed != "version" and first is not None:
+            name = _name(func)
+            flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
+            self._write_failure(failed, str(exc), name, flag, first)
+
+    def _plain(self, call: _Call, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.current_func = func
+        # A call not named in place can still write its first argument (`F.dropout(x, p,
+        # training, True)` passes inplace positionally): its version counter tells.
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        version = _version(first) if first is not None else None
+        try:
+            result = call(func, args, kwargs)
+        except RuntimeError as exc:
+            self._plain_failure(exc, func, args)
+            raise
+        if first is not None and version is not None:
+            after = _version(first)
+            if after is not None and after != version:
                 name = _name(func)
                 flag = "inplace" if name in _INPLACE_FLAG_FUNCTIONS else None
                 if torch.is_grad_enabled():
-                    self._remember_write(first, name, flag, version, first._version)
-                self._check_saved(first, name, flag, version, first._version)
+                    self._remember_write(first, name, flag, version, after)
+                self._check_saved(first, name, flag, version, after)
+        if isinstance(result, torch.Tensor):
             if torch.is_grad_enabled():
-                if isinstance(result, torch.Tensor) and result.grad_fn is not None:
+                if _has_grad_fn(result):
                     self._record_saves(result)
-            elif isinstance(result, torch.Tensor) and result._is_view():
+            elif _is_view(result):
                 self._remember_view(result, "created under no_grad/inference_mode")
-            return result
-        if kind == _INPLACE:
-            return self._inplace(func, args, kwargs)
-        if kind == _BACKWARD:
-            return self._backward(func, args, kwargs)
-        return self._special(kind, func, args, kwargs)
+        return result
 
-    def _special(self, kind: int, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _special(
+        self, call: _Call, kind: int, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         self.current_func = func
-        result = func(*args, **kwargs)
+        result = call(func, args, kwargs)
         if kind == _FACTORY and isinstance(result, torch.Tensor) and result.requires_grad:
             self.leaf_origin.put(result, sites.current_site())
         elif kind == _REQ_GRAD_SET and args and isinstance(args[0], torch.Tensor):
@@ -309,7 +521,7 @@ class Recorder(TorchFunctionMode):
                 self.view_origin.put(t, (site, f"made by `{_name(func)}` (returns several views)"))
             if torch.is_grad_enabled():
                 for t in _tensors_in(result):
-                    if t.grad_fn is not None:
+                    if _has_grad_fn(t):
                         self._record_saves(t)
         elif kind == _DATA_GET:
             if args and isinstance(args[0], torch.Tensor) and args[0].requires_grad:
@@ -335,34 +547,40 @@ class Recorder(TorchFunctionMode):
             return [first], flag
         return _tensors_in(first), flag  # _foreach_*_(list, …)
 
-    def _inplace(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _inplace(
+        self, call: _Call, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         name = _name(func)
         self.current_func = func
         targets, flag = self._targets(name, args, kwargs)
-        before = [t._version for t in targets]
+        before = [self._version_of(t) for t in targets]
         grad_on = torch.is_grad_enabled()
         try:
-            result = func(*args, **kwargs)
+            result = call(func, args, kwargs)
         except RuntimeError as exc:
             kind = error_kind(str(exc))
             if kind is not None and kind != "version" and targets:
                 self._write_failure(kind, str(exc), name, flag, targets[0])
             raise
         for t, version in zip(targets, before, strict=False):
-            after = t._version
-            if after == version:
+            if version is None:
+                continue
+            after = _version(t)
+            if after is None or after == version:
                 continue
             if grad_on:
                 self._remember_write(t, name, flag, version, after)
+                if t.requires_grad:
+                    self._remember_base_write(t, name, flag, version, after)
             if self.data_alias.get(t) is not None:
                 self._data_write(name, t)
             self._check_saved(t, name, flag, version, after)
         if grad_on and name != "__setitem__":
             for t in _tensors_in(result):
-                if t.grad_fn is not None:
+                if _has_grad_fn(t):
                     self._record_saves(t)
                     break
-        elif grad_on and targets and targets[0].grad_fn is not None:
+        elif grad_on and targets and _has_grad_fn(targets[0]):
             self._record_saves(targets[0])
         return result
 
@@ -384,11 +602,23 @@ class Recorder(TorchFunctionMode):
             )
         )
 
+    def _remember_base_write(
+        self, t: torch.Tensor, op: str, flag: str | None, before: int, after: int
+    ) -> None:
+        """The last grad-mode write into each storage: a view of it may raise when next used."""
+        storage = _storage(t)
+        if storage is not None:
+            record = WriteRecord(
+                self.seq, op, sites.current_site(), before, after, _shape(t), str(t.dtype), flag
+            )
+            self.last_write_by_storage.put(storage, record)
+
     def _check_saved(
         self, t: torch.Tensor, op: str, flag: str | None, before: int, after: int
     ) -> None:
         storage = _storage(t)
         if storage is None:
+            self._skip(t, "storage")
             return
         refs = self.saves_by_storage.get(storage)
         if not refs:
@@ -443,13 +673,21 @@ class Recorder(TorchFunctionMode):
             failure.origin = self.leaf_origin.get(t)
             failure.origin_what = "gets requires_grad here"
         elif kind == "view_of_leaf":
-            base = t._base if t._is_view() else None
+            base = t._base if _is_view(t) else None
             failure.origin = self.leaf_origin.get(base) if base is not None else None
             failure.origin_what = "the leaf it is a view of gets requires_grad here"
-        elif kind in ("multi_view", "no_grad_view"):
+        elif kind in ("multi_view", "no_grad_view", "custom_view"):
             found = self.view_origin.get(t)
             if found is not None:
                 failure.origin, failure.origin_what = found[0], f"the view is {found[1]} here"
+        if BASE_MODIFIED in message:
+            # Raised where the view is used; the write that caused it came before.
+            storage = _storage(t)
+            write = self.last_write_by_storage.get(storage) if storage is not None else None
+            failure.raised_at = failure.site
+            if write is not None:
+                failure.site, failure.op, failure.flag = write.site, write.op, write.flag
+                failure.shape, failure.dtype = write.shape, write.dtype
         self.failures.append(failure)
 
     def _remember_view(self, t: torch.Tensor, what: str) -> None:
@@ -513,7 +751,9 @@ class Recorder(TorchFunctionMode):
         site: Site | None,
     ) -> None:
         storage = _storage(t)
-        if storage is None:
+        version = _version(t)
+        if storage is None or version is None:
+            self._skip(t, "saved tensor")
             return
         self.seq += 1
         rec = SaveRecord(
@@ -521,8 +761,8 @@ class Recorder(TorchFunctionMode):
             type(node).__name__,
             attr,
             _name(self.current_func),
-            t._version,
-            t.shape,  # torch.Size and dtype objects: turned into text only for a report
+            version,
+            _shape(t),  # turned into text only for a report
             t.dtype,
             site,
         )
@@ -534,10 +774,12 @@ class Recorder(TorchFunctionMode):
         refs.append(weakref.ref(rec))
 
     # -- backward ----------------------------------------------------------------------
-    def _backward(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _backward(
+        self, call: _Call, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         self.current_func = func
         try:
-            return func(*args, **kwargs)
+            return call(func, args, kwargs)
         except RuntimeError as exc:
             message = str(exc)
             if error_kind(message) == "version":
@@ -624,10 +866,10 @@ class Recorder(TorchFunctionMode):
             roots.extend(_tensors_in(value))
         seen: set[int] = set()
         found: set[int] = set()
-        stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+        stack = [t.grad_fn for t in roots if _has_grad_fn(t)]
         while stack:
             node = stack.pop()
-            if id(node) in seen:
+            if node is None or id(node) in seen:
                 continue
             seen.add(id(node))
             try:
@@ -641,6 +883,10 @@ class Recorder(TorchFunctionMode):
     # -- results -----------------------------------------------------------------------
     def result(self, *, unraised: bool = False) -> TraceResult:
         out = TraceResult(failures=list(self.failures))
+        out.notes = [
+            f"left alone, unrecorded: {what} ({count}×)"
+            for what, count in sorted(self.skipped.items())
+        ]
         if unraised:
             culprits = {id(f.save) for f in self.failures if f.save is not None}
             seen_sites: set[tuple[Site | None, str]] = set()

@@ -26,10 +26,27 @@ _FAMILIES = {
     "leaf": ("GG101", "GG102", "GG103", "GG106"),
     "view_of_leaf": ("GG103", "GG104", "GG106"),
     "multi_view": ("GG109",),
+    "custom_view": ("GG109",),
     "no_grad_view": ("GG110",),
+    "inference": ("GG110",),
     "out": ("GG107",),
+    "detach_view": ("GG104", "GG109"),
+    "resize": ("GG101",),
+    "pack_hook": ("GG105",),
+    "captured": ("GG101",),
     "unraised": ("GG105", "GG106"),
     "data": ("GG108",),
+}
+# Kinds whose fix is not "clone first" (a leaf, `out=`, `.data`, detach_/resize_ themselves).
+_NO_CLONE = {
+    "leaf",
+    "view_of_leaf",
+    "out",
+    "data",
+    "detach_view",
+    "resize",
+    "captured",
+    "pack_hook",
 }
 _AUG = re.compile(r"(?<![=!<>])(\*\*|//|>>|<<|[-+*/%@&|^])=(?!=)")
 _SUBSCRIPT_TARGET = re.compile(r"^\s*[\w.]+\s*\[.*\]\s*(\*\*|//|>>|<<|[-+*/%@&|^])?=(?!=)")
@@ -39,7 +56,21 @@ _WHAT = {
     "view_of_leaf": "writes in place into a view of a leaf tensor that requires grad",
     "multi_view": "writes in place into an output of a function that returns several views",
     "no_grad_view": "writes in place, in grad mode, into a view made under no_grad",
+    "custom_view": "writes in place into a view (or an input returned as-is) that a custom "
+    "autograd.Function returned",
+    "inference": "writes in place, outside inference_mode, into a tensor made under inference_mode",
     "out": "passes `out=` to an op whose inputs require grad",
+    "detach_view": "calls `detach_()` on a view",
+    "resize": "resizes in place a tensor that requires grad",
+    "pack_hook": "writes in place, in a saved_tensors_hooks pack hook, into the tensor being saved",
+    "captured": "writes in place, inside a torch.func transform, into a tensor the function "
+    "captured from outside",
+}
+_WHAT_BASE = {
+    "multi_view": "writes in place into the base of views returned by a function that returns "
+    "several views",
+    "custom_view": "writes in place into the base of a view a custom autograd.Function returned",
+    "no_grad_view": "writes in place, in grad mode, into the base of a view made under no_grad",
 }
 
 
@@ -133,6 +164,24 @@ def _clone_fix(site: Site) -> Fix | None:
     )
 
 
+def _edited_places(static: Diagnostic, site: Site) -> list[tuple[Site, str]]:
+    """The static diagnostic's related places that its preferred fix edits, off the site's
+    line: check, trace and the editor then all point there (and offer the fix there)."""
+    fix = static.preferred_fix
+    edits = fix.edits if fix is not None else ()
+    out = []
+    for info in static.related:
+        if info.range.start.line == site.line - 1 and info.path is None:
+            continue
+        if info.path is None and any(
+            info.range.start <= e.range.start and e.range.end <= info.range.end for e in edits
+        ):
+            start, end = info.range.start, info.range.end
+            place = Site(site.file, start.line + 1, start.character, end.line + 1, end.character)
+            out.append((place, info.message))
+    return out
+
+
 def _diagnostic(
     kind: str,
     site: Site,
@@ -156,9 +205,11 @@ def _diagnostic(
     if failure is not None and failure.kind == "version" and failure.site is None:
         fixes = ()  # the site is the backward() call, not a write: nothing to rewrite there
     unseen = failure is not None and failure.kind == "version" and failure.site is None
-    if not fixes and not unseen and kind not in ("leaf", "view_of_leaf", "out", "data"):
+    if not fixes and not unseen and kind not in _NO_CLONE:
         clone = _clone_fix(site)
         fixes = (clone,) if clone else ()
+    if same:  # e.g. GG106's `inplace=True`: the place the fix edits, on another line
+        related += [r for r in _edited_places(same[0], site) if r not in related]
     rule = get_rule(code)
     line_text = site.text
     end_col = (
@@ -194,7 +245,7 @@ def _where(site: Site | None, relative_to: Site) -> str:
     return f"{display_path(site.file)}:{site.line}"
 
 
-def _failure_finding(failure: Failure) -> RuntimeFinding | None:
+def _failure_finding(failure: Failure, *, caught: bool = False) -> RuntimeFinding | None:
     site = failure.site or failure.backward
     if site is None:
         return None
@@ -244,6 +295,23 @@ def _failure_finding(failure: Failure) -> RuntimeFinding | None:
             f"place, and {failure.unseen}; PyTorch raised"
         )
         chain = [failure.unseen]
+    elif failure.raised_at is not None and failure.raised_at != site:
+        # The view errors' second form: the write came first, the use of the view raised.
+        tensor = _describe(failure.shape, failure.dtype)
+        what = _WHAT_BASE.get(failure.kind, _WHAT[failure.kind])
+        message = (
+            f"`{_segment(site)}` {what} ({tensor}); using the view at "
+            f"{_where(failure.raised_at, site)} raised"
+        )
+        if failure.origin is not None:
+            related.append((failure.origin, failure.origin_what))
+        related.append((failure.raised_at, "the view is used here, and PyTorch raised"))
+        chain = [
+            f"{_where(site, site)}: `{failure.op}` wrote in place into the view's base",
+            f"{_where(failure.raised_at, site)}: the view was used and PyTorch raised",
+        ]
+        if failure.origin is not None:
+            chain.insert(0, f"{_where(failure.origin, site)}: {failure.origin_what}")
     else:
         tensor = _describe(failure.shape, failure.dtype)
         message = f"`{_segment(site)}` {_WHAT[failure.kind]} ({tensor}); PyTorch raised"
@@ -253,13 +321,15 @@ def _failure_finding(failure: Failure) -> RuntimeFinding | None:
         if failure.origin is not None:
             chain.insert(0, f"{_where(failure.origin, site)}: {failure.origin_what}")
     message += f' "{first}"'
+    if caught:
+        message += " (the program caught this error and went on)"
     explanation = "Recorded at run time by `gradguard trace`:\n\n" + "\n".join(chain)
     diag = _diagnostic(
         failure.kind,
         site,
         failure.op,
         message,
-        Severity.ERROR,
+        Severity.WARNING if caught else Severity.ERROR,
         related,
         failure,
         f"RuntimeError: {first}",
@@ -321,6 +391,9 @@ def _data_finding(write: WriteRecord) -> RuntimeFinding | None:
 
 def build(result: TraceResult) -> list[RuntimeFinding]:
     findings = [f for f in map(_failure_finding, result.failures) if f is not None]
+    findings += [
+        f for f in (_failure_finding(c, caught=True) for c in result.caught) if f is not None
+    ]
     findings += [f for f in map(_unraised_finding, result.unraised) if f is not None]
     findings += [f for f in map(_data_finding, result.data_writes) if f is not None]
     return findings

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from . import DEFAULT_REPORT
 from .events import Failure, TraceResult
-from .sites import site_in_traceback
+from .sites import TRAMPOLINE, site_in_traceback
 
 if TYPE_CHECKING:  # the recorder imports torch: at run time only once a program is traced
     from .recorder import Tracer
@@ -145,7 +145,7 @@ def _trim(exc: BaseException, seen: set[int] | None = None) -> None:
         if _is_dispatch(code):  # torch handing the call to the recorder: not in a plain run
             if kept and kept[-1].tb_frame.f_code.co_filename.startswith(_torch_prefix()):
                 kept.pop()
-        elif not _ours(code.co_filename):
+        elif not _ours(code.co_filename) and code.co_name != TRAMPOLINE:
             kept.append(tb)
         tb = tb.tb_next
     new = None
@@ -198,6 +198,33 @@ def _fallback_failure(exc: BaseException, result: TraceResult) -> None:
         result.failures.append(Failure(kind, first, None, backward=site, unseen=unseen))
     else:
         result.failures.append(Failure(kind, first, site, op="", unseen=unseen))
+
+
+def _messages(exc: BaseException | None) -> set[str]:
+    """First lines of an exception and of those it was raised from or during."""
+    out: set[str] = set()
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        text = str(e).strip()
+        out.add(text.splitlines()[0] if text else "")
+        stack += [e.__cause__, e.__context__]
+    return out
+
+
+def keep_escaped(
+    result: TraceResult, raised: BaseException | None, *, keep_caught: bool = False
+) -> None:
+    """Errors are the in-place errors that ended the program; the ones it caught (a fallback
+    in a ``try``) move to ``result.caught`` (shown by ``--all`` as warnings)."""
+    ended = _messages(raised)
+    if keep_caught:
+        result.caught = [f for f in result.failures if f.message not in ended]
+    result.failures = [f for f in result.failures if f.message in ended]
 
 
 def _prepare_script(path: str) -> types.CodeType:
@@ -318,6 +345,7 @@ def _traced(opts: TraceArgs, code: types.CodeType | None, tracer: Tracer) -> int
     except OSError:
         pass
     result = tracer.result(unraised=opts.all)
+    keep_escaped(result, raised, keep_caught=opts.all)
     if raised is not None:
         _fallback_failure(raised, result)
         _trim(raised)
@@ -336,6 +364,8 @@ def _report(opts: TraceArgs, result: TraceResult) -> None:
     try:
         findings = report.build(result)
         text = report.render_text(findings, color=_use_color())
+        if opts.all and result.notes:  # what the recorder had to leave alone
+            text += "".join(f"\ngradguard trace: note: {note}" for note in result.notes) + "\n"
         if text:
             sys.stderr.write(text)
             sys.stderr.flush()

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from types import CodeType, FrameType, TracebackType
 
+TRAMPOLINE = "_gradguard_call_"  # recorder.py's calls made from the program's line
 _GRADGUARD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _skip_prefixes: list[str] = [_GRADGUARD_DIR]
 _skip_cache: dict[CodeType, bool] = {}
@@ -71,7 +72,8 @@ def _is_library(code: CodeType) -> bool:
     if skip is None:
         name = code.co_filename
         skip = (
-            name.startswith("<frozen")
+            code.co_name == TRAMPOLINE
+            or name.startswith("<frozen")
             or name.startswith(tuple(_skip_prefixes))
             or os.path.basename(name) == "runpy.py"
         )

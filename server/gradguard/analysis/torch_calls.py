@@ -34,6 +34,7 @@ from .syntax import (
     enclosing_statement,
     node_range,
 )
+from .tables import constructor_accepts
 from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
@@ -118,6 +119,8 @@ class TorchCalls:
             for v in target.items or (target,):
                 self.backward(v, node, sc, retain=retain)
             return UNKNOWN
+        if path in tn.AUTOGRAD_FUNCTIONAL:
+            return self.autograd_functional(positional, keywords, node, sc)
         if path.startswith("torch.nn.init."):
             return positional[0] if positional else UNKNOWN
         if (
@@ -280,6 +283,34 @@ class TorchCalls:
             op or name, positional, node, sc, method=False, display=name, keywords=keywords
         )
 
+    def autograd_functional(
+        self: Dataflow, positional: list[Value], keywords: dict[str, Value], node: Node, sc: Scope
+    ) -> Value:
+        """`jacobian(f, x)`, `hessian(f, x)`, `vjp(f, x, v)`…: `f` runs under enable_grad on
+        `x.detach().requires_grad_()` (same version counter as `x`); its result's graph is
+        differentiated right away."""
+        func = positional[0] if positional else keywords.get("func", UNKNOWN)
+        inputs = positional[1] if len(positional) > 1 else keywords.get("inputs", UNKNOWN)
+        if func.func is None:
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        origin = self.origin(node_range(node), f"the inputs of `{_code(node)[:40]}`")
+        leaves = [
+            fresh_tensor(Tri.YES, leaf=Tri.YES, grad_from=origin).evolve(
+                storage=x.storage or Storage()
+            )
+            for x in (inputs.items if inputs.items is not None else (inputs,))
+        ]
+        grad, sc.grad = sc.grad, Tri.YES
+        try:
+            result = self.call_user(func.func, CallArgs(), leaves, {}, node, sc)
+        finally:
+            sc.grad = grad
+        if result is None:
+            return self.unknown_call(positional, sc)
+        for out in result.items or (result,):
+            self.backward(out, node, sc)
+        return fresh_tensor(Tri.NO)
+
     def factory(
         self: Dataflow, name: str, args: CallArgs, positional: list[Value], node: Node
     ) -> Value:
@@ -308,6 +339,13 @@ class TorchCalls:
         sc: Scope,
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
+        if (
+            not args.starred
+            and constructor_accepts(name, len(args.positional), tuple(args.keywords)) is False
+        ):
+            # `nn.Linear(4, 2, unknown_kw=1)` raises TypeError: this path ends here
+            sc.stopped = True
+            return UNKNOWN
         if name == "Sequential":
             members, exact = self.expand_stars(args, positional, sc)
             return sequential(members, exact, origin)

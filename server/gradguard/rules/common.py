@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .. import failures
@@ -115,8 +115,6 @@ def _with_reason(fix: Fix) -> Fix:
         why = "another name may still hold the old tensor"
     else:
         why = "may change values or gradients"
-    from dataclasses import replace
-
     return replace(fix, title=f"{fix.title} (unsafe: {why})")
 
 
@@ -130,8 +128,6 @@ def diagnostic(
     explanation: str = "",
     runtime: str | None = None,
 ) -> Diagnostic:
-    from dataclasses import replace
-
     offered = [_with_reason(f) for f in fixes if f is not None]
     if offered and not any(f.preferred for f in offered):
         offered[0] = replace(offered[0], preferred=True)

@@ -63,6 +63,8 @@ JSON layout (read by ``server/gradguard/optable.py``)::
                            saves_output, inplace_saves_output, writes_input}}
     modules: {class: {op, functional, inplace_param, inplace_index, inplace_op, has_parameters,
                       saves_input, saves_output, inplace_saves_output?, inplace_ignored?, note?}}
+    constructors: {class: {params, positional, varargs, varkw}}   every torch.nn module class:
+                                       what its constructor accepts (other calls raise)
 """
 
 from __future__ import annotations
@@ -1688,6 +1690,35 @@ def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def build_constructors() -> dict[str, Any]:
+    """Every public torch.nn module class: the parameters its constructor accepts (a call
+    with any other keyword, or too many positional arguments, raises TypeError)."""
+    import torch.nn as nn
+
+    out: dict[str, Any] = {}
+    for name in sorted(dir(nn)):
+        cls = getattr(nn, name)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name.startswith("_"):
+            continue
+        try:
+            sig = inspect.signature(cls.__init__)
+        except (TypeError, ValueError):
+            continue
+        params = list(sig.parameters.values())[1:]
+        kinds = {p.kind for p in params}
+        out[name] = {
+            "params": [
+                p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            ],
+            "positional": sum(
+                1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ),
+            "varargs": inspect.Parameter.VAR_POSITIONAL in kinds,
+            "varkw": inspect.Parameter.VAR_KEYWORD in kinds,
+        }
+    return out
+
+
 # Tensor dunder methods bound in C++ to another op (__iadd__ -> add_), filled by
 # build_operators after checking that the augmented operator really works in place.
 DUNDER_ALIASES: dict[str, str] = {}
@@ -1728,6 +1759,7 @@ def generate() -> dict[str, Any]:
         "operators": operators,
         "functionals": functionals,
         "modules": modules,
+        "constructors": build_constructors(),
     }
 
 

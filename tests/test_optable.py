@@ -861,3 +861,21 @@ def test_recording_covers_most_composites() -> None:
     without = [o for o in composite if "saves" not in o]
     recorded = [o for o in composite if o.get("via") == "recorded"]
     assert len(recorded) >= 120 and len(without) <= 100, (len(recorded), len(without))
+
+
+def test_constructor_signatures_match_torch() -> None:
+    assert ot.constructor_accepts("Linear", 2, ["bias"]) is True
+    assert ot.constructor_accepts("Linear", 2, ["weight_init"]) is False
+    assert ot.constructor_accepts("Linear", 6, []) is False
+    assert ot.constructor_accepts("Sequential", 7, []) is True
+    assert ot.constructor_accepts("NotAModule", 0, []) is None
+    for name, args, bad in [
+        ("Linear", (2, 3), "weight_init"),
+        ("LayerNorm", (4,), "use_rms"),
+        ("Conv2d", (1, 2, 3), "groups_per_channel"),
+    ]:
+        cls = getattr(torch.nn, name)
+        cls(*args)
+        with pytest.raises(TypeError):
+            cls(*args, **{bad: 1})
+        assert ot.constructor_accepts(name, len(args), [bad]) is False

@@ -100,6 +100,7 @@ __all__ = [
     "returns_no_grad",
     "has_out",
     "module_info",
+    "constructor_accepts",
     "functional_info",
     "operator_op",
     "augmented_op",
@@ -264,6 +265,7 @@ class _Table:
         "binary",
         "unary",
         "raw_modules",
+        "constructors",
         "raw_functionals",
         "_ops",
         "_modules",
@@ -277,6 +279,7 @@ class _Table:
         self.binary: Mapping[str, Mapping[str, Any]] = raw["operators"]["binary"]
         self.unary: Mapping[str, str | None] = raw["operators"]["unary"]
         self.raw_modules: Mapping[str, Any] = raw["modules"]
+        self.constructors: Mapping[str, Any] = raw.get("constructors", {})
         self.raw_functionals: Mapping[str, Any] = raw["functionals"]
         self._ops: dict[str, OpInfo | None] = {}
         self._modules: dict[str, ModuleInfo | None] = {}
@@ -466,6 +469,17 @@ def returns_no_grad(name: str) -> bool:
 def has_out(name: str) -> bool:
     op = lookup(name)
     return bool(op and op.has_out)
+
+
+def constructor_accepts(class_name: str, n_positional: int, keywords: Iterable[str]) -> bool | None:
+    """Does ``torch.nn.<class_name>(…)`` with these arguments bind its constructor (None: the
+    class is unknown)?  ``nn.Linear(4, 2, unknown_kw=1)`` raises TypeError."""
+    c = _table().constructors.get(class_name.rpartition(".")[2])
+    if c is None:
+        return None
+    if n_positional > c["positional"] and not c["varargs"]:
+        return False
+    return c["varkw"] or all(k in c["params"] for k in keywords)
 
 
 def module_info(class_name: str) -> ModuleInfo | None:

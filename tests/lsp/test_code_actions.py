@@ -148,3 +148,75 @@ async def test_client_without_resolve_gets_the_fix_all_edit_at_once(emacs: Langu
     fixed = apply_edits(GG101_SOURCE, edits_of(action.edit, URI), encoding_of(emacs))
     replace_all(emacs, URI, fixed, 2)
     assert await gg101_of(emacs, 2) == []
+
+
+INPLACE_MODULE_SOURCE = """\
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.act = nn.Sigmoid()
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.act(self.fc(x))
+        out = self.relu(out)
+        return out
+
+
+block = Block()
+block(torch.ones(1, 2)).sum().backward()
+"""
+
+
+async def actions_at(
+    client: LanguageClient, rng: types.Range, diags: list[types.Diagnostic]
+) -> list[types.CodeAction]:
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=rng,
+            context=types.CodeActionContext(diagnostics=diags),
+        )
+    )
+    return [a for a in result or [] if a.kind == types.CodeActionKind.QuickFix]
+
+
+def _span(source: str, line: int, needle: str) -> types.Range:
+    column = source.splitlines()[line].index(needle)
+    return types.Range(types.Position(line, column), types.Position(line, column + len(needle)))
+
+
+async def test_inplace_module_fix_is_offered_on_the_call_and_on_the_flag(client: LanguageClient):
+    """GG106 is reported on the call in forward; its fix (and a related place) is the
+    module's `inplace=True`: the quick fix is offered at both, and either clears it."""
+    source = INPLACE_MODULE_SOURCE
+    open_doc(client, URI, source)
+    [diag] = [d for d in await diagnostics(client, URI, 1) if d.code == "GG106"]
+    assert diag.range == _span(source, 13, "self.relu(out)")
+    flag = _span(source, 9, "inplace=True")
+    created = [r for r in diag.related_information or [] if r.location.range.start.line == 9]
+    assert created and created[0].location.uri == URI
+    assert "inplace=True" in created[0].message
+
+    at_call = await actions_at(client, diag.range, [diag])
+    # The client sends no diagnostic for the flag's line (none overlaps it).
+    at_flag = await actions_at(client, flag, [])
+    cursor = types.Range(flag.end, flag.end)
+    assert [a.title for a in at_call][:1] == ["Use `inplace=False`"]
+    assert "Disable GG106 for this line" in [a.title for a in at_call]
+    assert [a.title for a in at_flag] == ["Use `inplace=False`"]  # no noqa for another line
+    assert [a.title for a in await actions_at(client, cursor, [])] == ["Use `inplace=False`"]
+    assert list(at_flag[0].diagnostics or []) == [diag] and at_flag[0].is_preferred
+    assert edits_of(at_flag[0].edit, URI) == edits_of(at_call[0].edit, URI)
+    fixed = apply_edits(source, edits_of(at_flag[0].edit, URI), encoding_of(client))
+    assert fixed.splitlines()[9] == "        self.relu = nn.ReLU(inplace=False)"
+    # Elsewhere (another layer's line, the sigmoid that saved the tensor): nothing.
+    assert await actions_at(client, _span(source, 7, "nn.Linear(2, 2)"), []) == []
+    assert await actions_at(client, _span(source, 12, "self.act"), []) == []
+    replace_all(client, URI, fixed, 2)
+    assert [d for d in await diagnostics(client, URI, 2) if d.code == "GG106"] == []

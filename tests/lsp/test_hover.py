@@ -44,3 +44,24 @@ async def test_hover_on_noqa_code_shows_rule_docs(client: LanguageClient):
     assert rule is not None
     assert result is not None and rule.docs.strip()[:40] in result.contents.value
     assert "GG101" in result.contents.value
+
+
+async def test_hover_on_the_inplace_flag_names_the_call(client: LanguageClient):
+    """GG106 on `self.relu(out)`: the hover there names the `inplace=True`; the hover on
+    the `inplace=True` names the call's line — both say the same finding and fix."""
+    from .test_code_actions import INPLACE_MODULE_SOURCE as source
+
+    open_doc(client, URI, source)
+    [diag] = [d for d in await diagnostics(client, URI, 1) if d.code == "GG106"]
+    assert diag.range.start.line == 13
+    on_call = await hover(client, 13, diag.range.start.character + 2)
+    assert on_call is not None
+    assert "line 10: the module is created here with `inplace=True`" in on_call.contents.value
+    column = source.splitlines()[9].index("inplace=True") + 3
+    on_flag = await hover(client, 9, column)
+    assert on_flag is not None
+    text = on_flag.contents.value
+    assert text.startswith("GG106 is reported on line 14; its fix edits here.")
+    assert diag.message in text and "Use `inplace=False`" in text
+    assert on_flag.range is not None and on_flag.range.start.line == 9
+    assert await hover(client, 7, source.splitlines()[7].index("Linear")) is None

@@ -212,6 +212,8 @@ class Autograd:
             return
         live: list[SaveRecord] = []
         for part in storage.closure():  # a model's parameters: all its submodules' too
+            if part.frozen and site.kind == "step" and site.op == "step":
+                continue  # parameters without grad: the optimizer skips them
             live.extend(s for s in part.saves if not s.consumed)
             part.saves = []
         original = site.__dict__.get("_dup_of", site)

@@ -330,8 +330,12 @@ class Calls:
         self: Dataflow, recv: Value, name: str, recv_path: str | None
     ) -> FuncRef | None:
         """`obj.m`, `self.m`, `Cls.m` where the class is a user class with that method."""
-        if name in _MODULE_API or name.startswith("__"):
+        if name.startswith("__"):
             return None
+        if name in _MODULE_API:  # `agent.train()` of a plain class is its own method
+            cls = self.instance_class(recv)
+            if cls is None or cls.is_module is not Tri.NO:
+                return None
         if recv.user_class is not None and _is_class_ref(recv) and recv.attrs is None:
             cls = self.class_info(recv.user_class)
             found = self.find_method(cls, name) if cls is not None else None

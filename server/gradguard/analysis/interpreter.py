@@ -581,6 +581,11 @@ class Interpreter:
                 cls.is_module = Tri.YES
             elif any(b in self.classes and self.classes[b].is_module is Tri.YES for b in bases):
                 cls.is_module = Tri.YES
+            elif all(
+                b == "object" or (b in self.classes and self.classes[b].is_module is Tri.NO)
+                for b in bases
+            ):
+                cls.is_module = Tri.NO  # a plain class (an RL agent, a trainer)
             cls.scope, cls.flow = sc, self
             for stmt in suite_statements(node.children[-1]):
                 fn, decos = _method_of(stmt)

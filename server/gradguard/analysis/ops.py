@@ -55,6 +55,15 @@ def out_of_place(name: str) -> str | None:
     return name[:-1] if name.endswith("_") else None
 
 
+def method_twin(name: str) -> str | None:
+    """`x.add_(…)` -> `add`: the out-of-place *method* (`fill_` has none: `torch.fill` is a
+    function only; `normal_` neither)."""
+    if _table is not None:
+        op = _table.lookup(name)
+        return op.twin if op is not None and op.twin_method else None
+    return name[:-1] if name.endswith("_") else None
+
+
 @cache
 def is_view(name: str) -> bool:
     if _table is not None and _table.is_view(name):

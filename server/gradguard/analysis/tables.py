@@ -38,3 +38,10 @@ def functional_info(name: str) -> dict[str, Any] | None:
         return None
     info = _table.functional_info(name)
     return _as_dict(info) if info is not None else None
+
+
+def constructor_accepts(name: str, n_positional: int, keywords: tuple[str, ...]) -> bool | None:
+    """Does `torch.nn.<name>(…)` bind its constructor (None: unknown class)?"""
+    if _table is None:
+        return None
+    return _table.constructor_accepts(name, n_positional, keywords)

@@ -34,10 +34,12 @@ from .syntax import (
     enclosing_statement,
     node_range,
 )
+from .tables import constructor_accepts
 from .values import (
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
+    NOCONST,
     NOT_TENSOR,
     NUMBER,
     UNKNOWN,
@@ -49,6 +51,7 @@ from .values import (
     Value,
     _container,
     const_value,
+    constant,
     fresh_tensor,
     merge,
 )
@@ -116,6 +119,8 @@ class TorchCalls:
             for v in target.items or (target,):
                 self.backward(v, node, sc, retain=retain)
             return UNKNOWN
+        if path in tn.AUTOGRAD_FUNCTIONAL:
+            return self.autograd_functional(positional, keywords, node, sc)
         if path.startswith("torch.nn.init."):
             return positional[0] if positional else UNKNOWN
         if (
@@ -223,7 +228,7 @@ class TorchCalls:
             self.replace_value(sc, x, updated)
             return updated
         if info is not None and info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             if inplace is not Tri.NO and positional:
                 x = positional[0]
                 flag_node = args.keyword_nodes.get(info["inplace_param"])
@@ -278,6 +283,34 @@ class TorchCalls:
             op or name, positional, node, sc, method=False, display=name, keywords=keywords
         )
 
+    def autograd_functional(
+        self: Dataflow, positional: list[Value], keywords: dict[str, Value], node: Node, sc: Scope
+    ) -> Value:
+        """`jacobian(f, x)`, `hessian(f, x)`, `vjp(f, x, v)`…: `f` runs under enable_grad on
+        `x.detach().requires_grad_()` (same version counter as `x`); its result's graph is
+        differentiated right away."""
+        func = positional[0] if positional else keywords.get("func", UNKNOWN)
+        inputs = positional[1] if len(positional) > 1 else keywords.get("inputs", UNKNOWN)
+        if func.func is None:
+            return self.unknown_call(positional + list(keywords.values()), sc)
+        origin = self.origin(node_range(node), f"the inputs of `{_code(node)[:40]}`")
+        leaves = [
+            fresh_tensor(Tri.YES, leaf=Tri.YES, grad_from=origin).evolve(
+                storage=x.storage or Storage()
+            )
+            for x in (inputs.items if inputs.items is not None else (inputs,))
+        ]
+        grad, sc.grad = sc.grad, Tri.YES
+        try:
+            result = self.call_user(func.func, CallArgs(), leaves, {}, node, sc)
+        finally:
+            sc.grad = grad
+        if result is None:
+            return self.unknown_call(positional, sc)
+        for out in result.items or (result,):
+            self.backward(out, node, sc)
+        return fresh_tensor(Tri.NO)
+
     def factory(
         self: Dataflow, name: str, args: CallArgs, positional: list[Value], node: Node
     ) -> Value:
@@ -306,6 +339,13 @@ class TorchCalls:
         sc: Scope,
     ) -> Value:
         origin = self.origin(node_range(node), f"`nn.{name}(…)` on line {node.start_pos[0]}")
+        if (
+            not args.starred
+            and constructor_accepts(name, len(args.positional), tuple(args.keywords)) is False
+        ):
+            # `nn.Linear(4, 2, unknown_kw=1)` raises TypeError: this path ends here
+            sc.stopped = True
+            return UNKNOWN
         if name == "Sequential":
             members, exact = self.expand_stars(args, positional, sc)
             return sequential(members, exact, origin)
@@ -339,7 +379,7 @@ class TorchCalls:
             )
         inplace, inplace_node = Tri.NO, None
         if info.get("inplace_param"):
-            inplace = _inplace_flag(args, info)
+            inplace = _flag_value(_inplace_flag(args, info), info, positional, keywords)
             inplace_node = _inplace_node(args, info)
         return Value(
             tensor=Tri.NO,
@@ -572,10 +612,49 @@ class TorchCalls:
             frozen = recv.evolve(params_frozen=True)  # `copy.deepcopy(model)`, then frozen
             self.replace_value(sc, recv, frozen)
             return frozen
-        desc = dataclasses.replace(recv.module, has_parameters=Tri.NO, frozen=True)
-        frozen = recv.evolve(module=desc)
+        desc = _frozen_desc(recv.module)
+        items = recv.items
+        if items is not None:  # `nn.Sequential(…)`'s layers
+            items = tuple(self.freeze(v, sc) if v.module is not None else v for v in items)
+        element = recv.element
+        if element is not None and element.module is not None:
+            element = element.evolve(module=_frozen_desc(element.module))
+        if recv.storage is not None:
+            recv.storage.frozen = True  # no gradient: an optimizer step leaves them alone
+        frozen = recv.evolve(module=desc, items=items, element=element)
         self.replace_value(sc, recv, frozen)
         return frozen
+
+    def parameters_written(
+        self: Dataflow,
+        recv: Value,
+        op: str,
+        trailer: Node,
+        node: Node,
+        recv_span: tuple[Node, Node],
+        sc: Scope,
+    ) -> Value:
+        """`opt.step()`, `model.load_state_dict(…)`: every parameter they hold is rewritten
+        in place (what any of its modules saved for backward is invalidated)."""
+        if recv.storage is None:
+            return NOT_TENSOR
+        params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
+        site = WriteSite(
+            "step",
+            op,
+            node,
+            enclosing_statement(node),
+            params,
+            _span_node(recv_span),
+            sc.grad,
+            sc.info,
+            node_range(node),
+            call_args=trailer,
+            target_text=_code_span(recv_span),
+        )
+        self.add_site(site, sc)
+        self.write(site, sc)
+        return NOT_TENSOR
 
     def grow_module(
         self: Dataflow, recv: Value, name: str, trailer: Node, recv_node: Node, sc: Scope
@@ -731,6 +810,13 @@ class TorchCalls:
             if result is not None:
                 return result
             return self.unknown_call(positional + list(keywords.values()), sc)
+        member = recv.attrs.get(name) if recv.attrs is not None else None
+        if member is not None and (member.module is not None or member.func is not None):
+            # `net.enc(x)`, `self.model_fn(obs)`: an attribute holding a module or a function
+            return self.call(member, trailer, node, call_span, sc)
+        if name == "load_state_dict" and (recv.module is not None or recv.user_class):
+            self.evaluate_args(trailer, sc)
+            return self.parameters_written(recv, "load_state_dict", trailer, node, recv_span, sc)
         if (
             recv.module is not None
             or (recv.user_class and recv.tensor is Tri.NO and not _is_class_ref(recv))
@@ -782,23 +868,7 @@ class TorchCalls:
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:
-            params = Value(tensor=Tri.YES, requires_grad=Tri.NO, storage=recv.storage)
-            site = WriteSite(
-                "step",
-                "step",
-                node,
-                enclosing_statement(node),
-                params,
-                recv_node,
-                sc.grad,
-                sc.info,
-                node_range(node),
-                call_args=trailer,
-                target_text=_code_span(recv_span),
-            )
-            self.add_site(site, sc)
-            self.write(site, sc)
-            return NOT_TENSOR
+            return self.parameters_written(recv, "step", trailer, node, recv_span, sc)
         if name == "backward":
             retain = (
                 _literal_bool(args.keywords.get("retain_graph")) is True
@@ -931,6 +1001,15 @@ class TorchCalls:
         return None
 
 
+def _frozen_desc(desc: ModuleDesc) -> ModuleDesc:
+    return dataclasses.replace(
+        desc,
+        has_parameters=Tri.NO,
+        frozen=True,
+        children=tuple(_frozen_desc(c) for c in desc.children),
+    )
+
+
 # Methods that add a member to a module (container).
 _GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
 # The attribute that stands for members registered under computed names.
@@ -1017,6 +1096,20 @@ def owning(container: Value) -> Value:
             if member is not None and (member.module is not None or member.parameter):
                 storage.add_part(member.storage)
     return container
+
+
+def _flag_value(
+    literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
+) -> Tri:
+    """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
+    if literal is not Tri.MAYBE:
+        return literal
+    value = keywords.get(info["inplace_param"])
+    index = info.get("inplace_index")
+    if value is None and index is not None and index < len(positional):
+        value = positional[index]
+    flag = constant(value) if value is not None else NOCONST
+    return Tri.of(flag) if isinstance(flag, bool) else literal
 
 
 def _requires_grad_flag(args: CallArgs) -> bool | None:

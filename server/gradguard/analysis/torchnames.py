@@ -113,6 +113,13 @@ PARAMETER_CLASSES = frozenset(
     {"torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.UninitializedParameter"}
 )
 BACKWARD_FUNCTIONS = frozenset({"torch.autograd.backward", "torch.autograd.grad"})
+# `torch.autograd.functional.jacobian(f, inputs)` & co.: f runs in grad mode on leaves that
+# require grad (detached from the inputs: same version counter), its result is
+# differentiated.  Also reached as `torch.func`-free spellings `from torch.autograd.functional
+# import jacobian`.
+AUTOGRAD_FUNCTIONAL = frozenset(
+    f"torch.autograd.functional.{name}" for name in "jacobian hessian vjp jvp hvp vhp".split()
+)
 
 # Decorators that do not change grad mode.
 NEUTRAL_DECORATORS = frozenset(

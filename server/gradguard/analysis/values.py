@@ -157,6 +157,7 @@ class Storage:
     saves: list[SaveRecord] = field(default_factory=list)
     id: int = field(default_factory=new_id)
     parts: list[Storage] = field(default_factory=list)
+    frozen: bool = False  # a module's parameters that no longer require grad
 
     def add_part(self, part: Storage | None) -> None:
         if part is None or part is self or any(p is part for p in self.parts):
@@ -306,7 +307,15 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
             has_parameters=Tri.join(a.has_parameters, b.has_parameters),
             frozen=a.frozen and b.frozen,
         )
-    return None
+    # Modules of different kinds (the element of `[nn.Linear(…), nn.Tanh()]`): a module of
+    # unknown behaviour; it has parameters when any of them has (so does a container of
+    # them, `nn.Sequential(*layers)`).
+    return ModuleDesc(
+        "Module",
+        has_parameters=max(a.has_parameters, b.has_parameters),
+        origin=_first_origin(a.origin, b.origin),
+        frozen=a.frozen and b.frozen,
+    )
 
 
 UNKNOWN = Value()

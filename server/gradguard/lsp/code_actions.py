@@ -66,8 +66,29 @@ def _edits(raw: Any) -> list[types.TextEdit] | None:
     return [e for e in edits if e is not None]
 
 
+def points_at(diag: types.Diagnostic, uri: str, rng: types.Range) -> bool:
+    """Whether the diagnostic names a place under ``rng`` as related and a fix of it edits
+    there: GG106's `nn.ReLU(inplace=True)`, reported on the call in `forward`."""
+    data = _data(diag)
+    if data is None or not diag.related_information:
+        return False
+    places = [
+        info.location.range
+        for info in diag.related_information
+        if info.location.uri == uri and _overlaps(info.location.range, rng)
+    ]
+    if not places:
+        return False
+    raw = data.get("fixes") or []
+    edits = [e for f in raw if isinstance(f, dict) for e in _edits(f.get("edits")) or []]
+    return any(_overlaps(e.range, place) for e in edits for place in places)
+
+
 def quickfixes(
-    ls: GradguardServer, doc: Document, diagnostics: list[types.Diagnostic]
+    ls: GradguardServer,
+    doc: Document,
+    diagnostics: list[types.Diagnostic],
+    with_noqa: bool = True,
 ) -> list[types.CodeAction]:
     fixes: list[types.CodeAction] = []
     noqas: list[types.CodeAction] = []
@@ -100,7 +121,7 @@ def quickfixes(
                 )
             )
         noqa = data.get("noqa")
-        if isinstance(noqa, dict):
+        if with_noqa and isinstance(noqa, dict):
             edits = _edits([noqa.get("edit")])
             key = (str(diag.code), diag.range.start.line)
             if edits is not None and key not in seen_noqa:
@@ -245,10 +266,19 @@ def register(ls: GradguardServer) -> None:
         actions: list[types.CodeAction] = []
         if kind_wanted(QUICKFIX, only):
             sent = [d for d in params.context.diagnostics if d.source == SOURCE]
+            res = ls.diagnostics.current(doc.uri)
+            ours = res.lsp if res else ()
             if not sent:  # some clients send none: use ours under the range
-                res = ls.diagnostics.current(doc.uri)
-                sent = [d for d in (res.lsp if res else ()) if _overlaps(d.range, params.range)]
+                sent = [d for d in ours if _overlaps(d.range, params.range)]
             actions.extend(quickfixes(ls, doc, sent))
+            # A finding reported elsewhere whose fix edits here (the `inplace=True` of a
+            # module whose call GG106 flags): its fixes here too, one click from either place.
+            pointing = [
+                d
+                for d in ours
+                if not _overlaps(d.range, params.range) and points_at(d, doc.uri, params.range)
+            ]
+            actions.extend(quickfixes(ls, doc, pointing, with_noqa=False))
         if kind_wanted(FIX_ALL_KIND, only) and _has_safe_fix(ls, doc):
             action = types.CodeAction(
                 title=FIX_ALL_TITLE,

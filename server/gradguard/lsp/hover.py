@@ -69,6 +69,29 @@ def render(diags: Sequence[model.Diagnostic]) -> str:
     return "\n\n---\n\n".join(render_diagnostic(d) for d in diags)
 
 
+def edited_place(diag: model.Diagnostic, pos: model.Position) -> model.Range | None:
+    """The related place of ``diag`` (in its own file) under ``pos`` that a fix of it edits:
+    GG106's `nn.ReLU(inplace=True)` when the finding is on the call in `forward`."""
+    if diag.range.contains(pos):
+        return None
+    edits = [e.range for f in diag.fixes for e in f.edits]
+    for info in diag.related:
+        place = info.range
+        if info.path is None and place.contains(pos):
+            if any(place.start <= e.start and e.end <= place.end for e in edits):
+                return place
+    return None
+
+
+def render_pointing(diags: Sequence[tuple[model.Diagnostic, model.Range]]) -> str:
+    parts = [
+        f"{d.code} is reported on line {d.range.start.line + 1}; its fix edits here.\n\n"
+        + render_diagnostic(d)
+        for d, _ in diags
+    ]
+    return "\n\n---\n\n".join(parts)
+
+
 def register(ls: GradguardServer) -> None:
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(params: types.HoverParams) -> types.Hover | None:
@@ -90,7 +113,20 @@ def register(ls: GradguardServer) -> None:
         res = ls.diagnostics.current(doc.uri)
         hits = [d for d in (res.diagnostics if res else ()) if d.range.contains(pos)]
         if not hits:
-            return None
+            pointing = [
+                (d, place)
+                for d in (res.diagnostics if res else ())
+                for place in [edited_place(d, pos)]
+                if place is not None
+            ]
+            if not pointing:
+                return None
+            return types.Hover(
+                contents=types.MarkupContent(
+                    kind=types.MarkupKind.Markdown, value=render_pointing(pointing)
+                ),
+                range=index.range_to_client(pointing[0][1]),
+            )
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=render(hits)),
             range=index.range_to_client(hits[0].range),

@@ -189,7 +189,7 @@ def _inplace_chain(site: WriteSite) -> list[tuple[str, str]] | None:
 
 def _out_of_place_call(op: str, target: str, args: str, torch_name: str) -> tuple[str, bool] | None:
     """The out-of-place spelling of `target.op(args)`: (expression, needs `import torch`)."""
-    twin = ops.out_of_place(op)
+    twin = ops.method_twin(op)
     if twin is not None:
         return f"{target}.{twin}({args})", False
     if op == "zero_" and not args:
@@ -270,6 +270,8 @@ def _expression_out_of_place(
     its old contents, so it is unsafe unless nothing reads `t` afterwards."""
     if site.node is None or site.stmt is None or fx.has_multiline_string(site.node):
         return None
+    if is_init_like(site):
+        return None  # `torch.zeros_like(t)` has no grad path: a later backward() would raise
     target = site.target_text
     later = not fx.is_plain_name(target) or fx.read_after(site.stmt, target)
     returned = site.stmt.type == "return_stmt" and site.scope.kind != "module"
@@ -364,8 +366,9 @@ def leaf_write_fixes(site: WriteSite, ctx: RuleContext) -> list[Fix]:
     nograd = None
     if site.op in ("resize_", "resize_as_"):
         pass  # "cannot resize variables that require grad", under no_grad too
-    elif site.stmt is site.node or site.kind == "augassign":
-        # In an expression (`return t.sigmoid_()`) no_grad would cut the value from the graph.
+    elif site.stmt is site.node or site.kind == "augassign" or is_init_like(site):
+        # In an expression (`return t.sigmoid_()`) no_grad would cut the value from the graph;
+        # an init (`return t.zero_()`) returns the leaf itself, still requiring grad.
         nograd = fx.wrap_no_grad(
             ctx.fix,
             site.stmt,

@@ -588,15 +588,21 @@ def backward_before_write(v: Violation, ctx: RuleContext) -> Fix | None:
     )
 
 
+_STEP_WRITES = {"load_state_dict": "copies new values into"}
+_STEP_NAMES = {"load_state_dict": "load"}
+
+
 def _optimizer_step(v: Violation, ctx: RuleContext) -> Diagnostic | None:
     """`opt.step()` rewrites parameters that a still-pending graph saved (GANs, two losses)."""
     if v.backward is None or not v.certain:
         return None
     site, save = v.site, v.save
     message = (
-        f"`{site.target_text}.step()` updates the parameters in place, but {save.origin.text} "
+        f"`{site.target_text}.{site.op}()` {_STEP_WRITES.get(site.op, 'updates')} the "
+        f"parameters in place, but {save.origin.text} "
         f'saved them for backward; {v.backward.text} raises "{SAVED_MESSAGE}" — '
-        f"run that backward before the step, or recompute the forward pass after it"
+        f"run that backward before the {_STEP_NAMES.get(site.op, 'step')}, or recompute the "
+        f"forward pass after it"
     )
     related = (
         related_at(save.origin, "the parameters are saved for backward here"),

@@ -6,7 +6,7 @@ from .. import fixes as fx
 from ..analysis.sites import Violation, WriteSite
 from ..analysis.syntax import code_of, node_range
 from ..analysis.values import Tri
-from ..model import Diagnostic, Fix, Range, Severity, TextEdit
+from ..model import Diagnostic, Fix, Range, RelatedInfo, Severity, TextEdit
 from .base import Invalid, Rule, Valid
 from .common import (
     LEAF_MESSAGE,
@@ -40,6 +40,18 @@ backward (the output of `sigmoid`, `tanh`, `exp`, `softmax`, another ReLU…).
 **Fix.** `inplace=False` (where the module is created, for modules). When the call's
 result was ignored (the code relied on the in-place write), the fix also rebinds:
 `x = F.relu(x)`.
+
+**Where it is reported.** For a module, on the call that writes (`out = self.relu(out)`
+in `forward`), not on the `nn.ReLU(inplace=True)` in `__init__` that the fix edits. The
+call is where the tensor is overwritten (on a leaf, your last line in PyTorch's
+traceback), what `gradguard trace` names, and what differs between uses: one
+`nn.ReLU(inplace=True)` may follow a linear layer (fine) and, elsewhere, a sigmoid
+(broken); a finding on the constructor could not say which. `gradguard check`,
+`gradguard trace` and the editor all put it there, with the `inplace=True` as a related
+place (`= note: line 10: …`). The fix stays one click from either place: in the editor
+the quick fix is offered on the call and on the `inplace=True`, and hovering the
+`inplace=True` names the call. A module created in another file gets no fix (its edit
+would be in that file).
 """,
     invalid=(
         Invalid(
@@ -203,6 +215,8 @@ def _flag_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
         value = node.children[2] if node.type == "argument" else node
         rng = node_range(value)
     elif site.flag_range is not None:
+        if site.module_origin is not None and site.module_origin.path is not None:
+            return None  # created in another file: a fix's edits are in the finding's file
         rng = site.flag_range
     if rng is None:
         return None
@@ -213,6 +227,15 @@ def _flag_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
         edits.append(TextEdit(Range(start, start), f"{site.target_text} = "))
     title = "Use `inplace=False`" + (f" and rebind `{site.target_text}`" if discarded else "")
     return Fix(title, tuple(edits), fx.SAFE, True)
+
+
+def _module_related(site: WriteSite, fix: Fix | None) -> tuple[RelatedInfo, ...]:
+    """Where the in-place module is created: its `inplace=True`, which the fix edits."""
+    origin = site.module_origin
+    if origin is None or (origin.path is None and origin.range.start.line == site.range.start.line):
+        return ()  # `nn.ReLU(inplace=True)(x)`: the call is the creation
+    what = "the module is created here with `inplace=True`"
+    return (related_at(origin, what + (" (the fix edits it)" if fix is not None else "")),)
 
 
 @guarded(RULE)
@@ -226,6 +249,7 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     )
     if severity is None:
         return None
+    fix = _flag_fix(site, ctx)
     message = (
         f"`{site.op}` writes into `{site.target_text}`, a leaf tensor that requires grad "
         f'({origin_text(target)}): PyTorch raises "{LEAF_MESSAGE}"'
@@ -235,8 +259,8 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
         site.range,
         message,
         severity,
-        [_flag_fix(site, ctx)],
-        related_for(target, "requires grad here"),
+        [fix],
+        related_for(target, "requires grad here") + _module_related(site, fix),
         runtime=f"RuntimeError: {LEAF_MESSAGE}",
     )
 
@@ -263,16 +287,15 @@ def diagnose_violation(v: Violation, ctx: RuleContext) -> Diagnostic | None:
         f"`{site.op}` overwrites `{site.target_text}`, which {v.save.origin.text} saved for "
         f'backward: {consequence} "{SAVED_MESSAGE}"'
     )
-    related = [related_at(v.save.origin, f"saved for backward by `{v.save.op}` here")]
-    if site.module_origin is not None:
-        related.append(related_at(site.module_origin, "the in-place module is created here"))
+    related = (related_at(v.save.origin, f"saved for backward by `{v.save.op}` here"),)
+    fix = _flag_fix(site, ctx)
     return diagnostic(
         RULE,
         site.range,
         message,
         severity,
-        [_flag_fix(site, ctx)],
-        tuple(related),
+        [fix],
+        related + _module_related(site, fix),
         runtime=f"RuntimeError: {SAVED_MESSAGE}",
     )
 

@@ -18,6 +18,7 @@ from .common import (
     severity_for,
     stack_rows_fix,
 )
+from .gg106_inplace_flag import _flag_fix
 
 MULTI_MESSAGE = (
     "is a view and is being modified inplace. This view is the output of a function "
@@ -37,10 +38,12 @@ RULE = Rule(
     runtime_message=f"RuntimeError: Output 0 of SplitBackward0 {MULTI_MESSAGE} Such functions do "
     "not allow the output views to be modified inplace.",
     docs="""\
-`torch.chunk`, `split`, `tensor_split`, `unbind` (and iterating over a tensor, which
-unbinds it) return several views of one base. Autograd cannot rebase several views at
-once, so writing into any of them in place raises when the base requires grad — a leaf
-or not.
+`torch.chunk`, `split`, `unbind` (method or function form, and iterating over a tensor,
+which unbinds it) return several views of one base. Autograd cannot rebase several views
+at once, so writing into any of them in place raises when the base requires grad — a leaf
+or not. The write may be an in-place method, `+=`, an index assignment, an in-place module
+(`nn.ReLU(inplace=True)(b)`) or an `inplace=True` functional. (`tensor_split`, `hsplit`,
+`vsplit` and `dsplit` return plain views: writing them is fine.)
 
 **Fix.** Rebind the piece out of place (`a = a.add(1)`), or clone it before writing into
 it (`a = a.clone()`); both are unsafe when the base is read later (it no longer sees the
@@ -48,6 +51,42 @@ write). A loop over the rows (`for row in h: row.mul_(2)`) becomes a loop that b
 rows out of place and `torch.stack`s them back into `h`.
 """,
     invalid=(
+        Invalid(
+            code="""\
+import torch
+from torch import nn
+x = torch.tensor([[1.0, -2.0, 3.0, -4.0]], requires_grad=True)
+h = x * 2
+a, b = torch.split(h, 2, dim=1)
+act = nn.ReLU(inplace=True)
+out = act(b)
+(a * out).sum().backward()
+print(x.grad)
+""",
+            line=7,
+            raises=MULTI_MESSAGE,
+            intended="""\
+import torch
+from torch import nn
+x = torch.tensor([[1.0, -2.0, 3.0, -4.0]], requires_grad=True)
+h = x * 2
+a, b = torch.split(h, 2, dim=1)
+out = torch.relu(b)
+(a * out).sum().backward()
+print(x.grad)
+""",
+            fixed="""\
+import torch
+from torch import nn
+x = torch.tensor([[1.0, -2.0, 3.0, -4.0]], requires_grad=True)
+h = x * 2
+a, b = torch.split(h, 2, dim=1)
+act = nn.ReLU(inplace=False)
+out = act(b)
+(a * out).sum().backward()
+print(x.grad)
+""",
+        ),
         Invalid(
             code="""\
 import torch
@@ -144,8 +183,8 @@ print(a)
 @guarded(RULE)
 def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     target = site.target
-    if site.kind not in ("method", "augassign", "setitem") or not target.multi_view:
-        return None
+    if site.kind not in ("method", "augassign", "setitem", "flag") or not target.multi_view:
+        return None  # "flag": an in-place module / `inplace=True` functional applied to it
     if target.no_grad_view or target.data_of is not None:
         return None
     severity = severity_for(
@@ -164,6 +203,8 @@ def diagnose(site: WriteSite, ctx: RuleContext) -> Diagnostic | None:
     fixes = out_of_place_fixes(site, ctx, base_reads=base_reads)
     if site.loop_variable:
         fixes = [f for f in [stack_rows_fix(site, ctx)] if f is not None]
+    if site.kind == "flag":
+        fixes = [f for f in [_flag_fix(site, ctx)] if f is not None]
     if target.multi_view.startswith("custom:"):
         function = target.multi_view.removeprefix("custom:")
         message = (

@@ -164,6 +164,24 @@ def _clone_fix(site: Site) -> Fix | None:
     )
 
 
+def _edited_places(static: Diagnostic, site: Site) -> list[tuple[Site, str]]:
+    """The static diagnostic's related places that its preferred fix edits, off the site's
+    line: check, trace and the editor then all point there (and offer the fix there)."""
+    fix = static.preferred_fix
+    edits = fix.edits if fix is not None else ()
+    out = []
+    for info in static.related:
+        if info.range.start.line == site.line - 1 and info.path is None:
+            continue
+        if info.path is None and any(
+            info.range.start <= e.range.start and e.range.end <= info.range.end for e in edits
+        ):
+            start, end = info.range.start, info.range.end
+            place = Site(site.file, start.line + 1, start.character, end.line + 1, end.character)
+            out.append((place, info.message))
+    return out
+
+
 def _diagnostic(
     kind: str,
     site: Site,
@@ -190,6 +208,8 @@ def _diagnostic(
     if not fixes and not unseen and kind not in _NO_CLONE:
         clone = _clone_fix(site)
         fixes = (clone,) if clone else ()
+    if same:  # e.g. GG106's `inplace=True`: the place the fix edits, on another line
+        related += [r for r in _edited_places(same[0], site) if r not in related]
     rule = get_rule(code)
     line_text = site.text
     end_col = (

@@ -9,7 +9,8 @@ its facts (a view of an argument, a leaf, a member of a graph).  Write sites fou
 carry the chain of call sites (``WriteSite.call_chain``); saved tensors the callee modified
 stay pending in the caller's scope, where its ``backward()`` reports them.
 
-Bounds: ``MAX_DEPTH`` nested calls, no recursion, ``MAX_CALLS`` analysed calls and
+Bounds: ``MAX_DEPTH`` nested calls, recursion only while a constant argument may decide
+its base case, ``MAX_CALLS`` analysed calls and
 ``MAX_STEPS`` interpreted statements per analysed file (its own and other files' together);
 a call past them is an unknown call.  The bounds count work, never time, so the findings for
 the same files and settings are the same on a loaded machine, at any ``-j`` and file order.  Functions nobody calls are still analysed on their own,

@@ -65,6 +65,7 @@ class Dataflow(Interpreter, Expressions, TorchCalls, LibraryCalls, Autograd, Cal
         self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
         self._bound_names: set[str] | None = None
         self._global_names: set[str] | None = None
+        self._attr_assignments: dict[str, int] | None = None
         self.attribute_owners: set[str] = set()  # "self", "self.fc": prefixes of dotted env keys
         self._held: dict[int, int] = {}  # id(value) -> how many bindings it got (aliases)
         self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from .dataflow import Dataflow
 
 log = logging.getLogger(__name__)
+
+_ATTR_ASSIGN = re.compile(r"\.([A-Za-z_]\w*)\s*(?:=(?!=)|[-+*/|&]=)")
 
 
 class Interpreter:
@@ -417,6 +420,17 @@ class Interpreter:
                 continue
             self.records[record_id].certain = False
 
+    def assignments_to(self: Dataflow, attr: str) -> int:
+        """How many lines of the file assign an attribute `attr` (`self.attr = `, `m.attr = `)."""
+        counts = self._attr_assignments
+        if counts is None:
+            counts = {}
+            for line in self.lines:
+                for match in _ATTR_ASSIGN.finditer(line):
+                    counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+            self._attr_assignments = counts
+        return counts.get(attr, 0)
+
     def callers_branches(self: Dataflow, node: Node, sc: Scope) -> set[int] | None:
         """A function's stand-alone run: the clauses of this `if` its known callers ran
         (None when unknown: not a stand-alone run, never called, or some call not
@@ -575,7 +589,16 @@ class Interpreter:
             )
             cls.framework = libraries.framework_of_bases(bases)
             cls.manual_optimization = bool(_MANUAL_OPTIMIZATION.search(node.get_code()))
-            if any(b in ("torch.nn.Module",) or b.endswith("nn.Module") for b in bases):
+            if any(
+                b in ("torch.nn.Module",)
+                or b.endswith("nn.Module")
+                or (
+                    b.startswith("torch.nn.")
+                    and b.rsplit(".", 1)[-1][:1].isupper()
+                    and "Parameter" not in b
+                )
+                for b in bases
+            ):  # `class Block(nn.Sequential)`, `class MyConv(nn.Conv2d)` are modules too
                 cls.is_module = Tri.YES
             elif any(libraries.is_module_base(b) for b in bases):
                 cls.is_module = Tri.YES
@@ -686,6 +709,8 @@ class Interpreter:
                 scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
             for key, value in cls.attrs.items():
+                if value.const is not NOCONST and self.assignments_to(key[5:]) > 1:
+                    value = value.evolve(const=NOCONST)  # set again elsewhere (`m.inplace = …`)
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
         self.block(suite_statements(node.children[-1]), scope)
         self.finish(scope)
@@ -726,6 +751,20 @@ class Interpreter:
             )
         if last == "Tensor" and "[" not in text and "|" not in text and "Optional" not in text:
             return Value(tensor=Tri.YES, requires_grad=Tri.MAYBE, storage=Storage())
+        if ann.type in ("name", "atom_expr", "power") and "[" not in text:
+            # `layer: nn.Linear`, `model: PreTrainedModel`: a module, its members unknown
+            # (whether its parameters require grad is the caller's: a call binds the real one).
+            annotated = self.expr(ann, sc)
+            if annotated.imported is not None:
+                annotated = self.resolve_import(annotated)
+            path = annotated.torch_path or annotated.library
+            if path is not None and libraries.annotates_module(path):
+                origin = self.origin(
+                    node_range(ann), f"the annotation `{text}` on line {ann.start_pos[0]}"
+                )
+                where = f"{path} (annotation)"  # a module of that class, not one built here
+                desc = ModuleDesc(last, has_parameters=Tri.MAYBE, origin=origin, library=where)
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
         return UNKNOWN
 
     def assign(self: Dataflow, target: Node, value: Value, sc: Scope, rhs: Node | None) -> None:
@@ -792,9 +831,24 @@ class Interpreter:
                         else None,
                     )
                     self.replace_value(sc, owner, new)
+                    self.keep_attribute(sc, owner_node, new)
                     return
                 if attr == "grad":
                     return
+                if attr == "inplace" and rhs is not None:
+                    owner = self.expr(owner_node, sc)
+                    desc = owner.module
+                    if desc is not None and desc.op is not None:  # `drop.inplace = True`
+                        flag = _literal_bool(rhs)
+                        changed = owner.evolve(
+                            module=replace(
+                                desc,
+                                inplace=Tri.MAYBE if flag is None else Tri.of(flag),
+                                inplace_range=None,
+                            )
+                        )
+                        self.replace_value(sc, owner, changed)
+                        self.keep_attribute(sc, owner_node, changed)
                 if path is not None:
                     if (
                         sc.self_name
@@ -830,6 +884,13 @@ class Interpreter:
             value = unknown()
         sc.env[name] = value
         self._note(name, value)
+
+    def keep_attribute(self: Dataflow, sc: Scope, node: Node, new: Value) -> None:
+        """`a.weight.requires_grad = False`: the module's attribute (made afresh on each
+        read) keeps the change from now on."""
+        path = dotted_name(node)
+        if path is not None and "." in path and self.lookup_path(path, sc) is not new:
+            self.bind(sc, path, new)
 
     def replace_value(self: Dataflow, sc: Scope, old: Value, new: Value) -> None:
         """The tensor object itself changed (requires_grad_, in-place op): update every alias."""
@@ -991,7 +1052,9 @@ def _library_value(ref: ImportRef) -> Value:
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
 
 
-_MANUAL_OPTIMIZATION = re.compile(r"\bautomatic_optimization\s*=\s*False\b")
+_MANUAL_OPTIMIZATION = re.compile(
+    r"\bautomatic_optimization\s*=\s*False\b|def\s+automatic_optimization\b"
+)
 
 
 def _returned_loss(value: Value) -> Value:

@@ -123,6 +123,8 @@ class TorchCalls:
             return self.autograd_functional(positional, keywords, trailer, node, sc)
         if path.startswith("torch.nn.init."):
             return positional[0] if positional else UNKNOWN
+        if path in _WRAPPING and positional:  # `weight_norm(nn.Conv2d(…))` is that module
+            return positional[0]
         if (
             path.startswith("torch.nn.")
             and not path.startswith("torch.nn.functional.")
@@ -424,6 +426,16 @@ class TorchCalls:
             func = self.bound_method(owner, "forward", owner_path)
             if func is not None:
                 inlined = self.call_user(func, args, positional, keywords or {}, node, sc)
+            elif positional and owner.attrs and self.is_sequential_class(mod.user_class):
+                # A subclass of nn.Sequential filled in __init__: its members run in order.
+                cur = positional[0]
+                for member in [v for v in owner.attrs.values() if v.module is not None]:
+                    assert member.module is not None
+                    owns = bool(member.module.user_class or member.module.children)
+                    cur = self.module_call(
+                        member.module, [cur], args, trailer, node, sc, member if owns else owner
+                    )
+                return cur
         if not positional and mod.library is not None:  # `model(input_ids=…, labels=…)`
             positional = list((keywords or {}).values())[:1] or [fresh_tensor()]
         if not positional:
@@ -635,6 +647,57 @@ class TorchCalls:
         self.replace_value(sc, recv, frozen)
         return frozen
 
+    def is_sequential_class(self: Dataflow, name: str | None) -> bool:
+        cls = self.class_info(name)
+        seen: set[str] = set()
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            if any(b.rsplit(".", 1)[-1] == "Sequential" for b in cls.bases):
+                return True
+            owner = cls.flow if cls.flow is not None else self
+            cls = next(
+                (owner.classes.get(b.rsplit(".", 1)[-1]) for b in cls.bases if b),
+                None,
+            )
+        return False
+
+    def any_submodule(self: Dataflow, recv: Value, include_self: bool) -> Value:
+        """What `model.modules()` / `children()` yields: the known submodules joined (one
+        of them, of unknown kind when they differ), or a module with the model's
+        parameters when they are not known."""
+        found: list[Value] = [recv] if include_self else []
+        seen: set[int] = {id(recv)}
+        todo = [(recv, 0)]
+        while todo:
+            cur, depth = todo.pop(0)
+            inner = [*(cur.items or ()), *(cur.attrs or {}).values()]
+            if cur.element is not None and not cur.items:
+                inner.append(cur.element)
+            for v in inner:
+                if v.module is None or id(v) in seen:
+                    continue
+                seen.add(id(v))
+                found.append(v)
+                if include_self and depth < 3:  # modules() recurses, children() does not
+                    todo.append((v, depth + 1))
+        if len(found) > (1 if include_self else 0):
+            out = found[0]
+            for v in found[1:]:
+                out = merge(out, v)
+            return out
+        desc = recv.module
+        return Value(
+            tensor=Tri.NO,
+            requires_grad=Tri.NO,
+            storage=recv.storage or Storage(),
+            module=ModuleDesc(
+                "Module",
+                has_parameters=desc.has_parameters if desc is not None else Tri.MAYBE,
+                origin=desc.origin if desc is not None else None,
+                frozen=desc.frozen if desc is not None else False,
+            ),
+        )
+
     def parameters_written(
         self: Dataflow,
         recv: Value,
@@ -834,6 +897,12 @@ class TorchCalls:
             and recv.storage is None
             and name in ("parameters", "named_parameters")
         ):
+            if name in _SUBMODULE_WALKS and recv.module is not None:
+                self.evaluate_args(trailer, sc)
+                member = self.any_submodule(recv, include_self=name == "modules")
+                if name.startswith("named_"):
+                    member = _container((NOT_TENSOR, member))
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=member)
             if name in ("parameters", "named_parameters"):
                 self.evaluate_args(trailer, sc)
                 has = recv.module.has_parameters if recv.module is not None else Tri.YES
@@ -875,6 +944,9 @@ class TorchCalls:
                 return recv  # `.to()`, `.eval()`, `.train(False)`… keep the module and its grad
             if recv.module is not None or recv.user_class:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
+                if recv.module is not None and recv.module.library is not None:
+                    if name in libraries.SUBMODULE_METHODS:  # `model.get_input_embeddings()`
+                        return self.model_member(recv, name) or UNKNOWN
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:
@@ -902,6 +974,14 @@ class TorchCalls:
                     requires_grad=Tri.NO,
                     element=_container((NOT_TENSOR, recv.element or UNKNOWN)),
                 )
+            if (
+                name == "get"
+                and recv.keys is not None
+                and recv.items is not None
+                and positional
+                and positional[0].const in recv.keys
+            ):
+                return recv.items[recv.keys.index(positional[0].const)]  # `cfg.get("norm")`
             if name in ("get", "pop") and recv.element is not None:
                 return recv.element
             if recv.items is not None or recv.element is not None:
@@ -934,6 +1014,7 @@ class TorchCalls:
                 else None,
             )
             self.replace_value(sc, recv, new)
+            self.keep_attribute(sc, recv_node, new)
             return new
         if name in ("detach", "detach_"):
             new = Value(
@@ -1020,6 +1101,20 @@ def _frozen_desc(desc: ModuleDesc) -> ModuleDesc:
     )
 
 
+# Functions that return (or change in place and return) the module they are given.
+_WRAPPING = frozenset(
+    {
+        "torch.nn.utils.weight_norm",
+        "torch.nn.utils.spectral_norm",
+        "torch.nn.utils.parametrizations.weight_norm",
+        "torch.nn.utils.parametrizations.spectral_norm",
+        "torch.nn.utils.parametrizations.orthogonal",
+        "torch.nn.utils.parametrize.register_parametrization",
+        "torch.nn.utils.weight_norm.weight_norm",
+        "torch.nn.utils.spectral_norm.spectral_norm",
+    }
+)
+_SUBMODULE_WALKS = frozenset({"modules", "children", "named_modules", "named_children"})
 # Methods that add a member to a module (container).
 _GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
 # The attribute that stands for members registered under computed names.

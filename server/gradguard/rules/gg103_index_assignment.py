@@ -273,7 +273,7 @@ def setitem_fixes(
                 ctx.fix,
                 site.stmt,
                 setup + [arith_line],
-                title="Blend arithmetically: `x + mask * (v - x)` (NaN for infinite values)",
+                title="Blend arithmetically: `x + mask * (v - x)` (unsafe: NaN where a value is infinite)",
                 safe=False,
                 preferred=style == "arith",
                 needs_torch=bool(setup),

@@ -934,6 +934,9 @@ class TorchCalls:
                 return recv  # `.to()`, `.eval()`, `.train(False)`… keep the module and its grad
             if recv.module is not None or recv.user_class:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
+                if recv.module is not None and recv.module.library is not None:
+                    if name in libraries.SUBMODULE_METHODS:  # `model.get_input_embeddings()`
+                        return self.model_member(recv, name) or UNKNOWN
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:

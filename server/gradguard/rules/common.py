@@ -434,7 +434,12 @@ def out_of_place_fixes(
         fix = method_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
     elif site.kind == "augassign":
         fix = augassign_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
-    elif site.kind == "setitem" and setitem and fx.is_rebindable(site.target_text):
+    elif (
+        site.kind == "setitem"
+        and setitem
+        and fx.is_rebindable(site.target_text)
+        and not site.loop_variable  # a clone of the loop variable would drop the write
+    ):
         fix = fx.clone_then_write(
             ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
         )
@@ -613,7 +618,11 @@ def stack_rows_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
     row = site.target_text
     target, iterable, suite = loop.children[1], loop.children[3], loop.children[5]
     base = code_of(iterable).strip()
-    if code_of(target).strip() != row or not fx.is_plain_name(base) or site.base_name != base:
+    header = code_of(target).strip()
+    enum = re.fullmatch(r"enumerate\(([A-Za-z_][A-Za-z0-9_]*)\)", base)
+    if enum and re.fullmatch(rf"[A-Za-z_][A-Za-z0-9_]*\s*,\s*{re.escape(row)}", header):
+        base, header = enum.group(1), row  # `for i, row in enumerate(h)`: i stays as it is
+    if header != row or not fx.is_plain_name(base) or site.base_name != base:
         return None
     if suite.type != "suite" or base in fx.names_in(suite):
         return None

@@ -129,3 +129,29 @@ def test_models_jedi_cannot_see_through_are_modules_with_trainable_parameters():
         "backbone.fc.weight.add_(1.0)\n"
     )
     assert check_source(frozen, "/tmp/gg_static_frozen.py") == []
+
+
+def test_lightning_evaluation_hooks_run_without_grad():
+    # Lightning calls validation_step/test_step/predict_step under torch.inference_mode().
+    source = Path("/tmp/gg_lightning_eval.py")
+    text = (
+        "import torch\n"
+        "from torch import nn\n"
+        "import lightning.pytorch as pl\n"
+        "class M(pl.LightningModule):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.net = nn.Linear(4, 2)\n"
+        "    def validation_step(self, batch, batch_idx):\n"
+        "        probs = torch.sigmoid(self.net(batch[0]))\n"
+        "        probs += 1\n"
+        "        self.net.weight.add_(0.0)\n"
+        "        return probs\n"
+        "    def training_step(self, batch, batch_idx):\n"
+        "        probs = torch.sigmoid(self.net(batch[0]))\n"
+        "        probs += 1\n"
+        "        return probs.sum()\n"
+    )
+    diags = check_source(text, str(source))
+    found = sorted((d.range.start.line + 1, d.code, d.severity.label) for d in diags)
+    assert found == [(15, "GG105", "error")], found

@@ -667,6 +667,8 @@ class Interpreter:
         # The framework runs its training hooks in grad mode.
         hook = cls is not None and libraries.grad_mode_hook(cls.framework, name)
         certain = certain or hook
+        if cls is not None and libraries.inference_hook(cls.framework, name):
+            grad, certain = Tri.NO, True  # Lightning runs it under torch.inference_mode()
         for deco in decorators:
             mode = self.decorator_grad(deco, parent)
             if mode is not None:

@@ -244,3 +244,11 @@ SUBMODULE_METHODS = frozenset(
 # Attributes a framework base gives its subclasses' instances: (framework, name) -> the
 # library object they hold.
 FRAMEWORK_ATTRIBUTES = {("hf_trainer", "accelerator"): "accelerate.Accelerator()"}
+
+# Lightning hooks it calls under `torch.inference_mode()` (validation, test, predict).
+_INFERENCE_HOOKS = frozenset({"validation_step", "test_step", "predict_step"})
+
+
+def inference_hook(framework: str | None, method: str) -> bool:
+    """Does the framework call this hook of a subclass with grad mode off?"""
+    return framework == "lightning" and method in _INFERENCE_HOOKS

@@ -168,6 +168,19 @@ class Calls:
         if (
             callee is UNKNOWN
             and head.type == "name"
+            and head.value == "getattr"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+            and len(positional) >= 2
+            and positional[0].attrs is not None
+            and "getattr" not in self.bound_names()
+        ):
+            found = self.named_attribute(positional[0], args.positional[1])
+            if found is not UNKNOWN or len(positional) == 2:
+                return found
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
             and head.value == "chain"
             and len(node.children) > 1
             and node.children[1] is trailer

@@ -319,6 +319,9 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
 
 
 UNKNOWN = Value()
+# The attribute that stands for submodules registered under computed names
+# (`self.add_module(f"block{i}", m)`), read back with `getattr(self, name)`.
+DYNAMIC_MEMBER = "<dynamic>"
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
 

@@ -184,6 +184,7 @@ class Session:
     arrived: dict[tuple[str, int], float] = field(default_factory=dict)
     analysis_ms: dict[tuple[str, int], float] = field(default_factory=dict)
     analysed: dict[str, list[float]] = field(default_factory=dict)  # server's "analysed" logs
+    stats: list[str] = field(default_factory=list)  # server's "cache hits/misses" logs
 
     def expect(self, uri: str, version: int) -> asyncio.Event:
         return self.events.setdefault((uri, version), asyncio.Event())
@@ -205,6 +206,9 @@ async def start_server(root: Path | None = None) -> Session:
     @client.feature(types.WINDOW_LOG_MESSAGE)
     def on_log(params: types.LogMessageParams) -> None:
         # "gradguard.lsp.diagnostics: URI vN analysed in M ms" (debug log): server-side time
+        cache = re.search(r"cache hits/misses: (.*)$", params.message)
+        if cache:
+            session.stats.append(cache.group(1))
         match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms$", params.message)
         if match:
             session.analysed.setdefault(match.group(1), []).append(time.perf_counter())

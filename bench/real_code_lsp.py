@@ -239,6 +239,8 @@ async def one_file(args: argparse.Namespace, real: RealFile) -> dict[str, float]
         f", p95 <= {TARGET_P95_MS:.0f}: {'ok' if p95 <= TARGET_P95_MS else 'MISSED'}, first <= "
         f"{TARGET_FIRST_S:.0f} s: {'ok' if first <= TARGET_FIRST_S else 'MISSED'}"
     )
+    if session.stats:
+        print(f"    cache hits/misses in the server: {session.stats[-1]}")
     return {"p50": p50, "p95": p95, "first": first, "rss": rss}
 
 
@@ -262,6 +264,8 @@ async def memory(args: argparse.Namespace) -> float:
         trail.append(rss_mb(session.pid))
     rss = rss_mb(session.pid)
     await stop_server(session)
+    if session.stats:
+        print(f"    cache hits/misses in the server: {session.stats[-1]}")
     print(
         f"memory: {per_doc * len(docs)} edits over {len(docs)} open files: RSS {rss:.0f} MB "
         f"(peak {max(trail):.0f}; target <= {TARGET_RSS_MB:.0f}: "

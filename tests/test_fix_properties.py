@@ -210,24 +210,17 @@ def multi_view_write(draw: st.DrawFn) -> Case:
         st.sampled_from([("mul_", "2"), ("add_", "1"), ("exp_", ""), ("clamp_", "0, 1")])
     )
     if form == "rows":
-        body = [
-            *head,
-            "for row in h:",
-            f"    row.{op}({args})  #@",
-            "loss = (h * h).sum()",
-            "loss.backward()",
-            "show(h)",
-            "show(a.grad)",
-        ]
-        # Row by row is the whole tensor at once for these elementwise ops.
-        intended = [
-            *head,
-            f"h = h.{op[:-1]}({args})",
-            "loss = (h * h).sum()",
-            "loss.backward()",
-            "show(h)",
-            "show(a.grad)",
-        ]
+        header = draw(st.sampled_from(["for row in h:", "for i, row in enumerate(h):"]))
+        tail = ["loss = (h * h).sum()", "loss.backward()", "show(h)", "show(a.grad)"]
+        if draw(st.booleans()):
+            # Row by row is the whole tensor at once for these elementwise ops.
+            writes, whole = [f"    row.{op}({args})"], [f"h = h.{op[:-1]}({args})"]
+        else:
+            col = draw(st.sampled_from(["0", "-1"]))
+            writes = [f"    row[{col}] = 1.5", "    row *= 2"]
+            whole = ["h = h.clone()", f"h[:, {col}] = 1.5", "h = h * 2"]
+        body = [*head, header, writes[0] + "  #@", *writes[1:], *tail]
+        intended = [*head, *whole, *tail]
         return _case("rows", body, intended, exact=True)
     split = {"chunk": "h.chunk(2)", "split": f"h.split({n // 2})", "unbind": "h.unbind(0)[:2]"}[
         form

@@ -76,3 +76,56 @@ def test_engine_reports(path):
             f"{path.name}: expected an ERROR {expected[0]} on line {expected[1]}; "
             f"the engine reports {shown or 'nothing'}"
         )
+
+
+@pytest.mark.parametrize(
+    ("path", "builds"),
+    [
+        ("transformers.BertModel", True),
+        ("transformers.GPT2LMHeadModel", True),
+        ("transformers.BertForSequenceClassification", True),
+        ("transformers.AutoModelForCausalLM.from_pretrained", True),
+        ("transformers.AutoModel.from_config", True),
+        ("transformers.AutoModel", False),  # not constructible: a factory class
+        ("transformers.AutoConfig.from_pretrained", False),
+        ("transformers.AutoTokenizer.from_pretrained", False),
+        ("transformers.BertConfig", False),
+        ("torchvision.models.resnet18", True),
+        ("torchvision.models.ResNet", True),
+        ("torchvision.models.get_model", True),
+        ("torchvision.models.get_model_weights", False),
+        ("torchvision.transforms.Normalize", False),
+        ("timm.create_model", True),
+        ("timm.list_models", False),
+        ("torch.hub.load", True),
+        ("accelerate.Accelerator", False),
+    ],
+)
+def test_which_library_calls_build_a_model(path, builds):
+    from gradguard.analysis import libraries
+
+    assert libraries.builds_model(path) is builds
+
+
+def test_models_jedi_cannot_see_through_are_modules_with_trainable_parameters():
+    # torchvision does not import here (its only wheel is a CUDA build) and timm needs it:
+    # these are checked statically only.
+    built = (
+        "import torch\n"
+        "import torchvision\n"
+        "net = torchvision.models.resnet18()\n"
+        "net.fc.weight.add_(1.0)\n"
+        "hub = torch.hub.load('pytorch/vision', 'resnet18')\n"
+        "with torch.no_grad():\n"
+        "    hub.fc.weight.mul_(0.5)\n"
+    )
+    diags = check_source(built, "/tmp/gg_static_models.py")
+    found = sorted((d.range.start.line + 1, d.code, d.severity.label) for d in diags)
+    assert found == [(4, "GG101", "error")], found
+    frozen = (
+        "import timm\n"
+        "backbone = timm.create_model('resnet18', pretrained=False)\n"
+        "backbone.requires_grad_(False)\n"
+        "backbone.fc.weight.add_(1.0)\n"
+    )
+    assert check_source(frozen, "/tmp/gg_static_frozen.py") == []

@@ -38,7 +38,8 @@ async def test_open_reports_gg101_with_fixes_in_data(client: LanguageClient):
     assert sum(1 for f in data["fixes"] if f["preferred"]) == 1
     for fix in data["fixes"]:
         assert fix["edits"] and fix["applicability"] in ("safe", "unsafe")
-        assert fix["title"].endswith("(unsafe)") == (fix["applicability"] == "unsafe")
+        # An unsafe fix says so, and why: "… (unsafe: changes which tensor trains)".
+        assert ("(unsafe: " in fix["title"]) == (fix["applicability"] == "unsafe"), fix["title"]
     assert data["noqa"]["title"] == "Disable GG101 for this line"
     assert data["noqa"]["edit"]["newText"].endswith("# noqa: GG101")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gradguard.analysis import jedi_types
 from gradguard.analysis.jedi_types import JediTyper
 
@@ -56,3 +58,39 @@ def test_never_raises_on_bad_positions_or_text():
     assert typer.infer_kinds(SOURCE, None, [(999, 0), (0, 999), (-5, -5)], 60_000) == {}
     assert typer.infer_kinds("def (:\n\x00\ud800", "<string>", [(0, 3)], 60_000) == {}
     assert isinstance(jedi_types.infer_kinds("x = 1\n", None, [(0, 5)], 10_000), dict)
+
+
+def test_jedi_reads_torch_but_not_the_libraries_the_table_covers(tmp_path):
+    # transformers is installed in the test environment; jedi walking it (its lazy
+    # auto-model mappings) took minutes per question.  Its sys.path holds torch only.
+    links = jedi_types.jedi_sys_path()
+    assert links, "the folder of links to torch could be made"
+    names = sorted(p.name for p in Path(links[0]).iterdir())
+    assert "torch" in names and "transformers" not in names and "lightning" not in names
+    source = (
+        "import torch\n"
+        "from transformers import AutoModel\n"
+        "model = AutoModel.from_config(None)\n"
+        "model.embeddings\n"
+        "torch.nn.Linear(2, 2).weight\n"
+    )
+    typer = JediTyper()
+    kinds = typer.infer_kinds(source, str(tmp_path / "prog.py"), [(3, 16), (4, 28)], 60_000)
+    assert kinds == {(4, 28): "Parameter"}
+
+
+def test_parso_cache_files_are_written_atomically_and_bad_ones_are_misses(tmp_path):
+    import parso
+    import parso.cache
+
+    jedi_types._make_parso_cache_process_safe()
+    grammar = parso.load_grammar()
+    source = tmp_path / "mod.py"
+    source.write_text("x = 1\n")
+    grammar.parse(path=str(source), cache=True, cache_path=tmp_path)
+    written = list(tmp_path.rglob("*.pkl"))
+    assert len(written) == 1 and not list(tmp_path.rglob("*.tmp"))
+    written[0].write_bytes(written[0].read_bytes()[:10])  # another process mid-write
+    parso.cache.parser_cache.clear()
+    tree = grammar.parse(path=str(source), cache=True, cache_path=tmp_path)
+    assert tree.get_code() == "x = 1\n"

@@ -9,8 +9,8 @@ warnings). Each runs plain and traced: stdout, stderr (warnings and all), the ex
 the files it writes must be the same, and the report must be empty.
 
 ``failing/*.py``: programs that raise an autograd in-place error (``# raises: TEXT`` in
-their first lines says which); the line marked ``# culprit`` is the one the report must
-name. Under the tracer the program's own output and traceback come first, unchanged.
+their first lines says which, ``# rule: GGxxx`` the rule it is filed under); the line marked
+``# culprit`` is the one the report must name. Under the tracer the program's own output and traceback come first, unchanged.
 
 All programs run in one process that imports torch once and forks per program
 (corpus_runner.py); test_corpus_cli.py runs a few through the real command.
@@ -32,6 +32,7 @@ CORPUS = ROOT / "tests" / "fixtures" / "trace_corpus"
 WORKING = sorted((CORPUS / "working").glob("*.py"))
 FAILING = sorted((CORPUS / "failing").glob("*.py"))
 _RAISES = re.compile(r"^# raises: (.+)$", re.M)
+_RULE = re.compile(r"^# rule: (GG\d+)$", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,10 @@ def test_failing_program_names_its_culprit(path: Path, results: dict[str, dict])
     assert Path(error["filename"]).name == path.name
     assert error["location"]["row"] == culprit, (error["message"], culprit)
     assert f"{path.name}:{culprit}:" in traced["stderr"]
+    for rule in _RULE.findall(source):  # the rule the static engine files this error under
+        assert error["code"] == rule, error["message"]
+    if "its base or another view of its base" in raises:  # raised at the use, named at the write
+        used = [
+            r["location"]["row"] for r in error["related"] if "the view is used" in r["message"]
+        ]
+        assert used and used[0] > culprit, error["related"]

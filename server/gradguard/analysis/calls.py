@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 4
+MAX_DEPTH = 8
 MAX_CALLS = 400
 # Statements interpreted per analysed file, for calls and other files together: past it,
 # calls are unknown calls and no other file is loaded (one huge call graph cannot stall the

@@ -765,6 +765,20 @@ class Interpreter:
             )
         if last == "Tensor" and "[" not in text and "|" not in text and "Optional" not in text:
             return Value(tensor=Tri.YES, requires_grad=Tri.MAYBE, storage=Storage())
+        if ann.type in ("name", "atom_expr", "power") and "[" not in text:
+            # `layer: nn.Linear`, `model: PreTrainedModel`: a module, its members unknown
+            # (whether its parameters require grad is the caller's: a call binds the real one).
+            annotated = self.expr(ann, sc)
+            if annotated.imported is not None:
+                annotated = self.resolve_import(annotated)
+            path = annotated.torch_path or annotated.library
+            if path is not None and libraries.annotates_module(path):
+                origin = self.origin(
+                    node_range(ann), f"the annotation `{text}` on line {ann.start_pos[0]}"
+                )
+                where = f"{path} (annotation)"  # a module of that class, not one built here
+                desc = ModuleDesc(last, has_parameters=Tri.MAYBE, origin=origin, library=where)
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
         return UNKNOWN
 
     def assign(self: Dataflow, target: Node, value: Value, sc: Scope, rhs: Node | None) -> None:
@@ -1074,7 +1088,9 @@ def _library_value(ref: ImportRef) -> Value:
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
 
 
-_MANUAL_OPTIMIZATION = re.compile(r"\bautomatic_optimization\s*=\s*False\b")
+_MANUAL_OPTIMIZATION = re.compile(
+    r"\bautomatic_optimization\s*=\s*False\b|def\s+automatic_optimization\b"
+)
 
 
 def _returned_loss(value: Value) -> Value:

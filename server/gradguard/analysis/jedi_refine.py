@@ -8,25 +8,41 @@ knows the class, not whether ``requires_grad`` was turned off or which grad mode
 
 from __future__ import annotations
 
+import sys
+
 from ..config import Settings
 from .dataflow import Dataflow
+from .nodes import Node
 from .syntax import node_range
 from .values import Origin, Storage, Tri, Value
 
+# Questions asked per file at most (a counted budget: the same text gets the same answers).
+MAX_QUESTIONS = 24
+
 
 def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = None) -> None:
-    candidates = [s for s in flow.unknown_sites if s.grad is not Tri.NO and s.path is None]
-    if not candidates:
+    candidates = [
+        s
+        for s in flow.unknown_sites
+        if s.grad is not Tri.NO
+        and s.path is None
+        and jedi_could_know(s.target_node)
+        and not _from_plain_module(flow, s.target_node)
+    ]
+    positions: list[tuple[int, int]] = []
+    for site in candidates:
+        line, column = site.target_node.end_pos
+        if (line - 1, column) not in positions:
+            positions.append((line - 1, column))
+    positions = sorted(positions)[:MAX_QUESTIONS]
+    if not positions:
         return
     from . import jedi_types
 
-    positions = []
+    kinds = jedi_types.infer_kinds(source, path, positions, settings.jedi_budget_ms)
     for site in candidates:
         line, column = site.target_node.end_pos
-        positions.append((line - 1, column))
-    kinds = jedi_types.infer_kinds(source, path, positions, settings.jedi_budget_ms)
-    for site, pos in zip(candidates, positions, strict=True):
-        if kinds.get(pos) != jedi_types.PARAMETER:
+        if kinds.get((line - 1, column)) != jedi_types.PARAMETER:
             continue
         origin = Origin(node_range(site.target_node), "jedi infers an `nn.Parameter`")
         site.target = Value(
@@ -39,3 +55,50 @@ def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = N
         )
         if not any(s is site for s in flow.sites):
             flow.sites.append(site)
+
+
+def jedi_could_know(target: Node) -> bool:
+    """Can jedi (dynamic params off) type this expression?  Not when it starts from a
+    parameter of the enclosing function without an annotation (other than `self`): jedi
+    infers nothing for those, at a cost."""
+    head = target
+    while head.type in ("atom_expr", "power") and head.children:
+        head = head.children[0]
+    if head.type != "name":
+        return True
+    func = head.parent
+    while func is not None and func.type not in ("funcdef", "lambdef"):
+        func = func.parent
+    if func is None:
+        return True
+    for index, param in enumerate(func.get_params()):
+        if param.name.value != head.value:
+            continue
+        if param.annotation is not None or param.default is not None:
+            return True
+        is_self = index == 0 and func.type == "funcdef" and _in_class(func)
+        return is_self
+    return True
+
+
+def _from_plain_module(flow: Dataflow, target: Node) -> bool:
+    """`os.environ[k] = v`, `sys.argv += …`: an attribute of a module that is neither
+    torch, nor a library the table knows, nor a workspace file holds no Parameter."""
+    head = target
+    while head.type in ("atom_expr", "power") and head.children:
+        head = head.children[0]
+    if head.type != "name" or head is target or flow.root_scope is None:
+        return False
+    value = flow.root_scope.env.get(head.value)
+    ref = value.imported if value is not None else None
+    if ref is None or ref.level or ref.name is not None:
+        return False
+    root = ref.module.split(".", 1)[0]
+    return root in sys.stdlib_module_names
+
+
+def _in_class(func: Node) -> bool:
+    parent = func.parent
+    while parent is not None and parent.type in ("suite", "decorated", "async_stmt"):
+        parent = parent.parent
+    return parent is not None and parent.type == "classdef"

@@ -11,17 +11,29 @@ own dataflow could not decide.  Facts that shaped it (see shared notes on jedi):
   ``warm_up()`` pays it once, off the critical path;
 * jedi is not thread-safe: callers must keep every call on one thread (the language
   server's jedi lane; the CLI's main thread);
-* jedi cannot be interrupted mid-inference, so the budget is checked between questions.
+* jedi cannot be interrupted mid-inference, so the budget is checked between questions;
+  one answer is bounded by what jedi may read: its sys.path is a folder holding only torch
+  (and torchvision's sources when present), so a question about a value from transformers
+  or lightning never walks those packages (their values come from ``libraries``' table);
+* parso's disk cache is shared by the CLI's worker processes: its files are written
+  atomically and a file another process is still writing reads as a cache miss.
 
 Nothing here raises: a jedi failure is logged and gives an empty answer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.util
 import logging
+import os
+import pickle
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +57,92 @@ _WARM_UP_POSITIONS = [(2, 1), (3, 1), (4, 1), (5, 8)]
 StopCheck = Callable[[], bool]
 
 
+# What jedi may read besides the analysed project: torch, and torchvision's sources when
+# installed (static-only: jedi reads them, never imports them).
+JEDI_PACKAGES = ("torch", "torchvision", "typing_extensions")
+
+
 def _configure(jedi: Any) -> None:
     jedi.settings.dynamic_params = False
     jedi.settings.dynamic_array_additions = False
+    _make_parso_cache_process_safe()
+
+
+@cache
+def _make_parso_cache_process_safe() -> None:
+    """parso writes its pickles in place, so a second process can read half a file (an
+    EOFError, then a KeyError inside parso): write atomically, read a bad file as a miss."""
+    import parso.cache as pc
+
+    def save(hashed_grammar: Any, path: Any, item: Any, cache_path: Any = None) -> None:
+        target = pc._get_hashed_path(hashed_grammar, path, cache_path=cache_path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(item, f, pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    load = pc._load_from_file_system
+
+    def tolerant_load(hashed_grammar: Any, path: Any, p_time: Any, cache_path: Any = None) -> Any:
+        try:
+            return load(hashed_grammar, path, p_time, cache_path=cache_path)
+        except (EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError):
+            return None
+
+    pc._save_to_file_system = save
+    pc._load_from_file_system = tolerant_load
+
+
+def _package_location(name: str) -> str | None:
+    """Where an installed top-level package lives (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return None
+    origin = Path(spec.origin)
+    return str(origin.parent if origin.name == "__init__.py" else origin)
+
+
+@cache
+def jedi_sys_path() -> tuple[str, ...]:
+    """A folder of links to ``JEDI_PACKAGES`` only (made once, atomically, shared by
+    processes); () when it cannot be made (then jedi sees the whole environment)."""
+    import jedi
+
+    links = {}
+    for name in JEDI_PACKAGES:
+        where = _package_location(name)
+        if where is not None:
+            links[os.path.basename(where)] = where
+    if "torch" not in links:
+        return ()
+    digest = hashlib.sha1(repr(sorted(links.items())).encode()).hexdigest()[:16]
+    parent = Path(jedi.settings.cache_directory) / "gradguard-sys-path"
+    final = parent / digest
+    if final.is_dir():
+        return (str(final),)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=".making-")
+        for link, target in sorted(links.items()):
+            os.symlink(target, os.path.join(tmp, link))
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process made it first
+            for link in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, link))
+            os.rmdir(tmp)
+    except OSError:
+        log.info("jedi: cannot make %s; jedi reads the whole environment", final)
+        return ()
+    return (str(final),) if final.is_dir() else ()
 
 
 def _mro_names(name: Any) -> list[str]:
@@ -98,6 +193,7 @@ class JediTyper:
     def __init__(self) -> None:
         self._key: tuple[str | None, str] | None = None
         self._script: Any = None
+        self._projects: dict[str, Any] = {}
         self._owner: int | None = None
         self.should_stop: StopCheck | None = None
         self.closing = False
@@ -119,9 +215,22 @@ class JediTyper:
 
         _configure(jedi)
         real = path is not None and not path.startswith("<") and "://" not in path
-        self._script = jedi.Script(source, path=Path(path) if path is not None and real else None)
+        file = Path(path) if path is not None and real else None
+        self._script = jedi.Script(source, path=file, project=self._project_for(jedi, file))
         self._key = key
         return self._script
+
+    def _project_for(self, jedi: Any, file: Path | None) -> Any:
+        """The file's project (its folder and parents), with torch as its only library."""
+        sys_path = jedi_sys_path()
+        if not sys_path:
+            return None
+        root = str(jedi.get_default_project(file).path if file is not None else Path.cwd())
+        project = self._projects.get(root)
+        if project is None:
+            project = jedi.Project(root, sys_path=list(sys_path), smart_sys_path=True)
+            self._projects[root] = project
+        return project
 
     def infer_kinds(
         self,
@@ -156,8 +265,9 @@ class JediTyper:
         except Exception:
             if self.closing:  # the helper process is torn down with the server
                 log.debug("jedi stopped on %s during shutdown", path or "<text>")
-            else:
-                log.exception("jedi failed on %s; continuing without it", path or "<text>")
+            else:  # a second opinion: never a traceback on the user's terminal
+                log.info("jedi failed on %s; continuing without it", path or "<text>")
+                log.debug("jedi failure", exc_info=True)
             self._key = self._script = None
         return out
 

@@ -124,7 +124,7 @@ def model_name(path: str) -> str:
     """How a message names the model a library call built."""
     parts = _parts(path)
     if parts[-1] in MODEL_CONSTRUCTORS and len(parts) >= 2:
-        return f"{parts[-2]}.{parts[-1]}"
+        return parts[-2]
     return parts[-1]
 
 
@@ -215,3 +215,28 @@ def grad_mode_hook(framework: str | None, method: str) -> bool:
 
 # Engines built from a process function `step(engine, batch)` they call once per batch.
 PROCESS_FUNCTION_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})
+
+
+def annotates_module(path: str) -> bool:
+    """Is a parameter annotated with this class an nn.Module (`nn.Linear`, `nn.Module`,
+    `PreTrainedModel`, `LightningModule`, a transformers model class)?"""
+    last = path.rsplit(".", 1)[-1]
+    if path.startswith("torch.nn.") and not path.startswith("torch.nn.functional"):
+        return last[:1].isupper() and last not in ("Parameter", "UninitializedParameter", "Buffer")
+    if not is_library(path):
+        return False
+    return last in MODULE_BASES or bool(_MODEL_CLASS.match(last))
+
+
+# Methods of a model that return one of its submodules.
+SUBMODULE_METHODS = frozenset(
+    {
+        "get_input_embeddings",
+        "get_output_embeddings",
+        "get_submodule",
+        "get_encoder",
+        "get_decoder",
+        "get_base_model",
+        "get_classifier",
+    }
+)

@@ -111,18 +111,16 @@ class LibraryCalls:
             if desc.frozen:
                 has = Tri.NO
             origin = desc.origin
+            if origin is not None and libraries.builds_model(desc.library):
+                text = f"the parameters of `{desc.class_name}` built on line {origin.line}"
+                origin = self.origin(origin.range, text)
             return Value(
                 tensor=Tri.YES,
                 requires_grad=has,
                 leaf=has,
                 parameter=True,
                 storage=Storage(),
-                grad_from=self.origin(
-                    origin.range,
-                    f"the parameters of `{desc.class_name}` built on line {origin.line}",
-                )
-                if origin is not None and has is not Tri.NO
-                else None,
+                grad_from=origin if has is not Tri.NO else None,
             )
         sub = dataclasses.replace(desc, class_name=f"{desc.class_name}.{attr}", has_parameters=has)
         return owner.evolve(module=sub, attrs=None, items=None, element=None)

@@ -202,6 +202,7 @@ _parsed_chars = 0
 # Trees kept, in characters of their source (a parso tree takes about 22 bytes per
 # character: 4M characters is about 90 MB, the files of a large project).
 PARSED_CHARS = 4_000_000
+parse_stats = {"hits": 0, "misses": 0}  # parsed_tree lookups (the benchmarks print them)
 
 
 def parsed_tree(source: str) -> Any:
@@ -216,7 +217,9 @@ def parsed_tree(source: str) -> Any:
         tree = _parsed.pop(source, None)
         if tree is not None:
             _parsed[source] = tree
+            parse_stats["hits"] += 1
             return tree
+        parse_stats["misses"] += 1
     from .driver import parse
 
     tree = parse(source)

@@ -121,7 +121,7 @@ class TorchCalls:
                 self.backward(v, node, sc, retain=retain)
             return UNKNOWN
         if path in tn.AUTOGRAD_FUNCTIONAL:
-            return self.autograd_functional(positional, keywords, node, sc)
+            return self.autograd_functional(positional, keywords, trailer, node, sc)
         if path.startswith("torch.nn.init."):
             return positional[0] if positional else UNKNOWN
         if path in _WRAPPING and positional:  # `weight_norm(nn.Conv2d(…))` is that module
@@ -287,14 +287,19 @@ class TorchCalls:
         )
 
     def autograd_functional(
-        self: Dataflow, positional: list[Value], keywords: dict[str, Value], node: Node, sc: Scope
+        self: Dataflow,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        trailer: Node,
+        node: Node,
+        sc: Scope,
     ) -> Value:
         """`jacobian(f, x)`, `hessian(f, x)`, `vjp(f, x, v)`…: `f` runs under enable_grad on
         `x.detach().requires_grad_()` (same version counter as `x`); its result's graph is
         differentiated right away."""
         func = positional[0] if positional else keywords.get("func", UNKNOWN)
         inputs = positional[1] if len(positional) > 1 else keywords.get("inputs", UNKNOWN)
-        if func.func is None:
+        if func.func is None and func.module is None:
             return self.unknown_call(positional + list(keywords.values()), sc)
         origin = self.origin(node_range(node), f"the inputs of `{_code(node)[:40]}`")
         leaves = [
@@ -304,8 +309,13 @@ class TorchCalls:
             for x in (inputs.items if inputs.items is not None else (inputs,))
         ]
         grad, sc.grad = sc.grad, Tri.YES
+        result: Value | None = None
         try:
-            result = self.call_user(func.func, CallArgs(), leaves, {}, node, sc)
+            if func.module is not None:  # `jacobian(model, x)`: its forward
+                stand_in = CallArgs(positional=[node] * len(leaves))
+                result = self.module_call(func.module, leaves, stand_in, trailer, node, sc, func)
+            else:
+                result = self.call_user(func.func, CallArgs(), leaves, {}, node, sc)
         finally:
             sc.grad = grad
         if result is None:
@@ -946,6 +956,9 @@ class TorchCalls:
                 return recv  # `.to()`, `.eval()`, `.train(False)`… keep the module and its grad
             if recv.module is not None or recv.user_class:
                 args, positional, keywords = self.evaluate_args(trailer, sc)
+                if recv.module is not None and recv.module.library is not None:
+                    if name in libraries.SUBMODULE_METHODS:  # `model.get_input_embeddings()`
+                        return self.model_member(recv, name) or UNKNOWN
                 return self.unknown_call(positional + list(keywords.values()), sc)
         args, positional, keywords = self.evaluate_args(trailer, sc)
         if recv.optimizer is not None and name == "step" and recv.storage is not None:

@@ -31,7 +31,7 @@ import contextvars
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 from typing import Any, Final
 
@@ -258,7 +258,15 @@ class Value:
     const: Any = NOCONST
 
     def evolve(self, **changes: Any) -> Value:
-        return replace(self, **changes)
+        """A copy with some fields changed (``dataclasses.replace`` without re-running
+        ``__init__``: the analysis makes tens of thousands of these per file)."""
+        if not changes.keys() <= _VALUE_FIELDS:
+            raise TypeError(f"Value has no field {sorted(changes.keys() - _VALUE_FIELDS)}")
+        new = object.__new__(Value)
+        state = new.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
+        return new
 
     @property
     def is_tensor(self) -> bool:
@@ -318,6 +326,7 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
     )
 
 
+_VALUE_FIELDS = frozenset(f.name for f in fields(Value))
 UNKNOWN = Value()
 # The attribute that stands for submodules registered under computed names
 # (`self.add_module(f"block{i}", m)`), read back with `getattr(self, name)`.
@@ -637,7 +646,11 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
     out = dict(envs[0])
     for env in envs[1:]:
         joiner = _Joiner()
-        for key in sorted(set(out) | set(env)):
+        # A name bound to the same object on both paths keeps it (the join of a value with
+        # itself is itself, and touches no memo): only the others are joined, in name order.
+        differ = [k for k, v in out.items() if env.get(k) is not v]
+        differ += [k for k in env if k not in out]
+        for key in sorted(differ):
             a, b = out.get(key), env.get(key)
             if a is None or b is None:
                 # A name bound on one path only keeps its facts, but uncertain.

@@ -162,7 +162,9 @@ def edit_from_json(data: Any) -> types.TextEdit | None:
 
 
 def fix_title(fix: model.Fix) -> str:
-    return fix.title if fix.is_safe else f"{fix.title} (unsafe)"
+    """The lightbulb's title: the rewrite, and for an unsafe fix why (the rules say it as
+    "… (unsafe: changes which tensor trains)"; a bare "(unsafe)" otherwise)."""
+    return fix.title if fix.is_safe or "(unsafe" in fix.title else f"{fix.title} (unsafe)"
 
 
 def noqa_title(code: str) -> str:

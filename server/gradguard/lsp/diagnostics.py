@@ -193,6 +193,7 @@ class DiagnosticsHub:
             outcome.seconds * 1000,
             " (jedi)" if outcome.refined else "",
         )
+        log.debug("cache hits/misses: %s", _cache_stats())
 
     def _store(self, res: DocResult) -> None:
         previous = self.results.get(res.uri)
@@ -308,6 +309,16 @@ class DiagnosticsHub:
         self._answered_stale.add(uri)
         log.info("%s: diagnostics pulled before the analysis finished", uri)
         return self.results.get(uri)
+
+
+def _cache_stats() -> str:
+    from ..analysis.callers import results_stats
+    from ..analysis.modules import parse_stats
+
+    return (
+        f"parse trees {parse_stats['hits']}/{parse_stats['misses']}, "
+        f"callers' results {results_stats['hits']}/{results_stats['misses']}"
+    )
 
 
 def register(ls: GradguardServer) -> None:

@@ -107,7 +107,7 @@ def _finding_block(
         out.append(f"  = note: {where}{info.range.start.line + 1}: {info.message}")
     if options.show_fixes:
         for fix in sorted(diag.fixes, key=lambda f: (f is not finding.fix, not f.preferred)):
-            kind = "" if fix.is_safe else " (unsafe fix)"
+            kind = "" if fix.is_safe or "(unsafe" in fix.title else " (unsafe fix)"
             out.append(f"  = {paint('help', 'fix')}: {fix.title}{kind}")
     return "\n".join(out)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from .. import failures
@@ -105,6 +105,19 @@ def related_for(value: Value, what: str = "requires grad here") -> tuple[Related
     return (related_at(value.grad_from, what),)
 
 
+def _with_reason(fix: Fix) -> Fix:
+    """Every unsafe fix says why in its title (the lightbulb and `--diff` show it)."""
+    if fix.is_safe or "(unsafe" in fix.title:
+        return fix
+    if "no_grad" in fix.title:
+        why = "the write is not recorded for backward"
+    elif fix.title.startswith(("Clone", "Rebind", "Assign", "Store")):
+        why = "another name may still hold the old tensor"
+    else:
+        why = "may change values or gradients"
+    return replace(fix, title=f"{fix.title} (unsafe: {why})")
+
+
 def diagnostic(
     rule: Rule,
     site_range: Range,
@@ -115,10 +128,8 @@ def diagnostic(
     explanation: str = "",
     runtime: str | None = None,
 ) -> Diagnostic:
-    offered = [f for f in fixes if f is not None]
+    offered = [_with_reason(f) for f in fixes if f is not None]
     if offered and not any(f.preferred for f in offered):
-        from dataclasses import replace
-
         offered[0] = replace(offered[0], preferred=True)
     # Preferred first.
     offered.sort(key=lambda f: not f.preferred)
@@ -275,8 +286,12 @@ def _expression_out_of_place(
     target = site.target_text
     later = not fx.is_plain_name(target) or fx.read_after(site.stmt, target)
     returned = site.stmt.type == "return_stmt" and site.scope.kind != "module"
-    safe = not later and not returned and site.aliases == 0
-    why = "" if safe else f" (unsafe: `{target}` itself keeps its old value)"
+    argument = fx.is_plain_name(target) and fx.is_function_parameter(site.node, target)
+    safe = not later and not returned and not argument and site.aliases == 0
+    if argument:
+        why = f" (unsafe: the caller's `{target}` keeps its old value)"
+    else:
+        why = "" if safe else f" (unsafe: `{target}` itself keeps its old value)"
     edits = [TextEdit(node_range(site.node), expression)]
     if needs_import:
         edits = ctx.fix.torch_name()[1] + edits
@@ -419,7 +434,12 @@ def out_of_place_fixes(
         fix = method_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
     elif site.kind == "augassign":
         fix = augassign_rebind(site, ctx, safe=safe, preferred=True, reason=reason)
-    elif site.kind == "setitem" and setitem and fx.is_rebindable(site.target_text):
+    elif (
+        site.kind == "setitem"
+        and setitem
+        and fx.is_rebindable(site.target_text)
+        and not site.loop_variable  # a clone of the loop variable would drop the write
+    ):
         fix = fx.clone_then_write(
             ctx.fix, site.stmt, site.target_text, site.value_node, safe=safe, preferred=True
         )
@@ -598,7 +618,11 @@ def stack_rows_fix(site: WriteSite, ctx: RuleContext) -> Fix | None:
     row = site.target_text
     target, iterable, suite = loop.children[1], loop.children[3], loop.children[5]
     base = code_of(iterable).strip()
-    if code_of(target).strip() != row or not fx.is_plain_name(base) or site.base_name != base:
+    header = code_of(target).strip()
+    enum = re.fullmatch(r"enumerate\(([A-Za-z_][A-Za-z0-9_]*)\)", base)
+    if enum and re.fullmatch(rf"[A-Za-z_][A-Za-z0-9_]*\s*,\s*{re.escape(row)}", header):
+        base, header = enum.group(1), row  # `for i, row in enumerate(h)`: i stays as it is
+    if header != row or not fx.is_plain_name(base) or site.base_name != base:
         return None
     if suite.type != "suite" or base in fx.names_in(suite):
         return None

@@ -233,6 +233,8 @@ def setitem_fixes(
         return []
     if site.target.parameter and not fx.is_plain_name(target):
         return []  # `self.w = <tensor>` raises: a Parameter attribute takes only a Parameter
+    if site.loop_variable:
+        return []  # rebinding a loop variable would silently drop the write
     clone = fx.clone_then_write(
         ctx.fix,
         site.stmt,
@@ -273,7 +275,7 @@ def setitem_fixes(
                 ctx.fix,
                 site.stmt,
                 setup + [arith_line],
-                title="Blend arithmetically: `x + mask * (v - x)` (NaN for infinite values)",
+                title="Blend arithmetically: `x + mask * (v - x)` (unsafe: NaN where a value is infinite)",
                 safe=False,
                 preferred=style == "arith",
                 needs_torch=bool(setup),

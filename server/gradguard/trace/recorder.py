@@ -277,12 +277,17 @@ def _direct(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return func(*args, **kwargs)
 
 
-def _is_compiling() -> bool:
-    return bool(torch.compiler.is_compiling())
+_compiler = torch.compiler
+_tracing_state = torch._C._get_tracing_state
+_getframe = sys._getframe
 
 
-def _jit_tracing() -> bool:
-    return torch._C._get_tracing_state() is not None
+def _saved_tensors_hooks() -> object:
+    """The innermost active saved_tensors_hooks pair, None when there is none."""
+    try:
+        return torch._C._autograd._top_saved_tensors_default_hooks(False)
+    except Exception:  # an older torch: assume none
+        return None
 
 
 _DISABLED_TORCH_FUNCTION = torch._C._disabled_torch_function_impl
@@ -407,9 +412,16 @@ class Recorder(TorchFunctionMode):
     ) -> Any:
         if kwargs is None:
             kwargs = {}
-        if _is_compiling() or _jit_tracing():  # stay out of what is being traced/compiled
+        # Stay out of what torch.compile compiles (dynamo holds the flag while it traces this
+        # very handler) and what torch.jit.trace records.
+        if _compiler._is_compiling_flag or _tracing_state() is not None:
             return func(*args, **kwargs)
-        call = self.callers.for_frame(sys._getframe(1))
+        # The call's trampoline (see _Callers): the common case is two dict look-ups.
+        frame = _getframe(1)
+        entry = self.callers.by_code.get(id(frame.f_code))
+        call = entry[1].get(frame.f_lasti) if entry is not None else None
+        if call is None:
+            call = self.callers.for_frame(frame)
         if types not in self.plain_types and self._foreign(types):
             # A tensor subclass with its own __torch_function__ would see every attribute the
             # recorder reads (its handler is the program's code): run the call untouched.
@@ -676,7 +688,8 @@ class Recorder(TorchFunctionMode):
             base = t._base if _is_view(t) else None
             failure.origin = self.leaf_origin.get(base) if base is not None else None
             failure.origin_what = "the leaf it is a view of gets requires_grad here"
-        elif kind in ("multi_view", "no_grad_view", "custom_view"):
+        elif kind in ("multi_view", "no_grad_view"):  # (a custom Function's forward runs
+            # under no_grad: its views would be "made under no_grad" — not the story told)
             found = self.view_origin.get(t)
             if found is not None:
                 failure.origin, failure.origin_what = found[0], f"the view is {found[1]} here"
@@ -697,6 +710,11 @@ class Recorder(TorchFunctionMode):
     def _record_saves(self, result: torch.Tensor) -> None:
         stack = [result.grad_fn]
         site: Site | None = None
+        # Under saved_tensors_hooks (checkpoint without reentrancy, save_on_cpu, the program's
+        # own), reading a saved tensor would run the unpack hook — recomputing a checkpointed
+        # forward, moving data, the program's code — and PyTorch does not check versions of
+        # such tensors anyway: their nodes are marked as seen, their saves left unread.
+        hooked = _saved_tensors_hooks() is not None
         while stack:
             node = stack.pop()
             if node is None:  # callers pass a result with a grad_fn; None has no metadata
@@ -711,6 +729,11 @@ class Recorder(TorchFunctionMode):
             meta["gradguard"] = records
             cls = type(node)
             if cls.__name__ == "AccumulateGrad":
+                continue
+            if hooked:
+                key = "saved tensors packed by saved_tensors_hooks (checkpoint, save_on_cpu, …)"
+                self.skipped[key] = self.skipped.get(key, 0) + 1
+                stack.extend(nxt for nxt, _ in node.next_functions if nxt is not None)
                 continue
             names = self.saved_attrs.get(cls)
             if names is None:

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from . import constants
+from . import constants, libraries
 from . import torchnames as tn
 from .nodes import (
     _CONVENTIONAL,
@@ -379,6 +379,9 @@ class Expressions:
             method = self.bound_method(owner, attr, None)  # `self._init_weights` as a value
             if method is not None:
                 return Value(tensor=Tri.NO, requires_grad=Tri.NO, func=method)
+            inherited = libraries.FRAMEWORK_ATTRIBUTES.get((cls.framework or "", attr))
+            if inherited is not None:  # `self.accelerator` of an HF Trainer subclass
+                return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=inherited)
             return UNKNOWN
         if owner.module is not None:
             if attr in ("weight", "bias") and owner.module.frozen:

@@ -240,3 +240,7 @@ SUBMODULE_METHODS = frozenset(
         "get_classifier",
     }
 )
+
+# Attributes a framework base gives its subclasses' instances: (framework, name) -> the
+# library object they hold.
+FRAMEWORK_ATTRIBUTES = {("hf_trainer", "accelerator"): "accelerate.Accelerator()"}

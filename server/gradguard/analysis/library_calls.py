@@ -18,7 +18,17 @@ from . import libraries
 from .nodes import Node, _literal_bool
 from .scope import Scope
 from .syntax import CallArgs, node_range
-from .values import NOT_TENSOR, UNKNOWN, ModuleDesc, Storage, Tri, Value, _container, fresh_tensor
+from .values import (
+    NOT_TENSOR,
+    UNKNOWN,
+    ModuleDesc,
+    Storage,
+    Tri,
+    Value,
+    _container,
+    _fresh_copy,
+    fresh_tensor,
+)
 
 if TYPE_CHECKING:
     from .dataflow import Dataflow
@@ -182,6 +192,16 @@ class LibraryCalls:
         """The framework of an instance of a user class deriving from a framework base."""
         cls = self.instance_class(value)
         return cls.framework if cls is not None else None
+
+    def framework_member(self: Dataflow, value: Value, name: str) -> Value | None:
+        """`self.layer` of a framework's module, as its `__init__` set it."""
+        cls = self.instance_class(value)
+        if cls is None:
+            return None
+        if value.attrs and name in value.attrs:
+            return value.attrs[name]
+        member = cls.attrs.get("self." + name)
+        return _fresh_copy(member) if member is not None else None
 
     def framework_self(self: Dataflow, sc: Scope) -> Value | None:
         """`self` in a method of a framework's module, when it holds its parameters' counter."""

@@ -886,8 +886,12 @@ class TorchCalls:
         if id(recv) in self.function_contexts:
             args, positional, keywords = self.evaluate_args(trailer, sc)
             return self.function_context_call(recv, name, positional)
-        if name in libraries.LIGHTNING_SELF_METHODS and self.framework_of(recv) == "lightning":
-            return self.lightning_method(recv, name, trailer, node, sc)
+        if self.framework_of(recv) == "lightning":
+            if name in libraries.LIGHTNING_SELF_METHODS:
+                return self.lightning_method(recv, name, trailer, node, sc)
+            member = self.framework_member(recv, name)
+            if member is not None:  # `self.layer(x)` in a forward called from training_step
+                return self.call(member, trailer, node, call_span, sc)
         func = self.bound_method(recv, name, dotted_name(recv_node))
         if func is not None:
             args, positional, keywords = self.evaluate_args(trailer, sc)

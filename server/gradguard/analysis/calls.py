@@ -168,6 +168,19 @@ class Calls:
         if (
             callee is UNKNOWN
             and head.type == "name"
+            and head.value == "getattr"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+            and len(positional) >= 2
+            and positional[0].attrs is not None
+            and "getattr" not in self.bound_names()
+        ):
+            found = self.named_attribute(positional[0], args.positional[1])
+            if found is not UNKNOWN or len(positional) == 2:
+                return found
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
             and head.value == "chain"
             and len(node.children) > 1
             and node.children[1] is trailer
@@ -235,7 +248,21 @@ class Calls:
 
     # ------------------------------------------------------------ classes
     def class_info(self: Dataflow, name: str | None) -> ClassInfo | None:
-        return self.classes.get(name) if name else None
+        if not name:
+            return None
+        found = self.classes.get(name)
+        if found is None:
+            # An instance made in another file of a class this file never imported (a
+            # trainer's `self.critic(obs)` whose class the training script imported).
+            root = self.project.root
+            if root is not None and root is not self:
+                found = root.classes.get(name)
+            if found is None:
+                for path in sorted(p for p in self.project.flows if p):
+                    flow = self.project.flows[path]
+                    if flow is not None and flow is not self and name in flow.classes:
+                        return flow.classes[name]
+        return found
 
     def find_method(
         self: Dataflow, cls: ClassInfo, name: str

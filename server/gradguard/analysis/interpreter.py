@@ -482,6 +482,7 @@ class Interpreter:
 
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
+        iterable: Value | None = None
         if node.type == "for_stmt":
             iterable = self.expr(children[3], sc)
             element = self.iter_element(iterable, children[3], sc)
@@ -503,12 +504,25 @@ class Interpreter:
         before = dict(sc.env)
         # Two passes: a write in iteration t+1 into a tensor saved in iteration t is found
         # on the second pass.  Diagnostics are de-duplicated by site.
-        for _ in range(2):
-            if element is not None:
-                self.assign(children[1], element, sc, children[3])
+        # A loop over a module container whose members differ (`ModuleList([a, Seq(…)])`)
+        # runs once per member, so each one's own forward is followed.
+        members = _distinct_members(iterable) if iterable is not None else None
+        passes: list[Value | None] = list(members) if members else [element, element]
+        pending_before = len(sc.pending)
+        for i, current in enumerate(passes):
+            if current is not None:
+                self.assign(children[1], current, sc, children[3])
+            if i == len(passes) - 1:
+                pending_before = len(sc.pending)
             self.block(suite_statements(body), sc)
             if sc.stopped:  # the first iteration returns: there is no second
                 break
+        if not sc.stopped and _carries_invalidated(sc, before, pending_before):
+            # A graph carried into the next iteration (`h = cell(h)`) saved what this
+            # iteration's step rewrote: the next iteration's backward raises.
+            if element is not None:
+                self.assign(children[1], element, sc, children[3])
+            self.block(suite_statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         _forget_constants(sc.env, _assigned_in(body) if _any_constant(sc.env) else set())
@@ -933,6 +947,28 @@ class Interpreter:
     def _note(self: Dataflow, key: str, value: Value) -> None:
         self._held[id(value)] = self._held.get(id(value), 0) + 1
         self._key_of[id(value)] = key
+
+
+def _distinct_members(iterable: Value) -> tuple[Value, ...] | None:
+    """The members of a module container of several kinds (at most 6), else None."""
+    items = iterable.items
+    if iterable.module is None or items is None or not 2 <= len(items) <= 6:
+        return None
+    kinds = {(v.module.class_name, v.module.user_class) if v.module else None for v in items}
+    return items if len(kinds) > 1 and None not in kinds else None
+
+
+def _carries_invalidated(sc: Scope, before: dict[str, Value], since: int) -> bool:
+    """Did the last pass invalidate a save that a value carried to the next iteration (a
+    name bound before the loop and rebound in it) depends on?"""
+    fresh = {v.save.id for v in sc.pending[since:]}
+    if not fresh:
+        return False
+    for key, value in sc.env.items():
+        old = before.get(key)
+        if old is not None and old is not value and fresh & value.graph:
+            return True
+    return False
 
 
 def _replace_in_attributes(values: Iterable[Value], old: Value, new: Value) -> None:

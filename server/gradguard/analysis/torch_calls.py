@@ -36,6 +36,7 @@ from .syntax import (
 )
 from .tables import constructor_accepts
 from .values import (
+    DYNAMIC_MEMBER,
     ENABLE_GRAD_CTX,
     MAYBE_GRAD_CTX,
     NO_GRAD_CTX,
@@ -647,6 +648,14 @@ class TorchCalls:
         self.replace_value(sc, recv, frozen)
         return frozen
 
+    def named_attribute(self: Dataflow, owner: Value, name_node: Node) -> Value:
+        """`getattr(self, name)` / `self.__getattr__(f"block{i}")` on an instance."""
+        attrs = owner.attrs or {}
+        key = _string_constant(name_node)
+        if key is not None and key in attrs:
+            return attrs[key]
+        return attrs.get(DYNAMIC_MEMBER, UNKNOWN) if key is None else UNKNOWN
+
     def is_sequential_class(self: Dataflow, name: str | None) -> bool:
         cls = self.class_info(name)
         seen: set[str] = set()
@@ -846,6 +855,9 @@ class TorchCalls:
         if recv.library:
             return self.library_call(f"{recv.library}.{name}", trailer, node, sc)
         recv_node = _span_node(recv_span)
+        if name == "__getattr__" and recv.attrs is not None and len(args_of(trailer)) == 1:
+            args, positional, _ = self.evaluate_args(trailer, sc)
+            return self.named_attribute(recv, args.positional[0])
         if name == "chain" and recv is UNKNOWN and _code(recv_node) == "itertools":
             _, positional, _ = self.evaluate_args(trailer, sc)
             return self.chained(positional, trailer, sc)
@@ -1121,8 +1133,6 @@ _WRAPPING = frozenset(
 _SUBMODULE_WALKS = frozenset({"modules", "children", "named_modules", "named_children"})
 # Methods that add a member to a module (container).
 _GROWING = frozenset({"append", "extend", "insert", "add_module", "register_module"})
-# The attribute that stands for members registered under computed names.
-DYNAMIC_MEMBER = "<dynamic>"
 
 
 def _is_module_instance(flow: Dataflow, value: Value) -> bool:

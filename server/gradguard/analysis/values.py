@@ -328,6 +328,9 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
 
 _VALUE_FIELDS = frozenset(f.name for f in fields(Value))
 UNKNOWN = Value()
+# The attribute that stands for submodules registered under computed names
+# (`self.add_module(f"block{i}", m)`), read back with `getattr(self, name)`.
+DYNAMIC_MEMBER = "<dynamic>"
 NOT_TENSOR = Value(tensor=Tri.NO, requires_grad=Tri.NO)
 
 

@@ -8,6 +8,7 @@ knows the class, not whether ``requires_grad`` was turned off or which grad mode
 
 from __future__ import annotations
 
+import re
 import sys
 
 from ..config import Settings
@@ -27,6 +28,7 @@ def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = N
         if s.grad is not Tri.NO
         and s.path is None
         and jedi_could_know(s.target_node)
+        and (s.kind == "method" or _named_like_a_parameter(s.target_text))
         and not _from_plain_module(flow, s.target_node)
     ]
     positions: list[tuple[int, int]] = []
@@ -79,6 +81,18 @@ def jedi_could_know(target: Node) -> bool:
         is_self = index == 0 and func.type == "funcdef" and _in_class(func)
         return is_self
     return True
+
+
+_PARAMETER_NAMES = re.compile(r"weight|bias|param|embed|kernel|scale|gamma|beta", re.I)
+
+
+def _named_like_a_parameter(text: str) -> bool:
+    """Augmented and index assignments are everywhere (counters, dicts, buffers): jedi is
+    asked about them only when the target is named like a parameter (`fc.weight[0] = …`,
+    `self.bias += …`) — each question costs a Script of the file (measured on ignite's
+    sources: 3.4x the jedi-off CPU when asked about all of them, for no finding)."""
+    last = text.split("[", 1)[0].rsplit(".", 1)[-1]
+    return bool(_PARAMETER_NAMES.search(last))
 
 
 def _from_plain_module(flow: Dataflow, target: Node) -> bool:

@@ -661,10 +661,17 @@ def outputs(
 ) -> tuple[bool, ...] | None:
     """For an op returning several tensors (``max(x, dim)``, ``linalg.qr``, ``topk``): which
     outputs are differentiable, when every overload these arguments may bind agrees."""
+    return _outputs(name, tuple(args), method, tuple((kwargs or {}).items()))
+
+
+@lru_cache(maxsize=4096)
+def _outputs(
+    name: str, args: tuple[Arg, ...], method: bool, kwargs: tuple[tuple[str, Arg], ...]
+) -> tuple[bool, ...] | None:
     op = lookup(name)
     if op is None:
         return None
-    cands = _candidates(op, tuple(args), dict(kwargs or {}), method)
+    cands = _candidates(op, args, dict(kwargs), method)
     shapes = {
         ovl.differentiable_outputs or (True,) * ovl.n_outputs
         for ovl, _ in cands

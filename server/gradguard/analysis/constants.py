@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from .nodes import Node
@@ -37,19 +38,26 @@ def literal(node: Node) -> Any:
     if t == "keyword" or (t == "name" and node.value in ("True", "False", "None")):
         return {"True": True, "False": False, "None": None}.get(node.value, NOCONST)
     if t in ("number", "string", "strings"):
-        code = node.get_code(include_prefix=False).strip()
-        if t != "number" and code[:1] in "bBfF" or code[:2].lower() in ("rb", "br", "fr", "rf"):
-            return NOCONST  # bytes and f-strings are no constants here
-        try:
-            value = ast.literal_eval(code)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return NOCONST
-        if isinstance(value, bool | str):
-            return value
-        if isinstance(value, int) and abs(value) < _INT_LIMIT:
-            return value
-        if isinstance(value, float):
-            return value
+        return _spelled(t == "number", node.get_code(include_prefix=False).strip())
+    return NOCONST
+
+
+@lru_cache(maxsize=8192)
+def _spelled(number: bool, code: str) -> Any:
+    """The constant a number or string literal's text spells (a pure function of the text,
+    memoised: the same literals recur at every call of the function holding them)."""
+    if not number and code[:1] in "bBfF" or code[:2].lower() in ("rb", "br", "fr", "rf"):
+        return NOCONST  # bytes and f-strings are no constants here
+    try:
+        value = ast.literal_eval(code)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return NOCONST
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int) and abs(value) < _INT_LIMIT:
+        return value
+    if isinstance(value, float):
+        return value
     return NOCONST
 
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__, failures
+from . import __version__, failures, gc_tuning
 from .cache import ResultCache, cache_dir_for, run_with_cache
 from .config import ConfigError, Settings
 from .files import Candidate, MissingPath, discover, display_path
@@ -459,6 +459,8 @@ def _trace(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # a process of its own (not a caller's): its collector is ours to tune
+        gc_tuning.tune()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

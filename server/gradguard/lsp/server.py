@@ -32,7 +32,7 @@ from pygls.exceptions import (
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from .. import __version__
+from .. import __version__, gc_tuning
 from ..failures import LOG_MARKER, reason_of
 from . import code_actions, diagnostics, documents, hover, notebooks, settings
 from .convert import UTF16, negotiate_encoding
@@ -495,6 +495,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the server's own process
+        gc_tuning.tune()
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors (2) and --help (0)

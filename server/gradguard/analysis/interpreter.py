@@ -480,6 +480,16 @@ class Interpreter:
                 )
         return kept
 
+    def assigned_in(self: Dataflow, body: Node) -> frozenset[str]:
+        """`_assigned_in(body)`, once per body in one analysis."""
+        memo = self.project.assigned_in
+        known = memo.get(id(body))
+        if known is not None and known[0] is body:
+            return known[1]
+        names = frozenset(_assigned_in(body))
+        memo[id(body)] = (body, names)
+        return names
+
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
         iterable: Value | None = None
@@ -499,7 +509,7 @@ class Interpreter:
                 return
         # A name the body rebinds is no constant inside the loop (`first = False`, `i += 1`:
         # the iterations see other values than the first).
-        carried = _assigned_in(body) if _any_constant(sc.env) else set()
+        carried = self.assigned_in(body) if _any_constant(sc.env) else frozenset()
         _forget_constants(sc.env, carried)
         before = dict(sc.env)
         # Two passes: a write in iteration t+1 into a tensor saved in iteration t is found
@@ -525,7 +535,7 @@ class Interpreter:
             self.block(suite_statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
-        _forget_constants(sc.env, _assigned_in(body) if _any_constant(sc.env) else set())
+        _forget_constants(sc.env, self.assigned_in(body) if _any_constant(sc.env) else frozenset())
         if else_suite is not None:
             self.block(suite_statements(else_suite), sc)
 
@@ -992,7 +1002,7 @@ def _any_constant(env: dict[str, Value]) -> bool:
     return any(v.const is not NOCONST for v in env.values())
 
 
-def _forget_constants(env: dict[str, Value], names: set[str]) -> None:
+def _forget_constants(env: dict[str, Value], names: Iterable[str]) -> None:
     for name in names:
         value = env.get(name)
         if value is not None and value.const is not NOCONST:

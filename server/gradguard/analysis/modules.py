@@ -90,6 +90,10 @@ class Project:
         self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
         self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
         self._sources: dict[str, str | None] = {}
+        # id(loop body) -> (the body, the names it binds): a pure function of the syntax,
+        # asked at every run of the loop (each call of the function holding it). The body
+        # is kept so that its id stays its own for as long as this analysis runs.
+        self.assigned_in: dict[int, tuple[Any, frozenset[str]]] = {}
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""

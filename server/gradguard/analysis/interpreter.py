@@ -480,6 +480,17 @@ class Interpreter:
                 )
         return kept
 
+    def manual_optimization(self: Dataflow, classdef: Node) -> bool:
+        """Whether a class's text turns Lightning's automatic optimization off; its text
+        is made once per class in one analysis (each run of its file's top level)."""
+        memo = self.project.manual_optimization
+        known = memo.get(id(classdef))
+        if known is not None and known[0] is classdef:
+            return known[1]
+        found = bool(_MANUAL_OPTIMIZATION.search(classdef.get_code()))
+        memo[id(classdef)] = (classdef, found)
+        return found
+
     def assigned_in(self: Dataflow, body: Node) -> frozenset[str]:
         """`_assigned_in(body)`, once per body in one analysis."""
         memo = self.project.assigned_in
@@ -612,7 +623,7 @@ class Interpreter:
                 for b in bases
             )
             cls.framework = libraries.framework_of_bases(bases)
-            cls.manual_optimization = bool(_MANUAL_OPTIMIZATION.search(node.get_code()))
+            cls.manual_optimization = self.manual_optimization(node)
             if any(
                 b in ("torch.nn.Module",)
                 or b.endswith("nn.Module")
@@ -1088,6 +1099,10 @@ def _method_of(stmt: Node) -> tuple[Node | None, list[Node]]:
 
 
 def _is_main_guard(test: Node) -> bool:
+    # Only a comparison of three leaves spells it (anything else has other text): the
+    # test's text is made only for those.
+    if test.type != "comparison" or len(test.children) != 3:
+        return False
     code = test.get_code(include_prefix=False).replace("'", '"').replace(" ", "")
     return code in ('__name__=="__main__"', '"__main__"==__name__')
 

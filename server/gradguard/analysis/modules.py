@@ -94,6 +94,7 @@ class Project:
         # asked at every run of the loop (each call of the function holding it). The body
         # is kept so that its id stays its own for as long as this analysis runs.
         self.assigned_in: dict[int, tuple[Any, frozenset[str]]] = {}
+        self.manual_optimization: dict[int, tuple[Any, bool]] = {}  # id(classdef) -> ...
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""

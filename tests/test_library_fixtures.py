@@ -42,9 +42,9 @@ def test_fixture_set_covers_both_sides():
         assert twin.is_file(), f"{path.name} has no failing twin"
 
 
-@pytest.mark.skipif(bool(MISSING), reason=f"not installed: {MISSING}")
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
 def test_pytorch_agrees(path, torch_results):
+    assert not MISSING, f"test dependencies not installed: {MISSING} (scripts/setup.sh --dev)"
     expected = expectation(path)
     result = torch_results[path.name]
     if expected is None:

@@ -121,7 +121,6 @@ class CallState:
     stack: list[Node] = field(default_factory=list)  # funcdef/lambdef nodes
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
-    generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
     # (file or None for the analysed one, the function's range) -> grad mode at each of
     # its known call sites: a function every caller runs under no_grad has no grad-mode
     # verdict of its own.
@@ -513,7 +512,7 @@ class Calls:
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
             or state.out_of_budget()
-            or (fn.type == "funcdef" and _is_generator(fn, state))
+            or (fn.type == "funcdef" and func.flow.syntax.is_generator(fn))
         ):
             state.unanalysed.add(id(fn))
             return None
@@ -695,18 +694,6 @@ def _has_parameters(attrs: dict[str, Value]) -> Tri:
                 return Tri.YES
             found = Tri.MAYBE
     return found
-
-
-def _is_generator(fn: Node, state: CallState) -> bool:
-    """Does the function yield (a generator's body runs later, not at the call)?"""
-    known = state.generators.get(id(fn))
-    if known is None:
-        try:
-            known = bool(fn.is_generator())
-        except AttributeError:
-            known = False
-        state.generators[id(fn)] = known
-    return known
 
 
 def sc_of(flow: Dataflow) -> Scope:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from . import syntax_facts
 from .calls import CallState
 
 if TYPE_CHECKING:
@@ -92,11 +93,6 @@ class Project:
         self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
         self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
         self._sources: dict[str, str | None] = {}
-        # id(loop body) -> (the body, the names it binds): a pure function of the syntax,
-        # asked at every run of the loop (each call of the function holding it). The body
-        # is kept so that its id stays its own for as long as this analysis runs.
-        self.assigned_in: dict[int, tuple[Any, frozenset[str]]] = {}
-        self.manual_optimization: dict[int, tuple[Any, bool]] = {}  # id(classdef) -> ...
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""
@@ -229,8 +225,9 @@ def parsed_tree(source: str) -> Any:
     """parso's tree of a file's text, cached by content (trees are only read): the files one
     analysis loads, and a file checked after another file imported it, are parsed once.
 
-    Besides the templates of other files' top levels (``snapshots``, replayed only where a
-    run would give the same), this is the only state one analysis leaves for the next in a
+    Besides the facts of each tree's syntax (``syntax_facts``, pure functions of its text)
+    and the templates of other files' top levels (``snapshots``, replayed only where a run
+    would give the same), this is the only state one analysis leaves for the next in a
     process: a file's findings never depend on which files were analysed before it in the
     same process (``-j``, file order, keystrokes)."""
     global _parsed_chars
@@ -244,14 +241,18 @@ def parsed_tree(source: str) -> Any:
     from .driver import parse
 
     tree = parse(source)
+    syntax_facts.share(tree, source)
     with _parse_lock:
-        if source not in _parsed:
+        raced = _parsed.pop(source, None)  # another thread parsed the same text meanwhile
+        if raced is None:
             _parsed_chars += len(source)
+        else:
+            syntax_facts.forget(raced)
         _parsed[source] = tree
         while _parsed_chars > PARSED_CHARS and len(_parsed) > 1:
             oldest = next(iter(_parsed))
             _parsed_chars -= len(oldest)
-            del _parsed[oldest]
+            syntax_facts.forget(_parsed.pop(oldest))
     return tree
 
 

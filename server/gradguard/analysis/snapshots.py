@@ -86,9 +86,6 @@ class Template:
     called: set[int] = field(default_factory=set)
     unanalysed: set[int] = field(default_factory=set)
     branches: dict[int, set[int]] = field(default_factory=dict)
-    generators: dict[int, bool] = field(default_factory=dict)
-    assigned_in: dict[int, tuple[Any, frozenset[str]]] = field(default_factory=dict)
-    manual_optimization: dict[int, tuple[Any, bool]] = field(default_factory=dict)
     ids: int = 0  # ids the run took from the counter
 
 
@@ -188,9 +185,6 @@ def _build(path: str, project: Project) -> Template:
         called=set(state.called),
         unanalysed=set(state.unanalysed),
         branches={k: set(v) for k, v in state.branches.items()},
-        generators=dict(state.generators),
-        assigned_in=dict(fresh.assigned_in),
-        manual_optimization=dict(fresh.manual_optimization),
         ids=used,
     )
 
@@ -246,8 +240,6 @@ def _replay(t: Template, project: Project) -> Dataflow | None:
         project.resolved[ref_key] = copier.value(value)
     project.depends_on |= t.depends_on
     project.widest = max(project.widest, len(project.flows) - len(t.flows) + t.widest)
-    project.assigned_in.update(t.assigned_in)
-    project.manual_optimization.update(t.manual_optimization)
     if root is not None:
         for site in t.sites:
             copied = copier.site(site)
@@ -269,7 +261,6 @@ def _replay(t: Template, project: Project) -> Dataflow | None:
     state.unanalysed |= t.unanalysed
     for node_id, clauses in t.branches.items():
         state.branches[node_id] = set(clauses)
-    state.generators.update(t.generators)
     copier.finish()
     return project.flows[t.path]
 

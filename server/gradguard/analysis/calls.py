@@ -133,6 +133,12 @@ class CallState:
     called: set[int] = field(default_factory=set)
     unanalysed: set[int] = field(default_factory=set)
     branches: dict[int, set[int]] = field(default_factory=dict)
+    # What makes a run replayable (``snapshots``): the longest stack a call was checked at,
+    # id(funcdef) of every call checked, and whether a class was looked up outside the file
+    # that asked (in the analysed file or any loaded one: what those hold is the context's).
+    deepest: int = 0
+    checked: set[int] = field(default_factory=set)
+    looked_elsewhere: bool = False
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -253,6 +259,7 @@ class Calls:
         if found is None:
             # An instance made in another file of a class this file never imported (a
             # trainer's `self.critic(obs)` whose class the training script imported).
+            self.calls.looked_elsewhere = True
             root = self.project.root
             if root is not None and root is not self:
                 found = root.classes.get(name)
@@ -488,6 +495,9 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        state.checked.add(id(fn))
+        if len(state.stack) > state.deepest:
+            state.deepest = len(state.stack)
         if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None

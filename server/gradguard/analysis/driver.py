@@ -179,18 +179,31 @@ def _standalone_verdict(diag: Diagnostic, site: WriteSite, flow: Dataflow) -> Di
 
 
 def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:
-    """One diagnostic per range (PyTorch raises one error there): the most certain one."""
+    """One diagnostic per range (PyTorch raises one error there): the most certain one; of
+    equally certain ones, one the function's own analysis found over one reached through a
+    call (a framework's `trainer.fit(module)` reaching its `training_step`)."""
     key = diag.range
     old = found.get(key)
-    if old is None or diag.severity < old.severity:
+    if (
+        old is None
+        or diag.severity < old.severity
+        or (diag.severity == old.severity and _through_call(old) and not _through_call(diag))
+    ):
         found[key] = diag
+
+
+def _through_call(diag: Diagnostic) -> bool:
+    return any(r.message.startswith(_THROUGH_CALL) for r in diag.related)
+
+
+_THROUGH_CALL = "reached through the call "
 
 
 def _with_call_chain(diag: Diagnostic, site: WriteSite) -> Diagnostic:
     if not site.call_chain:
         return diag
     calls = tuple(
-        RelatedInfo(origin.range, f"reached through the call {origin.text}", origin.path)
+        RelatedInfo(origin.range, f"{_THROUGH_CALL}{origin.text}", origin.path)
         for origin in site.call_chain
     )
     return replace(diag, related=diag.related + calls)

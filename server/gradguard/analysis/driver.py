@@ -180,20 +180,20 @@ def _standalone_verdict(diag: Diagnostic, site: WriteSite, flow: Dataflow) -> Di
 
 def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:
     """One diagnostic per range (PyTorch raises one error there): the most certain one; of
-    equally certain ones, one the function's own analysis found over one reached through a
-    call (a framework's `trainer.fit(module)` reaching its `training_step`)."""
+    equally certain ones, the one reached through fewer calls (a hook's own analysis over
+    a framework's `trainer.fit(module)` reaching that hook)."""
     key = diag.range
     old = found.get(key)
     if (
         old is None
         or diag.severity < old.severity
-        or (diag.severity == old.severity and _through_call(old) and not _through_call(diag))
+        or (diag.severity == old.severity and _calls_through(diag) < _calls_through(old))
     ):
         found[key] = diag
 
 
-def _through_call(diag: Diagnostic) -> bool:
-    return any(r.message.startswith(_THROUGH_CALL) for r in diag.related)
+def _calls_through(diag: Diagnostic) -> int:
+    return sum(r.message.startswith(_THROUGH_CALL) for r in diag.related)
 
 
 _THROUGH_CALL = "reached through the call "

@@ -209,7 +209,7 @@ async def start_server(root: Path | None = None) -> Session:
         cache = re.search(r"cache hits/misses: (.*)$", params.message)
         if cache:
             session.stats.append(cache.group(1))
-        match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms$", params.message)
+        match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms \(own stage", params.message)
         if match:
             session.analysed.setdefault(match.group(1), []).append(time.perf_counter())
             key = (match.group(1), int(match.group(2)))

@@ -1,7 +1,8 @@
 """The second tier: ask jedi about receivers the dataflow could not type.
 
 Only in-place writes on values of unknown type are asked about (one question each, within
-the settings' time budget): in-place methods, augmented assignments and index assignments.  When jedi says the receiver is an ``nn.Parameter`` the write is
+a counted budget: ``Settings.jedi_questions``): in-place methods, augmented assignments and
+index assignments.  When jedi says the receiver is an ``nn.Parameter`` the write is
 judged as a write on a grad leaf, with the certainty of a guess (a warning at most): jedi
 knows the class, not whether ``requires_grad`` was turned off or which grad mode callers use.
 """
@@ -17,7 +18,8 @@ from .nodes import Node
 from .syntax import node_range
 from .values import Origin, Storage, Tri, Value
 
-# Questions asked per file at most (a counted budget: the same text gets the same answers).
+# Questions asked per file at most, whatever the settings allow (a counted budget: the same
+# text gets the same answers on any machine; ``Settings.jedi_questions`` may ask fewer).
 MAX_QUESTIONS = 24
 
 
@@ -36,12 +38,12 @@ def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = N
         line, column = site.target_node.end_pos
         if (line - 1, column) not in positions:
             positions.append((line - 1, column))
-    positions = sorted(positions)[:MAX_QUESTIONS]
-    if not positions:
+    positions = sorted(positions)[: min(MAX_QUESTIONS, settings.jedi_questions)]
+    if not positions or settings.jedi_budget_ms <= 0:  # `jedi-budget-ms = 0`: no questions
         return
     from . import jedi_types
 
-    kinds = jedi_types.infer_kinds(source, path, positions, settings.jedi_budget_ms)
+    kinds = jedi_types.infer_kinds(source, path, positions)
     for site in candidates:
         line, column = site.target_node.end_pos
         if kinds.get((line - 1, column)) != jedi_types.PARAMETER:

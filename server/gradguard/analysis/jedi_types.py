@@ -11,7 +11,10 @@ own dataflow could not decide.  Facts that shaped it (see shared notes on jedi):
   ``warm_up()`` pays it once, off the critical path;
 * jedi is not thread-safe: callers must keep every call on one thread (the language
   server's jedi lane; the CLI's main thread);
-* jedi cannot be interrupted mid-inference, so the budget is checked between questions;
+* the budget is counted, never timed (the same text gets the same answers on any machine,
+  under any load): the caller passes the questions it may ask (``Settings.jedi_questions``);
+  jedi cannot be interrupted mid-inference, so the language server's background lane
+  pauses or abandons the work between questions (``pacing.checkpoint``);
   one answer is bounded by what jedi may read: its sys.path is a folder holding only torch
   (and torchvision's sources when present), so a question about a value from transformers
   or lightning never walks those packages (their values come from ``libraries``' table);
@@ -36,6 +39,8 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from .pacing import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -237,20 +242,25 @@ class JediTyper:
         source: str,
         path: str | None,
         positions: list[tuple[int, int]],
-        budget_ms: int,
+        budget_ms: int = 1,
         should_stop: StopCheck | None = None,
     ) -> dict[tuple[int, int], str]:
-        """Kind at each (0-based line, column) of an expression's end; unknown ones omitted."""
+        """Kind at each (0-based line, column) of an expression's end; unknown ones omitted.
+
+        Every position is asked about (the caller counts its questions); ``budget_ms`` <= 0
+        (the ``jedi-budget-ms = 0`` of older configurations) asks nothing.  ``should_stop``
+        (or the one ``set_stop_check`` installed) ends the questions early: for callers that
+        throw the partial answer away."""
         out: dict[tuple[int, int], str] = {}
         if not positions or budget_ms <= 0:
             return out
         stop = should_stop or self.should_stop
-        deadline = time.monotonic() + budget_ms / 1000.0
         try:
             self._check_thread()
             script = self.script_for(source, path)
             for line, column in positions:
-                if time.monotonic() >= deadline or (stop is not None and stop()):
+                checkpoint()  # the server's background lane may pause here, or give up
+                if stop is not None and stop():
                     break
                 try:
                     names = script.infer(line + 1, column)
@@ -288,7 +298,7 @@ def infer_kinds(
     source: str,
     path: str | None,
     positions: list[tuple[int, int]],
-    budget_ms: int,
+    budget_ms: int = 1,
     should_stop: StopCheck | None = None,
 ) -> dict[tuple[int, int], str]:
     return _default.infer_kinds(source, path, positions, budget_ms, should_stop)

@@ -52,17 +52,43 @@ class Run:
     peak_mb: float
     rc: int
     stdout: str
+    stderr: str = ""
 
 
 def measure(command: list[str]) -> Run:
+    env = dict(os.environ, GRADGUARD_STATS="1")  # gradguard prints its cache counts
     done = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, *command], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _WRAPPER, *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     try:
         data = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise SystemExit(f"could not run {command[0]}: {done.stderr.strip()[-500:]}") from None
-    return Run(data["wall"], data["cpu"], data["peak_kb"] / 1024, data["rc"], data["stdout"])
+    return Run(
+        data["wall"], data["cpu"], data["peak_kb"] / 1024, data["rc"], data["stdout"], done.stderr
+    )
+
+
+def cache_counts(run: Run) -> str:
+    """The hit rates gradguard printed (``GRADGUARD_STATS``): parse trees, top levels."""
+    for line in run.stderr.splitlines():
+        if line.startswith("gradguard stats: "):
+            counts = json.loads(line[len("gradguard stats: ") :])
+            trees = counts.get("parse_trees", {})
+            tops = counts.get("top_levels", {})
+            tree_total = trees.get("hits", 0) + trees.get("misses", 0)
+            loads = sum(tops.get(k, 0) for k in ("replayed", "ran", "unusable"))
+            return (
+                f"parse trees {trees.get('hits', 0)}/{tree_total} hits; other files' top "
+                f"levels {tops.get('replayed', 0)}/{loads} replayed from "
+                f"{tops.get('built', 0)} templates ({tops.get('ran', 0)} ran: context did "
+                f"not fit, {tops.get('unusable', 0)} ran: run depends on its context)"
+            )
+    return "cache counts: not printed"
 
 
 def best(command: list[str], repeat: int) -> Run:
@@ -147,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = "meets" if factor >= TARGET_TORCHFIX else "MISSES"
                 line += f"; {factor:.1f}x TorchFix wall ({ok} {TARGET_TORCHFIX:.0f}x)"
             print(line)
+            print(f"  -> {cache_counts(gg)}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

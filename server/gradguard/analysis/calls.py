@@ -121,7 +121,6 @@ class CallState:
     stack: list[Node] = field(default_factory=list)  # funcdef/lambdef nodes
     chain: list[Origin] = field(default_factory=list)  # their call sites
     analysed: int = 0
-    generators: dict[int, bool] = field(default_factory=dict)  # id(funcdef) -> yields
     # (file or None for the analysed one, the function's range) -> grad mode at each of
     # its known call sites: a function every caller runs under no_grad has no grad-mode
     # verdict of its own.
@@ -134,6 +133,12 @@ class CallState:
     called: set[int] = field(default_factory=set)
     unanalysed: set[int] = field(default_factory=set)
     branches: dict[int, set[int]] = field(default_factory=dict)
+    # What makes a run replayable (``snapshots``): the longest stack a call was checked at,
+    # id(funcdef) of every call checked, and whether a class was looked up outside the file
+    # that asked (in the analysed file or any loaded one: what those hold is the context's).
+    deepest: int = 0
+    checked: set[int] = field(default_factory=set)
+    looked_elsewhere: bool = False
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -254,6 +259,7 @@ class Calls:
         if found is None:
             # An instance made in another file of a class this file never imported (a
             # trainer's `self.critic(obs)` whose class the training script imported).
+            self.calls.looked_elsewhere = True
             root = self.project.root
             if root is not None and root is not self:
                 found = root.classes.get(name)
@@ -489,6 +495,9 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        state.checked.add(id(fn))
+        if len(state.stack) > state.deepest:
+            state.deepest = len(state.stack)
         if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
@@ -503,7 +512,7 @@ class Calls:
             or len(state.stack) >= MAX_DEPTH
             or state.analysed >= MAX_CALLS
             or state.out_of_budget()
-            or (fn.type == "funcdef" and _is_generator(fn, state))
+            or (fn.type == "funcdef" and func.flow.syntax.is_generator(fn))
         ):
             state.unanalysed.add(id(fn))
             return None
@@ -685,18 +694,6 @@ def _has_parameters(attrs: dict[str, Value]) -> Tri:
                 return Tri.YES
             found = Tri.MAYBE
     return found
-
-
-def _is_generator(fn: Node, state: CallState) -> bool:
-    """Does the function yield (a generator's body runs later, not at the call)?"""
-    known = state.generators.get(id(fn))
-    if known is None:
-        try:
-            known = bool(fn.is_generator())
-        except AttributeError:
-            known = False
-        state.generators[id(fn)] = known
-    return known
 
 
 def sc_of(flow: Dataflow) -> Scope:

@@ -28,9 +28,10 @@ from .expressions import Expressions
 from .interpreter import Interpreter
 from .library_calls import LibraryCalls
 from .modules import Project, SourceReader
-from .nodes import _FREEZE, Node, _grad_reads
+from .nodes import Node
 from .scope import ClassInfo, Scope
 from .sites import Violation, WriteSite
+from .syntax_facts import facts_of
 from .torch_calls import TorchCalls
 from .values import Origin, SaveRecord, Tri
 
@@ -61,11 +62,9 @@ class Dataflow(Interpreter, Expressions, TorchCalls, LibraryCalls, Autograd, Cal
         self._site_keys: dict[tuple[str, int, str, tuple[int, ...]], WriteSite] = {}
         self.records: dict[int, SaveRecord] = {}
         self.unknown_sites: list[WriteSite] = []  # in-place writes on values of unknown type
-        self.grad_reads = _grad_reads(lines)  # "w" -> 1-based lines where `w.grad` is read
-        self.freezes_parameters = any(_FREEZE.search(line) for line in lines)
-        self._bound_names: set[str] | None = None
-        self._global_names: set[str] | None = None
-        self._attr_assignments: dict[str, int] | None = None
+        self.syntax = facts_of(module, lines)  # what its syntax says (shared by content)
+        self.grad_reads = self.syntax.grad_reads()  # "w" -> 1-based lines reading `w.grad`
+        self.freezes_parameters = self.syntax.freezes_parameters()
         self.attribute_owners: set[str] = set()  # "self", "self.fc": prefixes of dotted env keys
         self._held: dict[int, int] = {}  # id(value) -> how many bindings it got (aliases)
         self._key_of: dict[int, str] = {}  # id(value) -> the last name bound to it

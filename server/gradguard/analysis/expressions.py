@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from . import constants, libraries
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
     from .dataflow import Dataflow
 
 log = logging.getLogger(__name__)
-
-_GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.M)
 
 
 class Expressions:
@@ -282,17 +279,9 @@ class Expressions:
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=_CONVENTIONAL[name])
         return UNKNOWN
 
-    def global_names(self: Dataflow) -> set[str]:
+    def global_names(self: Dataflow) -> frozenset[str]:
         """Names some `global` statement of the file declares."""
-        names = self._global_names
-        if names is None:
-            names = self._global_names = {
-                n
-                for m in _GLOBAL.finditer("\n".join(self.lines))
-                for n in re.split(r"[\s,]+", m.group(1))
-                if n
-            }
-        return names
+        return self.syntax.global_names()
 
     def lookup_path(self: Dataflow, path: str, sc: Scope) -> Value | None:
         if path in sc.env:

@@ -18,7 +18,6 @@ from . import torchnames as tn
 from .modules import ImportRef
 from .nodes import (
     Node,
-    _bound_names,
     _code,
     _from_import_pairs,
     _is_static,
@@ -58,15 +57,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ATTR_ASSIGN = re.compile(r"\.([A-Za-z_]\w*)\s*(?:=(?!=)|[-+*/|&]=)")
-
 
 class Interpreter:
-    def bound_names(self: Dataflow) -> set[str]:
-        names = self._bound_names
-        if names is None:
-            names = self._bound_names = _bound_names(self.module)
-        return names
+    def bound_names(self: Dataflow) -> frozenset[str]:
+        return self.syntax.bound_names()
 
     def run(self: Dataflow) -> None:
         info = ScopeInfo("module", "<module>", range=node_range(self.module))
@@ -426,14 +420,7 @@ class Interpreter:
 
     def assignments_to(self: Dataflow, attr: str) -> int:
         """How many lines of the file assign an attribute `attr` (`self.attr = `, `m.attr = `)."""
-        counts = self._attr_assignments
-        if counts is None:
-            counts = {}
-            for line in self.lines:
-                for match in _ATTR_ASSIGN.finditer(line):
-                    counts[match.group(1)] = counts.get(match.group(1), 0) + 1
-            self._attr_assignments = counts
-        return counts.get(attr, 0)
+        return self.syntax.assignments_to(attr)
 
     def callers_branches(self: Dataflow, node: Node, sc: Scope) -> set[int] | None:
         """A function's stand-alone run: the clauses of this `if` its known callers ran
@@ -485,25 +472,12 @@ class Interpreter:
         return kept
 
     def manual_optimization(self: Dataflow, classdef: Node) -> bool:
-        """Whether a class's text turns Lightning's automatic optimization off; its text
-        is made once per class in one analysis (each run of its file's top level)."""
-        memo = self.project.manual_optimization
-        known = memo.get(id(classdef))
-        if known is not None and known[0] is classdef:
-            return known[1]
-        found = bool(_MANUAL_OPTIMIZATION.search(classdef.get_code()))
-        memo[id(classdef)] = (classdef, found)
-        return found
+        """Whether a class's text turns Lightning's automatic optimization off."""
+        return self.syntax.manual_optimization(classdef)
 
     def assigned_in(self: Dataflow, body: Node) -> frozenset[str]:
-        """`_assigned_in(body)`, once per body in one analysis."""
-        memo = self.project.assigned_in
-        known = memo.get(id(body))
-        if known is not None and known[0] is body:
-            return known[1]
-        names = frozenset(_assigned_in(body))
-        memo[id(body)] = (body, names)
-        return names
+        """The names a loop body binds (``syntax_facts``)."""
+        return self.syntax.assigned_in(body)
 
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
@@ -1024,46 +998,6 @@ def _forget_constants(env: dict[str, Value], names: Iterable[str]) -> None:
             env[name] = value.evolve(const=NOCONST)
 
 
-def _assigned_in(body: Node) -> set[str]:
-    """Names and dotted names (`self.step`) a block binds: assignments, `+=`, `for`
-    targets, `with … as`, walrus."""
-    out: set[str] = set()
-    todo = [body]
-    while todo:
-        node = todo.pop()
-        children = getattr(node, "children", None)
-        if children is None:
-            continue
-        t = node.type
-        targets: list[Node] = []
-        if t == "expr_stmt" and len(children) >= 2:
-            second = children[1]
-            if second.type == "annassign":
-                targets = [children[0]]
-            elif second.type == "operator" and second.value.endswith("="):
-                targets = list(children[0:-1:2])
-        elif t in ("for_stmt", "comp_for", "sync_comp_for"):
-            targets = [children[1]] if children[0].type == "keyword" else []
-        elif t == "with_item" and len(children) == 3:
-            targets = [children[2]]
-        elif t == "namedexpr_test":
-            targets = [children[0]]
-        while targets:
-            target = targets.pop()
-            if target.type in ("testlist_star_expr", "exprlist", "testlist") or (
-                target.type == "atom" and target.children[0].value in ("(", "[")
-            ):
-                targets.extend(_target_elements(target))
-            elif target.type == "star_expr":
-                targets.append(target.children[1])
-            else:
-                name = dotted_name(target)
-                if name is not None:
-                    out.add(name)
-        todo.extend(children)
-    return out
-
-
 def _reachable_storages(sc: Scope) -> list[Storage]:
     """The version counters the scope's names (and their members) hold, each once."""
     out: dict[int, Storage] = {}
@@ -1117,11 +1051,6 @@ def _library_value(ref: ImportRef) -> Value:
         return UNKNOWN
     path = ref.module if ref.name is None else f"{ref.module}.{ref.name}"
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
-
-
-_MANUAL_OPTIMIZATION = re.compile(
-    r"\bautomatic_optimization\s*=\s*False\b|def\s+automatic_optimization\b"
-)
 
 
 def _returned_loss(value: Value) -> Value:

@@ -5,6 +5,7 @@ to a Python file — beside the importing file, in its package, at the project r
 installed package's pure-Python source — binds a lazy reference (``ImportRef``); the first
 use parses that file (cached by content) and runs a ``Dataflow`` over its top level only:
 its functions and classes are analysed when something calls them, in the caller's context.
+That top level runs once per text in a process (``snapshots``): later loads get a copy.
 Those dataflows share the root's findings and call state, so a write found in another file
 through a call lands in the root's sites with ``WriteSite.path`` set.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from . import syntax_facts
 from .calls import CallState
 
 if TYPE_CHECKING:
@@ -86,15 +88,11 @@ class Project:
         self.root: Dataflow | None = None
         self.flows: dict[str, Dataflow | None] = {}
         self.depends_on: set[str] = set()  # files whose content the root's result used
+        self.widest = 0  # the most files loaded when one more was loaded (``snapshots``)
         self.resolving: set[tuple[int, ImportRef]] = set()  # imports being followed
         self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
         self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
         self._sources: dict[str, str | None] = {}
-        # id(loop body) -> (the body, the names it binds): a pure function of the syntax,
-        # asked at every run of the loop (each call of the function holding it). The body
-        # is kept so that its id stays its own for as long as this analysis runs.
-        self.assigned_in: dict[int, tuple[Any, frozenset[str]]] = {}
-        self.manual_optimization: dict[int, tuple[Any, bool]] = {}  # id(classdef) -> ...
 
     def share_findings(self, flow: Dataflow) -> None:
         """A dataflow of another file reports into the root's lists."""
@@ -162,12 +160,25 @@ class Project:
 
     # --------------------------------------------------------------- loading
     def flow_for(self, path: str) -> Dataflow | None:
-        """The top-level dataflow of another file (None: too big, unreadable, a cycle)."""
+        """The top-level dataflow of another file (None: too big, unreadable, a cycle):
+        a copy of its template (``snapshots``) when that is what running it here gives."""
         path = os.path.abspath(path)
         if path in self.flows:
             return self.flows[path]
         if path == self.root_path or len(self.flows) >= MAX_MODULES or self.calls.out_of_budget():
             return None
+        source = self._source(path)
+        if source is not None:
+            from . import snapshots
+
+            replayed = snapshots.load(self, path, source)
+            if replayed is not False:
+                return replayed  # type: ignore[return-value]
+        return self.run_flow(path)
+
+    def run_flow(self, path: str) -> Dataflow | None:
+        """Load another file here: run its top level in this analysis."""
+        self.widest = max(self.widest, len(self.flows))
         self.flows[path] = None  # a cycle of imports sees None
         source = self._source(path)
         if source is None:
@@ -214,9 +225,11 @@ def parsed_tree(source: str) -> Any:
     """parso's tree of a file's text, cached by content (trees are only read): the files one
     analysis loads, and a file checked after another file imported it, are parsed once.
 
-    This is the only state one analysis leaves for the next in a process: each analysis runs
-    the top level of the other files it loads afresh, so a file's findings never depend on
-    which files were analysed before it in the same process (``-j``, file order, keystrokes)."""
+    Besides the facts of each tree's syntax (``syntax_facts``, pure functions of its text)
+    and the templates of other files' top levels (``snapshots``, replayed only where a run
+    would give the same), this is the only state one analysis leaves for the next in a
+    process: a file's findings never depend on which files were analysed before it in the
+    same process (``-j``, file order, keystrokes)."""
     global _parsed_chars
     with _parse_lock:
         tree = _parsed.pop(source, None)
@@ -228,14 +241,18 @@ def parsed_tree(source: str) -> Any:
     from .driver import parse
 
     tree = parse(source)
+    syntax_facts.share(tree, source)
     with _parse_lock:
-        if source not in _parsed:
+        raced = _parsed.pop(source, None)  # another thread parsed the same text meanwhile
+        if raced is None:
             _parsed_chars += len(source)
+        else:
+            syntax_facts.forget(raced)
         _parsed[source] = tree
         while _parsed_chars > PARSED_CHARS and len(_parsed) > 1:
             oldest = next(iter(_parsed))
             _parsed_chars -= len(oldest)
-            del _parsed[oldest]
+            syntax_facts.forget(_parsed.pop(oldest))
     return tree
 
 

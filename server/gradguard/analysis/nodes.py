@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .syntax import CallArgs
@@ -200,32 +199,6 @@ def _leaves(node: Node) -> list[Node]:
 
 
 _CONVENTIONAL = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional"}
-
-
-def _bound_names(module: Node) -> set[str]:
-    """Every name the file binds anywhere (assignments, imports, defs, parameters)."""
-    try:
-        return set(module.get_used_names()) & {
-            name
-            for name, leaves in module.get_used_names().items()
-            if any(leaf.is_definition() for leaf in leaves)
-        }
-    except Exception:
-        return set(_CONVENTIONAL)
-
-
-_FREEZE = re.compile(r"requires_grad\s*=\s*False|requires_grad_\(\s*(False|0)\s*\)")
-_GRAD_READ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\.grad\b")
-
-
-def _grad_reads(lines: list[str]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for number, line in enumerate(lines, start=1):
-        if ".grad" not in line:
-            continue
-        for match in _GRAD_READ.finditer(line):
-            out.setdefault(match.group(1), []).append(number)
-    return out
 
 
 def _string_constant(node: Node) -> str | None:

@@ -1,0 +1,240 @@
+"""What the binder knows about one parse tree: facts that are pure functions of its syntax.
+
+The interpreter asks them again at every run of the code they are about (each call of a
+function, each analysis that loads a file): the names a file binds anywhere, the names a
+loop body rebinds, whether a function yields, whether a class turns Lightning's automatic
+optimization off, which lines read `w.grad`.  ``SyntaxFacts`` answers each once per tree.
+
+Sharing: a tree made by ``modules.parsed_tree`` is cached by its text and never changed,
+so its facts are registered beside it (``share``) and serve every analysis in the process
+for as long as the parse cache keeps the tree (``forget`` on eviction).  Any other tree
+(the language server's incremental parse of the document being typed, whose nodes parso's
+diff parser reuses and moves) gets facts of its own, for the analysis that asked.
+
+Per-node facts are keyed by ``id(node)`` with the node kept beside the answer, so an id
+that another object took after its node died never answers for it.  Facts are read-only
+to their users (frozensets, tuples, and dicts nobody writes into).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..text import split_lines
+from .nodes import _target_elements
+from .syntax import dotted_name
+
+Node = Any  # parso nodes are loosely typed
+T = TypeVar("T")
+
+_FREEZE = re.compile(r"requires_grad\s*=\s*False|requires_grad_\(\s*(False|0)\s*\)")
+_GRAD_READ = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\.grad\b")
+_ATTR_ASSIGN = re.compile(r"\.([A-Za-z_]\w*)\s*(?:=(?!=)|[-+*/|&]=)")
+_GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.M)
+_MANUAL_OPTIMIZATION = re.compile(
+    r"\bautomatic_optimization\s*=\s*False\b|def\s+automatic_optimization\b"
+)
+_CONVENTIONAL = ("torch", "nn", "F")  # what `_bound_names` falls back to on a broken tree
+
+
+class SyntaxFacts:
+    """The facts of one tree (a ``file_input``) and of the text it was parsed from."""
+
+    def __init__(
+        self, module: Node, lines: list[str] | None = None, source: str | None = None
+    ) -> None:
+        self.module = module
+        self._lines = lines
+        self._source = source
+        self._bound: frozenset[str] | None = None
+        self._globals: frozenset[str] | None = None
+        self._grad_reads: dict[str, list[int]] | None = None
+        self._freezes: bool | None = None
+        self._attr_assignments: dict[str, int] | None = None
+        # id(node) -> (node, fact), one table per kind of fact.
+        self._per_node: dict[str, dict[int, tuple[Node, Any]]] = {}
+
+    # ------------------------------------------------------------ the text
+    @property
+    def lines(self) -> list[str]:
+        """The file's lines (``text.split_lines``); shared, never to be written into."""
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = split_lines(self._source or "")
+        return lines
+
+    def grad_reads(self) -> dict[str, list[int]]:
+        """`w` -> the 1-based lines where `w.grad` is read (`w` may be dotted)."""
+        reads = self._grad_reads
+        if reads is None:
+            reads = {}
+            for number, line in enumerate(self.lines, start=1):
+                if ".grad" not in line:
+                    continue
+                for match in _GRAD_READ.finditer(line):
+                    reads.setdefault(match.group(1), []).append(number)
+            self._grad_reads = reads
+        return reads
+
+    def freezes_parameters(self) -> bool:
+        """Does some line set `requires_grad = False` / call `requires_grad_(False)`?"""
+        found = self._freezes
+        if found is None:
+            found = self._freezes = any(
+                _FREEZE.search(line) for line in self.lines if "requires_grad" in line
+            )
+        return found
+
+    def assignments_to(self, attr: str) -> int:
+        """How many lines assign an attribute `attr` (`self.attr = `, `m.attr += `)."""
+        counts = self._attr_assignments
+        if counts is None:
+            counts = {}
+            for line in self.lines:
+                if "=" not in line:
+                    continue
+                for match in _ATTR_ASSIGN.finditer(line):
+                    counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+            self._attr_assignments = counts
+        return counts.get(attr, 0)
+
+    def global_names(self) -> frozenset[str]:
+        """Names some `global` statement of the file declares."""
+        names = self._globals
+        if names is None:
+            names = self._globals = frozenset(
+                n
+                for m in _GLOBAL.finditer("\n".join(self.lines))
+                for n in re.split(r"[\s,]+", m.group(1))
+                if n
+            )
+        return names
+
+    # ------------------------------------------------------------ the tree
+    def bound_names(self) -> frozenset[str]:
+        """Every name the file binds anywhere (assignments, imports, defs, parameters)."""
+        names = self._bound
+        if names is None:
+            names = self._bound = _bound_names(self.module)
+        return names
+
+    def manual_optimization(self, classdef: Node) -> bool:
+        """Does a class's text turn Lightning's automatic optimization off?"""
+        return self._fact("manual_optimization", classdef, _manual_optimization)
+
+    def assigned_in(self, body: Node) -> frozenset[str]:
+        """Names and dotted names (`self.step`) a block binds (see ``_assigned_in``)."""
+        return self._fact("assigned_in", body, _assigned_in)
+
+    def is_generator(self, fn: Node) -> bool:
+        """Does the function yield (a generator's body runs later, not at the call)?"""
+        return self._fact("is_generator", fn, _is_generator)
+
+    def _fact(self, kind: str, node: Node, compute: Callable[[Node], T]) -> T:
+        table = self._per_node.get(kind)
+        if table is None:
+            table = self._per_node[kind] = {}
+        known = table.get(id(node))
+        if known is not None and known[0] is node:
+            fact: T = known[1]
+            return fact
+        fact = compute(node)
+        table[id(node)] = (node, fact)
+        return fact
+
+
+# ------------------------------------------------------------------ sharing
+
+_lock = threading.Lock()
+_shared: dict[int, SyntaxFacts] = {}  # id(tree) -> its facts, for the parse cache's trees
+
+
+def share(tree: Node, source: str) -> SyntaxFacts:
+    """Register the facts of a tree cached by its text (``modules.parsed_tree``)."""
+    facts = SyntaxFacts(tree, source=source)
+    with _lock:
+        _shared[id(tree)] = facts
+    return facts
+
+
+def forget(tree: Node) -> None:
+    """The parse cache dropped the tree: so go its facts."""
+    with _lock:
+        facts = _shared.get(id(tree))
+        if facts is not None and facts.module is tree:
+            del _shared[id(tree)]
+
+
+def facts_of(tree: Node, lines: list[str]) -> SyntaxFacts:
+    """The shared facts of a cached tree, else new ones for this tree and its `lines`."""
+    facts = _shared.get(id(tree))
+    if facts is not None and facts.module is tree:
+        return facts
+    return SyntaxFacts(tree, lines=lines)
+
+
+# ------------------------------------------------------------ the facts
+
+
+def _bound_names(module: Node) -> frozenset[str]:
+    try:
+        used = module.get_used_names()
+        return frozenset(
+            name for name, leaves in used.items() if any(leaf.is_definition() for leaf in leaves)
+        )
+    except Exception:
+        return frozenset(_CONVENTIONAL)
+
+
+def _manual_optimization(classdef: Node) -> bool:
+    return bool(_MANUAL_OPTIMIZATION.search(classdef.get_code()))
+
+
+def _is_generator(fn: Node) -> bool:
+    try:
+        return bool(fn.is_generator())
+    except AttributeError:
+        return False
+
+
+def _assigned_in(body: Node) -> frozenset[str]:
+    """Names and dotted names (`self.step`) a block binds: assignments, `+=`, `for`
+    targets, `with … as`, walrus."""
+    out: set[str] = set()
+    todo = [body]
+    while todo:
+        node = todo.pop()
+        children = getattr(node, "children", None)
+        if children is None:
+            continue
+        t = node.type
+        targets: list[Node] = []
+        if t == "expr_stmt" and len(children) >= 2:
+            second = children[1]
+            if second.type == "annassign":
+                targets = [children[0]]
+            elif second.type == "operator" and second.value.endswith("="):
+                targets = list(children[0:-1:2])
+        elif t in ("for_stmt", "comp_for", "sync_comp_for"):
+            targets = [children[1]] if children[0].type == "keyword" else []
+        elif t == "with_item" and len(children) == 3:
+            targets = [children[2]]
+        elif t == "namedexpr_test":
+            targets = [children[0]]
+        while targets:
+            target = targets.pop()
+            if target.type in ("testlist_star_expr", "exprlist", "testlist") or (
+                target.type == "atom" and target.children[0].value in ("(", "[")
+            ):
+                targets.extend(_target_elements(target))
+            elif target.type == "star_expr":
+                targets.append(target.children[1])
+            else:
+                name = dotted_name(target)
+                if name is not None:
+                    out.add(name)
+        todo.extend(children)
+    return frozenset(out)

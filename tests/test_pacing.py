@@ -37,6 +37,4 @@ def test_a_pacer_that_gives_up_stops_the_analysis_without_an_internal_error():
     with pytest.raises(Superseded), pacing(give_up):
         engine.check(SOURCE, "/tmp/gg_paced.py", Settings())
     # The thread's pacer is gone after the block: the next analysis runs to its end.
-    assert codes(engine.check(SOURCE, "/tmp/gg_paced.py", Settings())) == [
-        (3 * EVERY + 2, "GG101")
-    ]
+    assert codes(engine.check(SOURCE, "/tmp/gg_paced.py", Settings())) == [(3 * EVERY + 2, "GG101")]

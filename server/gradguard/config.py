@@ -64,11 +64,11 @@ class Settings:
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Second-tier inference with jedi (the language server turns it on).
     jedi: bool = False
-    # Questions the jedi tier may ask per file: a counted budget, so the findings never
-    # depend on the machine or its load.  ``jedi_budget_ms`` is read for older
-    # configurations only: 0 turns the questions off, other values are ignored.
-    jedi_questions: int = 24
+    # Kept for old configs: 0 turns the tier off; the engine itself counts questions, it
+    # never reads the clock (the server's jedi lane may).
     jedi_budget_ms: int = 400
+    # Questions the jedi tier may ask per file (the budget: the same text, the same answers).
+    jedi_questions: int = 24
     # Report in-place ops on tensors whose grad status is unknown (severity info).
     report_unknown: bool = False
     # Where `gradguard check` keeps its result cache (relative to the config's folder);
@@ -194,15 +194,16 @@ def settings_from_mapping(data: Mapping[str, Any], base: Settings | None = None)
             if not isinstance(norm[key], bool):
                 raise ConfigError(f"`{key}` must be true or false, got {norm[key]!r}")
             changes[key] = norm[key]
-    for key in ("jedi_budget_ms", "jedi_questions"):
-        if norm.get(key) is not None:
-            value = norm[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ConfigError(f"`{key.replace('_', '-')}` must be a whole number")
-            try:
-                changes[key] = max(0, int(value))
-            except ValueError:
-                raise ConfigError(f"`{key.replace('_', '-')}` must be a whole number") from None
+    if norm.get("jedi_budget_ms") is not None:
+        try:
+            changes["jedi_budget_ms"] = max(0, int(norm["jedi_budget_ms"]))
+        except (TypeError, ValueError):
+            raise ConfigError("`jedi-budget-ms` must be a whole number") from None
+    if norm.get("jedi_questions") is not None:
+        try:
+            changes["jedi_questions"] = max(0, int(norm["jedi_questions"]))
+        except (TypeError, ValueError):
+            raise ConfigError("`jedi-questions` must be a whole number") from None
     if norm.get("cache_dir") is not None:
         if not isinstance(norm["cache_dir"], str) or not norm["cache_dir"].strip():
             raise ConfigError(f"`cache-dir` must be a folder path, got {norm['cache_dir']!r}")

@@ -29,7 +29,7 @@ from . import torchnames as tn
 from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
-from .syntax import CallArgs, dotted_name, node_range, suite_statements
+from .syntax import CallArgs, dotted_name, node_range
 from .values import (
     NOCONST,
     NOT_TENSOR,
@@ -501,7 +501,9 @@ class Calls:
         if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
-            state.entry_modes.setdefault((callee_file, node_range(fn)), set()).add(sc.grad)
+            state.entry_modes.setdefault((callee_file, func.flow.syntax.range(fn)), set()).add(
+                sc.grad
+            )
         # Recursion is followed only while a constant argument may decide its base case
         # (`rec(t, n - 1)` with a known `n`), within the depth bound.
         recursive = fn in state.stack and not any(
@@ -540,16 +542,18 @@ class Calls:
             entry_grad_certain=certain,
             grad_proven=proven and certain,
             callers=sc.info.callers + (sc.info.name,),
-            range=node_range(fn),
+            range=flow.syntax.range(fn),
             outer_range=sc.info.outer_range or sc.info.range,
         )
-        scope = Scope(info, {}, grad, node_range(fn), parent=func.scope, cls=cls, returns=[])
+        scope = Scope(info, {}, grad, flow.syntax.range(fn), parent=func.scope, cls=cls, returns=[])
         self_name = flow.bind_params(func, scope, args, positional, keywords)
         if self_name is not None and func.bound is not None:
             _enter_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
         state.stack.append(fn)
         state.chain.append(
-            self.origin(node_range(node), f"`{_code(node)[:60]}` on line {node.start_pos[0]}")
+            self.origin(
+                self.syntax.range(node), f"`{_code(node)[:60]}` on line {node.start_pos[0]}"
+            )
         )
         returned: list[Value] = []
         scope.returns = returned
@@ -557,7 +561,7 @@ class Calls:
             if fn.type == "lambdef":
                 returned.append(flow.expr(fn.children[-1], scope))
             else:
-                flow.block(suite_statements(fn.children[-1]), scope)
+                flow.block(flow.syntax.statements(fn.children[-1]), scope)
         finally:
             state.stack.pop()
             state.chain.pop()

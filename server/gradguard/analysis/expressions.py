@@ -18,7 +18,6 @@ from .nodes import (
 from .scope import FuncRef, Scope
 from .syntax import (
     CallArgs,
-    call_args,
     is_attr_trailer,
     is_call_trailer,
     is_index_trailer,
@@ -55,7 +54,7 @@ class Expressions:
         if t == "name":
             return self.lookup(node.value, sc)
         if t in ("number", "string", "strings", "keyword"):
-            c = constants.literal(node)
+            c = self.syntax.literal(node)
             if c is not NOCONST:
                 return const_value(c)
             return NUMBER if t == "number" else NOT_TENSOR
@@ -513,7 +512,7 @@ class Expressions:
     def evaluate_args(
         self: Dataflow, trailer: Node, sc: Scope
     ) -> tuple[CallArgs, list[Value], dict[str, Value]]:
-        args = call_args(trailer)
+        args = self.syntax.call_args(trailer)
         positional = [
             self.expr(a, sc)
             if a.type != "argument"

@@ -35,7 +35,6 @@ from .syntax import (
     is_attr_trailer,
     is_index_trailer,
     node_range,
-    suite_statements,
 )
 from .values import (
     NOCONST,
@@ -66,7 +65,7 @@ class Interpreter:
         info = ScopeInfo("module", "<module>", range=node_range(self.module))
         scope = Scope(info, {}, Tri.YES, node_range(self.module))
         self.root_scope = scope
-        self.block(suite_statements(self.module), scope)
+        self.block(self.syntax.statements(self.module), scope)
         self.finish(scope)
         self.run_deferred(scope)
 
@@ -312,7 +311,7 @@ class Interpreter:
         info = ScopeInfo("module", "<module>", range=node_range(self.module))
         scope = Scope(info, {}, Tri.YES, node_range(self.module))
         self.root_scope = scope
-        self.block(suite_statements(self.module), scope)
+        self.block(self.syntax.statements(self.module), scope)
         scope.pending.clear()
 
     def if_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
@@ -350,7 +349,7 @@ class Interpreter:
                     lo = new_id()
                     first_branch = lo if first_branch is None else first_branch
                     sc.grad = start_grad
-                    self.block(suite_statements(children[i + 3]), sc)
+                    self.block(self.syntax.statements(children[i + 3]), sc)
                     if sc.stopped:  # the branch returned: its path does not reach the end
                         ended.append(sc.env)
                         sc.stopped = False
@@ -372,7 +371,7 @@ class Interpreter:
                 sc.grad = start_grad
                 lo = new_id()
                 first_branch = lo if first_branch is None else first_branch
-                self.block(suite_statements(children[i + 2]), sc)
+                self.block(self.syntax.statements(children[i + 2]), sc)
                 if sc.stopped:
                     ended.append(sc.env)
                     sc.stopped = False
@@ -494,7 +493,7 @@ class Interpreter:
             else_suite = children[6] if len(children) > 6 else None
             if entered is Tri.NO:  # `while False:`: the body never runs
                 if else_suite is not None:
-                    self.block(suite_statements(else_suite), sc)
+                    self.block(self.syntax.statements(else_suite), sc)
                 return
         # A name the body rebinds is no constant inside the loop (`first = False`, `i += 1`:
         # the iterations see other values than the first).
@@ -513,7 +512,7 @@ class Interpreter:
                 self.assign(children[1], current, sc, children[3])
             if i == len(passes) - 1:
                 pending_before = len(sc.pending)
-            self.block(suite_statements(body), sc)
+            self.block(self.syntax.statements(body), sc)
             if sc.stopped:  # the first iteration returns: there is no second
                 break
         if not sc.stopped and _carries_invalidated(sc, before, pending_before):
@@ -521,12 +520,12 @@ class Interpreter:
             # iteration's step rewrote: the next iteration's backward raises.
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
-            self.block(suite_statements(body), sc)
+            self.block(self.syntax.statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         _forget_constants(sc.env, self.assigned_in(body) if _any_constant(sc.env) else frozenset())
         if else_suite is not None:
-            self.block(suite_statements(else_suite), sc)
+            self.block(self.syntax.statements(else_suite), sc)
 
     def with_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
         saved_grad = sc.grad
@@ -545,7 +544,7 @@ class Interpreter:
                 sc.grad = Tri.MAYBE if sc.grad is not Tri.NO else Tri.MAYBE
             if target is not None:
                 self.assign(target, UNKNOWN, sc, None)
-        self.block(suite_statements(node.children[-1]), sc)
+        self.block(self.syntax.statements(node.children[-1]), sc)
         sc.grad = saved_grad
 
     def try_stmt(self: Dataflow, node: Node, sc: Scope) -> None:
@@ -557,7 +556,7 @@ class Interpreter:
             child = children[i]
             if child.type == "keyword" and child.value in ("try", "else", "finally"):
                 sc.stopped = False  # a handler may run after the try block returned
-                self.block(suite_statements(children[i + 2]), sc)
+                self.block(self.syntax.statements(children[i + 2]), sc)
                 if child.value == "try":
                     envs.append(dict(sc.env))
                 i += 3
@@ -566,7 +565,7 @@ class Interpreter:
             ):
                 sc.env = self.merged([start, envs[0]]) if envs else dict(start)
                 sc.stopped = False
-                self.block(suite_statements(children[i + 2]), sc)
+                self.block(self.syntax.statements(children[i + 2]), sc)
                 envs.append(dict(sc.env))
                 i += 3
             else:
@@ -623,7 +622,7 @@ class Interpreter:
             ):
                 cls.is_module = Tri.NO  # a plain class (an RL agent, a trainer)
             cls.scope, cls.flow = sc, self
-            for stmt in suite_statements(node.children[-1]):
+            for stmt in self.syntax.statements(node.children[-1]):
                 fn, decos = _method_of(stmt)
                 if fn is not None:
                     cls.methods[fn.name.value] = (fn, decos)
@@ -642,7 +641,7 @@ class Interpreter:
         info = ScopeInfo("class", cls.name, cls.name)
         scope = Scope(info, {}, parent.grad, node_range(node), parent=parent, cls=cls)
         methods: list[tuple[Node, list[Node]]] = []
-        for stmt in suite_statements(node.children[-1]):
+        for stmt in self.syntax.statements(node.children[-1]):
             if stmt.type == "funcdef":
                 methods.append((stmt, []))
             elif stmt.type == "decorated":
@@ -727,7 +726,7 @@ class Interpreter:
                 if value.const is not NOCONST and self.assignments_to(key[5:]) > 1:
                     value = value.evolve(const=NOCONST)  # set again elsewhere (`m.inplace = …`)
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
-        self.block(suite_statements(node.children[-1]), scope)
+        self.block(self.syntax.statements(node.children[-1]), scope)
         self.finish(scope)
         if cls is not None and name == "__init__" and scope.self_name:
             prefix = scope.self_name + "."

@@ -1,10 +1,17 @@
 """The second tier: ask jedi about receivers the dataflow could not type.
 
-Only in-place writes on values of unknown type are asked about (one question each, within
-a counted budget: ``Settings.jedi_questions``): in-place methods, augmented assignments and
-index assignments.  When jedi says the receiver is an ``nn.Parameter`` the write is
-judged as a write on a grad leaf, with the certainty of a guess (a warning at most): jedi
-knows the class, not whether ``requires_grad`` was turned off or which grad mode callers use.
+Every in-place write whose target the dataflow left unknown is a question (within a counted
+budget, ``Settings.jedi_questions`` per file): in-place methods (``x.add_()``,
+``torch.relu_(x)``), augmented and index assignments, ``inplace=True`` functionals and
+``out=`` targets.  The dataflow loses values in ways jedi follows: ``getattr(m, "weight")``,
+``DistributedDataParallel(net).module``, fields of a dataclass annotated with a module class,
+``typing.cast``, a parameter annotated with a user's module class.  When jedi says the
+target is an ``nn.Parameter`` the write is judged as a write on a grad leaf.
+
+Severity keeps meaning certainty: jedi knows the class, not whether ``requires_grad`` was
+turned off or which grad mode callers use, so its answer is a warning, unless the flow
+proves grad mode at the site and the file runs a backward (it trains the parameters) and
+freezes none.
 """
 
 from __future__ import annotations
@@ -15,50 +22,110 @@ import sys
 from ..config import Settings
 from .dataflow import Dataflow
 from .nodes import Node
+from .sites import WriteSite
 from .syntax import node_range
 from .values import Origin, Storage, Tri, Value
 
-# Questions asked per file at most, whatever the settings allow (a counted budget: the same
-# text gets the same answers on any machine; ``Settings.jedi_questions`` may ask fewer).
-MAX_QUESTIONS = 24
+# Site kinds the dataflow records in ``flow.sites`` even when it could not type the target.
+_RECORDED_KINDS = ("flag", "method", "augassign", "setitem")
+_BACKWARD_CALL = re.compile(r"\bbackward\s*\(")
+# id(scope node) -> name -> its name leaves in that scope's text, in order.
+_NameIndex = dict[int, dict[str, list[Node]]]
 
 
 def refine(flow: Dataflow, source: str, settings: Settings, path: str | None = None) -> None:
-    candidates = [
-        s
-        for s in flow.unknown_sites
-        if s.grad is not Tri.NO
-        and s.path is None
-        and jedi_could_know(s.target_node)
-        and (s.kind == "method" or _named_like_a_parameter(s.target_text))
-        and not _from_plain_module(flow, s.target_node)
-    ]
-    positions: list[tuple[int, int]] = []
-    for site in candidates:
-        line, column = site.target_node.end_pos
-        if (line - 1, column) not in positions:
-            positions.append((line - 1, column))
-    positions = sorted(positions)[: min(MAX_QUESTIONS, settings.jedi_questions)]
-    if not positions or settings.jedi_budget_ms <= 0:  # `jedi-budget-ms = 0`: no questions
+    budget = settings.jedi_questions
+    if budget <= 0 or settings.jedi_budget_ms <= 0:
         return
+    candidates = questions(flow)
+    index: _NameIndex = {}
+    asked = {id(site): _question_position(site, index) for site in candidates}
+    positions = sorted(set(asked.values()))[:budget]
+    if not positions:
+        return  # no question: jedi is never started for this file
     from . import jedi_types
 
-    kinds = jedi_types.infer_kinds(source, path, positions)
+    kinds = jedi_types.infer_kinds(source, path, positions, None)
+    trains = _runs_a_backward(flow)
     for site in candidates:
-        line, column = site.target_node.end_pos
-        if kinds.get((line - 1, column)) != jedi_types.PARAMETER:
+        if kinds.get(asked[id(site)]) != jedi_types.PARAMETER:
             continue
+        proven = trains and site.grad is Tri.YES and site.scope.entry_grad_certain
         origin = Origin(node_range(site.target_node), "jedi infers an `nn.Parameter`")
-        site.target = Value(
+        value = Value(
             tensor=Tri.YES,
             requires_grad=Tri.YES,
-            leaf=Tri.MAYBE,
+            leaf=Tri.YES if proven else Tri.MAYBE,
             parameter=True,
             storage=Storage(),
             grad_from=origin,
         )
+        if site.kind == "out":
+            site.grad_input = value
+        else:
+            site.target = value
         if not any(s is site for s in flow.sites):
             flow.sites.append(site)
+
+
+def _question_position(site: WriteSite, index: _NameIndex) -> tuple[int, int]:
+    """Where to ask jedi (0-based line, column of an expression's end).  `w += 1` on a plain
+    name: jedi types the name there as what `+=` gives back, so ask about what the name was
+    bound to before (`w = getattr(net, "weight")`, `for w in net.parameters()`)."""
+    node = site.target_node
+    if site.kind == "augassign" and node.type == "name":
+        bound = _bindings(node, index)
+        if bound:
+            node = bound[-1]
+    line, column = node.end_pos
+    return line - 1, column
+
+
+def questions(flow: Dataflow) -> list[WriteSite]:
+    """The write sites worth a question, in the analysed file's own text."""
+    names = _parameter_attributes(flow.lines)
+    index: _NameIndex = {}
+    found = flow.unknown_sites + [s for s in flow.sites if _untyped(s)]
+    return [
+        s
+        for s in found
+        if s.grad is not Tri.NO
+        and s.path is None
+        and not s.call_chain
+        and (
+            s.kind not in ("augassign", "setitem")
+            or _named_like_a_parameter(s.target_text, names, s.target_node, index)
+        )
+        and jedi_could_know(s.target_node)
+        and not _from_plain_module(flow, s.target_node)
+    ]
+
+
+def _untyped(site: WriteSite) -> bool:
+    """A recorded site whose target (or, for `out=`, every input) the dataflow left unknown."""
+    if site.kind == "out":
+        return site.grad_input is None and _unknown(site.target)
+    return site.kind in _RECORDED_KINDS and _unknown(site.target)
+
+
+def _unknown(value: Value) -> bool:
+    return (
+        value.tensor is Tri.MAYBE
+        and value.storage is None
+        and value.data_of is None
+        and value.module is None
+        and value.requires_grad is Tri.MAYBE
+    )
+
+
+def _runs_a_backward(flow: Dataflow) -> bool:
+    """Does the file call a backward (`loss.backward()`, `accelerator.backward(loss)`,
+    `self.manual_backward(loss)`) and freeze no parameter?  Then its parameters train."""
+    if flow.freezes_parameters:
+        return False
+    return any(
+        _BACKWARD_CALL.search(line.split("#", 1)[0]) for line in flow.lines if "backward" in line
+    )
 
 
 def jedi_could_know(target: Node) -> bool:
@@ -86,15 +153,88 @@ def jedi_could_know(target: Node) -> bool:
 
 
 _PARAMETER_NAMES = re.compile(r"weight|bias|param|embed|kernel|scale|gamma|beta", re.I)
+# Parameters a file creates under its own names: `self.alpha = nn.Parameter(…)`,
+# `self.register_parameter("alpha", …)`.
+_DECLARED = re.compile(
+    r"\.(\w+)\s*(?::[^=]+)?=\s*(?:[\w.]+\.)?Parameter\(|register_parameter\(\s*['\"](\w+)"
+)
+# Right-hand sides jedi follows where the dataflow stops.
+_RESOLVABLE = re.compile(r"\bgetattr\(|\bcast\(|\.module\b")
 
 
-def _named_like_a_parameter(text: str) -> bool:
-    """Augmented and index assignments are everywhere (counters, dicts, buffers): jedi is
-    asked about them only when the target is named like a parameter (`fc.weight[0] = …`,
-    `self.bias += …`) — each question costs a Script of the file (measured on ignite's
-    sources: 3.4x the jedi-off CPU when asked about all of them, for no finding)."""
+def _parameter_attributes(lines: list[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for line in lines:
+        if "Parameter(" in line or "register_parameter" in line:
+            for match in _DECLARED.finditer(line):
+                found.add(match.group(1) or match.group(2))
+    return frozenset(found)
+
+
+def _named_like_a_parameter(
+    text: str, declared: frozenset[str], target: Node, index: _NameIndex
+) -> bool:
+    """Augmented and index assignments are everywhere (counters, dicts, buffers, images):
+    jedi is asked about them only when the target looks like a parameter: named like one
+    (`fc.weight[0] = …`, `self.bias += …`), an attribute the file declares a Parameter
+    (`self.alpha += …`), or a name bound from such an expression or from one jedi resolves
+    where the dataflow cannot (`w = getattr(net, "weight")`, `w = ddp.module.fc.weight`)
+    — each question costs jedi's inference (measured on ignite's sources: 3.4x the jedi-off
+    CPU when asked about all of them, for no finding)."""
     last = text.split("[", 1)[0].rsplit(".", 1)[-1]
-    return bool(_PARAMETER_NAMES.search(last))
+    if _PARAMETER_NAMES.search(last) or last in declared:
+        return True
+    if target.type != "name":
+        return False
+    for rhs in _bindings(target, index):
+        if rhs.type == "name" and rhs.parent is not None and rhs.parent.type == "for_stmt":
+            rhs = rhs.parent.children[3]
+        code = rhs.get_code(include_prefix=False)
+        tail = re.split(r"[\[(]", code.rsplit(".", 1)[-1], maxsplit=1)[0]
+        if _RESOLVABLE.search(code) or _PARAMETER_NAMES.search(tail) or tail in declared:
+            return True
+    return False
+
+
+def _bindings(name: Node, index: _NameIndex) -> list[Node]:
+    """What `name` is bound to by `name = …` or `for name in …` in its function (or module),
+    before the use."""
+    scope = name.parent
+    while scope is not None and scope.type not in ("funcdef", "file_input", "classdef"):
+        scope = scope.parent
+    if scope is None:
+        return []
+    found: list[Node] = []
+    names = index.get(id(scope))
+    if names is None:
+        names = index[id(scope)] = _names_in(scope)
+    for other in names.get(name.value, ()):
+        if other.start_pos >= name.start_pos:
+            break
+        parent = other.parent
+        if parent is None:
+            continue
+        if parent.type == "expr_stmt" and parent.children[0] is other:
+            if len(parent.children) >= 3 and parent.children[1].type == "operator":
+                if parent.children[1].value == "=":
+                    found.append(parent.children[-1])
+        elif parent.type == "for_stmt" and parent.children[1] is other:
+            found.append(other)  # jedi types the loop variable at its own name
+    return found
+
+
+def _names_in(scope: Node) -> dict[str, list[Node]]:
+    out: dict[str, list[Node]] = {}
+    stack = [scope]
+    while stack:
+        node = stack.pop()
+        if node.type == "name":
+            out.setdefault(node.value, []).append(node)
+            continue
+        children = getattr(node, "children", None)
+        if children:
+            stack.extend(reversed(children))
+    return out
 
 
 def _from_plain_module(flow: Dataflow, target: Node) -> bool:

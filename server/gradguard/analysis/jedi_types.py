@@ -11,10 +11,9 @@ own dataflow could not decide.  Facts that shaped it (see shared notes on jedi):
   ``warm_up()`` pays it once, off the critical path;
 * jedi is not thread-safe: callers must keep every call on one thread (the language
   server's jedi lane; the CLI's main thread);
-* the budget is counted, never timed (the same text gets the same answers on any machine,
-  under any load): the caller passes the questions it may ask (``Settings.jedi_questions``);
-  jedi cannot be interrupted mid-inference, so the language server's background lane
-  pauses or abandons the work between questions (``pacing.checkpoint``);
+* answers are cached by (path, text): the same text never asks jedi twice;
+* jedi cannot be interrupted mid-inference, so the budget is checked between questions
+  (the analysis counts its questions; a wall-clock budget is only the caller's option);
   one answer is bounded by what jedi may read: its sys.path is a folder holding only torch
   (and torchvision's sources when present), so a question about a value from transformers
   or lightning never walks those packages (their values come from ``libraries``' table);
@@ -48,7 +47,8 @@ PARAMETER, TENSOR, MODULE, OTHER = "Parameter", "Tensor", "Module", "other"
 KINDS = (PARAMETER, TENSOR, MODULE, OTHER)
 
 _TENSOR_CLASSES = frozenset({"Tensor", "TensorBase", "_TensorBase"})
-_PARAMETER_CLASSES = frozenset({"Parameter", "UninitializedParameter", "Buffer"})
+# (`nn.Buffer` is a Tensor subclass that does not require grad: a Tensor here.)
+_PARAMETER_CLASSES = frozenset({"Parameter", "UninitializedParameter"})
 _WARM_UP_SOURCE = (
     "import torch\n"
     "from torch import nn\n"
@@ -60,6 +60,8 @@ _WARM_UP_SOURCE = (
 _WARM_UP_POSITIONS = [(2, 1), (3, 1), (4, 1), (5, 8)]
 
 StopCheck = Callable[[], bool]
+# Texts whose answers are kept (the newest ones).
+_ANSWERED_TEXTS = 256
 
 
 # What jedi may read besides the analysed project: torch, and torchvision's sources when
@@ -196,6 +198,7 @@ class JediTyper:
     """Answers kind questions about one text at a time, keeping its ``jedi.Script``."""
 
     def __init__(self) -> None:
+        self._answers: dict[tuple[str | None, str], dict[tuple[int, int], str | None]] = {}
         self._key: tuple[str | None, str] | None = None
         self._script: Any = None
         self._projects: dict[str, Any] = {}
@@ -242,31 +245,42 @@ class JediTyper:
         source: str,
         path: str | None,
         positions: list[tuple[int, int]],
-        budget_ms: int = 1,
+        budget_ms: int | None,
         should_stop: StopCheck | None = None,
     ) -> dict[tuple[int, int], str]:
         """Kind at each (0-based line, column) of an expression's end; unknown ones omitted.
-
-        Every position is asked about (the caller counts its questions); ``budget_ms`` <= 0
-        (the ``jedi-budget-ms = 0`` of older configurations) asks nothing.  ``should_stop``
-        (or the one ``set_stop_check`` installed) ends the questions early: for callers that
-        throw the partial answer away."""
+        ``budget_ms`` None: no clock (the caller counted its questions); 0: no answer."""
         out: dict[tuple[int, int], str] = {}
-        if not positions or budget_ms <= 0:
+        if not positions or (budget_ms is not None and budget_ms <= 0):
             return out
+        key = (path, hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest())
+        known = self._answers.get(key)
+        if known is not None and all(p in known for p in positions):
+            return {p: k for p in positions if (k := known[p]) is not None}
         stop = should_stop or self.should_stop
+        deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000.0
+        answered: dict[tuple[int, int], str | None] = dict(known or {})
         try:
             self._check_thread()
-            script = self.script_for(source, path)
             for line, column in positions:
+                if (line, column) in answered:
+                    kind = answered[(line, column)]
+                    if kind is not None:
+                        out[(line, column)] = kind
+                    continue
                 checkpoint()  # the server's background lane may pause here, or give up
-                if stop is not None and stop():
+                if (deadline is not None and time.monotonic() >= deadline) or (
+                    stop is not None and stop()
+                ):
                     break
+                script = self.script_for(source, path)
                 try:
                     names = script.infer(line + 1, column)
                 except (ValueError, IndexError):  # position outside the text
+                    answered[(line, column)] = None
                     continue
                 kind = _combine(_kind_of_name(n) for n in names)
+                answered[(line, column)] = kind
                 if kind is not None:
                     out[(line, column)] = kind
         except RecursionError:
@@ -279,7 +293,17 @@ class JediTyper:
                 log.info("jedi failed on %s; continuing without it", path or "<text>")
                 log.debug("jedi failure", exc_info=True)
             self._key = self._script = None
+            return out
+        self._remember(key, answered)
         return out
+
+    def _remember(
+        self, key: tuple[str | None, str], answered: dict[tuple[int, int], str | None]
+    ) -> None:
+        self._answers.pop(key, None)
+        self._answers[key] = answered
+        while len(self._answers) > _ANSWERED_TEXTS:
+            self._answers.pop(next(iter(self._answers)))
 
     def warm_up(self) -> float:
         """Pay jedi's first-inference cost (its helper process imports torch); seconds spent."""
@@ -298,7 +322,7 @@ def infer_kinds(
     source: str,
     path: str | None,
     positions: list[tuple[int, int]],
-    budget_ms: int = 1,
+    budget_ms: int | None,
     should_stop: StopCheck | None = None,
 ) -> dict[tuple[int, int], str]:
     return _default.infer_kinds(source, path, positions, budget_ms, should_stop)

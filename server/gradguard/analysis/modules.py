@@ -183,11 +183,10 @@ class Project:
         source = self._source(path)
         if source is None:
             return None
-        from ..text import split_lines
         from .dataflow import Dataflow
 
         module = parsed_tree(source)
-        flow = Dataflow(module, split_lines(source), path=path, project=self)
+        flow = Dataflow(module, syntax_facts.lines_of(module, source), path=path, project=self)
         self.flows[path] = flow
         self.depends_on.add(path)
         flow.run_top_level()

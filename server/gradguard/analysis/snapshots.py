@@ -162,6 +162,7 @@ def _build(path: str, project: Project) -> Template:
         return Template(path, usable=False)
     finally:
         building.discard(path)
+        fresh.read_source = None  # the template keeps no editor documents alive
     state = fresh.calls
     return Template(
         path,

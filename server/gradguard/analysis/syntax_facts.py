@@ -23,9 +23,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..model import Range
 from ..text import split_lines
-from .nodes import _target_elements
-from .syntax import dotted_name
+from . import constants
+from .nodes import _Span, _target_elements
+from .syntax import CallArgs, call_args, dotted_name, node_range, suite_statements
 
 Node = Any  # parso nodes are loosely typed
 T = TypeVar("T")
@@ -56,6 +58,10 @@ class SyntaxFacts:
         self._attr_assignments: dict[str, int] | None = None
         # id(node) -> (node, fact), one table per kind of fact.
         self._per_node: dict[str, dict[int, tuple[Node, Any]]] = {}
+        self._statements: dict[int, tuple[Node, tuple[Node, ...]]] = {}
+        self._call_args: dict[int, tuple[Node, CallArgs]] = {}
+        self._literals: dict[int, tuple[Node, Any]] = {}
+        self._ranges: dict[int, tuple[Node, Range]] = {}
 
     # ------------------------------------------------------------ the text
     @property
@@ -133,6 +139,47 @@ class SyntaxFacts:
         """Does the function yield (a generator's body runs later, not at the call)?"""
         return self._fact("is_generator", fn, _is_generator)
 
+    # The hot ones (asked at every run of every statement or call) have tables of their own.
+    def statements(self, suite: Node) -> tuple[Node, ...]:
+        """``syntax.suite_statements(suite)``, as a tuple."""
+        known = self._statements.get(id(suite))
+        if known is not None and known[0] is suite:
+            return known[1]
+        out = tuple(suite_statements(suite))
+        if suite.__class__ is not _Span:  # a pseudo-node made for one evaluation
+            self._statements[id(suite)] = (suite, out)
+        return out
+
+    def call_args(self, trailer: Node) -> CallArgs:
+        """``syntax.call_args(trailer)`` (the same object each time: never to be changed)."""
+        known = self._call_args.get(id(trailer))
+        if known is not None and known[0] is trailer:
+            return known[1]
+        out = call_args(trailer)
+        if trailer.__class__ is not _Span:
+            self._call_args[id(trailer)] = (trailer, out)
+        return out
+
+    def literal(self, node: Node) -> Any:
+        """``constants.literal(node)``: the constant a literal spells, or NOCONST."""
+        known = self._literals.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        out = constants.literal(node)
+        if node.__class__ is not _Span:
+            self._literals[id(node)] = (node, out)
+        return out
+
+    def range(self, node: Node) -> Range:
+        """``syntax.node_range(node)`` (parso finds a node's end by walking to its last leaf)."""
+        known = self._ranges.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        out = node_range(node)
+        if node.__class__ is not _Span:
+            self._ranges[id(node)] = (node, out)
+        return out
+
     def _fact(self, kind: str, node: Node, compute: Callable[[Node], T]) -> T:
         table = self._per_node.get(kind)
         if table is None:
@@ -174,6 +221,14 @@ def facts_of(tree: Node, lines: list[str]) -> SyntaxFacts:
     if facts is not None and facts.module is tree:
         return facts
     return SyntaxFacts(tree, lines=lines)
+
+
+def lines_of(tree: Node, source: str) -> list[str]:
+    """The lines of the text `tree` was parsed from: a cached tree's are split once."""
+    facts = _shared.get(id(tree))
+    if facts is not None and facts.module is tree:
+        return facts.lines
+    return split_lines(source)
 
 
 # ------------------------------------------------------------ the facts

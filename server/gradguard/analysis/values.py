@@ -327,30 +327,43 @@ def _merge_modules(a: ModuleDesc | None, b: ModuleDesc | None) -> ModuleDesc | N
 
 
 _VALUE_FIELDS = frozenset(f.name for f in fields(Value))
+# Every field's default, in field order (each field has a plain default: checked here).
+_VALUE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Value)}
+if not all(
+    f.default is not MISSING and f.default_factory is MISSING and f.init for f in fields(Value)
+):
+    raise TypeError("a Value field without a plain default: _fast_value_init cannot fill it")
 
 
 def _fast_value_init() -> None:
-    """Give ``Value`` an ``__init__`` that fills the instance's dict in one step: the
-    frozen dataclass's own sets its 32 fields one ``object.__setattr__`` at a time (5 us
-    a value; the analysis makes hundreds of thousands). Same parameters, same defaults,
-    same fields in the same order."""
-    names = [f.name for f in fields(Value)]
-    defaults: dict[str, Any] = {}
-    for f in fields(Value):
-        if f.default is MISSING or f.default_factory is not MISSING or not f.init:
-            return  # a field this shortcut cannot fill: keep the dataclass's own
-        defaults[f"_default_{f.name}"] = f.default
-    params = ", ".join(f"{n}=_default_{n}" for n in names)
-    body = ", ".join(f"{n!r}: {n}" for n in names)
-    namespace: dict[str, Any] = {}
-    exec(  # noqa: S102 (generated from the field names above, as dataclasses does)
-        f"def __init__(self, {params}):\n    self.__dict__.update({{{body}}})\n",
-        defaults,
-        namespace,
-    )
-    init = namespace["__init__"]
-    init.__qualname__ = "Value.__init__"
-    setattr(Value, "__init__", init)  # noqa: B010 (mypy keeps the dataclass's signature)
+    """Give ``Value`` an ``__init__`` that copies its defaults' dict, then the fields given:
+    the frozen dataclass's own sets its 30 fields one ``object.__setattr__`` at a time,
+    and even a generated one that fills the dict in one step parses 30 parameters (most
+    values name two or three). Keywords only (as every caller passes them), the same
+    defaults, the same fields in the same order; an unknown field is a TypeError."""
+    defaults = _VALUE_DEFAULTS
+    names = _VALUE_FIELDS
+
+    def __init__(self: Value, **given: Any) -> None:
+        state = self.__dict__
+        state.update(defaults)
+        if given:
+            if not given.keys() <= names:
+                raise TypeError(f"Value has no field {sorted(given.keys() - names)}")
+            state.update(given)
+
+    __init__.__qualname__ = "Value.__init__"
+    setattr(Value, "__init__", __init__)  # noqa: B010 (mypy keeps the dataclass's signature)
+
+
+def _made(fields_given: dict[str, Any]) -> Value:
+    """``Value(**fields_given)`` for the hot paths that name most fields (the join): no
+    keyword parsing, no check of the names (they are spelled out at the call)."""
+    new = object.__new__(Value)
+    state = new.__dict__
+    state.update(_VALUE_DEFAULTS)
+    state.update(fields_given)
+    return new
 
 
 _fast_value_init()
@@ -395,7 +408,7 @@ def fresh_tensor(requires_grad: Tri = Tri.NO, **kw: Any) -> Value:
 
 def const_value(constant: Any) -> Value:
     """A value that is the constant `constant` (a literal, an enum member)."""
-    return Value(tensor=Tri.NO, requires_grad=Tri.NO, const=constant)
+    return _made({"tensor": Tri.NO, "requires_grad": Tri.NO, "const": constant})
 
 
 def constant(value: Value) -> Any:
@@ -495,37 +508,39 @@ class _Joiner:
         else:
             element = None
         attrs = self.join_attrs(a, b, depth) if deep else None
-        joined = Value(
-            tensor=Tri.join(a.tensor, b.tensor),
-            requires_grad=Tri.join(a.requires_grad, b.requires_grad),
-            leaf=Tri.join(a.leaf, b.leaf),
-            grad_from=_first_origin(a.grad_from, b.grad_from),
-            parameter=a.parameter and b.parameter,
-            storage=_merge_storage(a.storage, b.storage),
-            base=a.base if a.base is b.base else None,
-            view=Tri.join(a.view, b.view),
-            view_origin=_first_origin(a.view_origin, b.view_origin),
-            multi_view=a.multi_view if a.multi_view == b.multi_view else None,
-            no_grad_view=a.no_grad_view and b.no_grad_view,
-            graph=a.graph | b.graph,
-            module=_merge_modules(a.module, b.module),
-            data_of=a.data_of if a.data_of is b.data_of else None,
-            element=element,
-            items=items,
-            torch_path=a.torch_path if a.torch_path == b.torch_path else None,
-            user_class=a.user_class if a.user_class == b.user_class else None,
-            nograd_grad=a.nograd_grad and b.nograd_grad,
-            optimizer=a.optimizer if a.optimizer == b.optimizer else None,
-            func=a.func if _same_func(a.func, b.func) else None,
-            attrs=attrs,
-            module_ref=a.module_ref if a.module_ref is b.module_ref else None,
-            imported=a.imported if a.imported is b.imported else None,
-            keys=a.keys if keys_equal and items is not None else None,
-            owner=a.owner if a.owner is b.owner else None,
-            params_frozen=a.params_frozen and b.params_frozen,
-            const=a.const if same_const(a.const, b.const) else NOCONST,
-            library=a.library if a.library == b.library else None,
-            model_output=a.model_output and b.model_output,
+        joined = _made(
+            {
+                "tensor": Tri.join(a.tensor, b.tensor),
+                "requires_grad": Tri.join(a.requires_grad, b.requires_grad),
+                "leaf": Tri.join(a.leaf, b.leaf),
+                "grad_from": _first_origin(a.grad_from, b.grad_from),
+                "parameter": a.parameter and b.parameter,
+                "storage": _merge_storage(a.storage, b.storage),
+                "base": a.base if a.base is b.base else None,
+                "view": Tri.join(a.view, b.view),
+                "view_origin": _first_origin(a.view_origin, b.view_origin),
+                "multi_view": a.multi_view if a.multi_view == b.multi_view else None,
+                "no_grad_view": a.no_grad_view and b.no_grad_view,
+                "graph": a.graph | b.graph,
+                "module": _merge_modules(a.module, b.module),
+                "data_of": a.data_of if a.data_of is b.data_of else None,
+                "element": element,
+                "items": items,
+                "torch_path": a.torch_path if a.torch_path == b.torch_path else None,
+                "user_class": a.user_class if a.user_class == b.user_class else None,
+                "nograd_grad": a.nograd_grad and b.nograd_grad,
+                "optimizer": a.optimizer if a.optimizer == b.optimizer else None,
+                "func": a.func if _same_func(a.func, b.func) else None,
+                "attrs": attrs,
+                "module_ref": a.module_ref if a.module_ref is b.module_ref else None,
+                "imported": a.imported if a.imported is b.imported else None,
+                "keys": a.keys if keys_equal and items is not None else None,
+                "owner": a.owner if a.owner is b.owner else None,
+                "params_frozen": a.params_frozen and b.params_frozen,
+                "const": a.const if same_const(a.const, b.const) else NOCONST,
+                "library": a.library if a.library == b.library else None,
+                "model_output": a.model_output and b.model_output,
+            }
         )
         self.memo[key] = joined
         return joined

@@ -394,12 +394,16 @@ class DiagnosticsHub:
 
 
 def _cache_stats() -> str:
+    from ..analysis import snapshots
     from ..analysis.callers import results_stats
     from ..analysis.modules import parse_stats
 
+    tops = snapshots.stats
+    loads = tops["replayed"] + tops["ran"] + tops["unusable"]
     return (
         f"parse trees {parse_stats['hits']}/{parse_stats['misses']}, "
-        f"callers' results {results_stats['hits']}/{results_stats['misses']}"
+        f"callers' results {results_stats['hits']}/{results_stats['misses']}, "
+        f"top levels replayed {tops['replayed']}/{loads} ({tops['built']} templates)"
     )
 
 

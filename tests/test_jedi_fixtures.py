@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from oracle import run_under_torch, torch_agrees
+from oracle.expect import assert_twins
 from oracle.expect import file_expectation as expectation
 
 from gradguard.config import Settings
@@ -34,13 +35,7 @@ def torch_results() -> dict[str, dict]:
 
 
 def test_fixture_set_covers_both_sides():
-    failing = [p for p in FIXTURES if expectation(p) is not None]
-    working = [p for p in FIXTURES if expectation(p) is None]
-    assert len(failing) >= 4 and len(working) >= 4, (len(failing), len(working))
-    for path in working:
-        assert path.stem.startswith("working_"), f"{path.name} expects nothing: name it working_*"
-        twin = path.with_name(path.name.removeprefix("working_"))
-        assert twin.is_file(), f"{path.name} has no failing twin"
+    assert_twins(FIXTURES, 4)
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)

@@ -10,16 +10,29 @@ from pathlib import Path
 RUNNER = Path(__file__).parent / "runner.py"
 
 
+def _run_runner(request: object) -> subprocess.CompletedProcess:
+    """Run runner.py on ``request``; a hang names the program it hung in (runner's stderr)."""
+    try:
+        return subprocess.run(
+            [sys.executable, str(RUNNER)],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        started = [line for line in err.splitlines() if line.startswith("oracle: running")]
+        raise AssertionError(
+            f"the oracle timed out after {exc.timeout} s; last started: "
+            f"{started[-1] if started else 'none'}\n{err[-2000:]}"
+        ) from None
+
+
 def run_under_torch(programs: list[str]) -> list[dict]:
     """What each program printed or raised (see runner.py), in order."""
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER)],
-        input=json.dumps(programs),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = _run_runner(programs)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout)
     assert len(results) == len(programs)
@@ -28,14 +41,7 @@ def run_under_torch(programs: list[str]) -> list[dict]:
 
 def run_projects_under_torch(roots: list[Path]) -> list[dict]:
     """Run each project folder's ``train.py`` with that folder as cwd, all in one process."""
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER)],
-        input=json.dumps({"projects": [str(r) for r in roots]}),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = _run_runner({"projects": [str(r) for r in roots]})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout)
     assert len(results) == len(roots)

@@ -13,6 +13,18 @@ def file_expectation(path: Path) -> tuple[str, int] | None:
     return None if words == ["nothing"] else (words[0], int(words[1]))
 
 
+def assert_twins(fixtures: list[Path], minimum: int) -> None:
+    """A fixture family has at least `minimum` failing and `minimum` working programs, and
+    every working program (`working_*`, expecting nothing) has its failing twin."""
+    failing = [p for p in fixtures if file_expectation(p) is not None]
+    working = [p for p in fixtures if file_expectation(p) is None]
+    assert len(failing) >= minimum and len(working) >= minimum, (len(failing), len(working))
+    for path in working:
+        assert path.stem.startswith("working_"), f"{path.name} expects nothing: name it working_*"
+        twin = path.with_name(path.name.removeprefix("working_"))
+        assert twin.is_file(), f"{path.name} has no failing twin"
+
+
 def project_expectations(project: Path) -> set[tuple[str, int, str]]:
     """A project's expect.txt as {(relative path, line, code)}; empty for ``nothing``."""
     lines = (project / "expect.txt").read_text(encoding="utf-8").split("\n")

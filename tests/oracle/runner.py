@@ -22,7 +22,9 @@ def run_all(programs: list[str]) -> list[dict]:
     import torch
 
     results = []
-    for code in programs:
+    for index, code in enumerate(programs):
+        first_line = code.split("\n", 1)[0][:80]
+        print(f"oracle: running program {index}: {first_line}", file=sys.stderr, flush=True)
         torch.manual_seed(0)
         out = io.StringIO()
         try:
@@ -58,6 +60,7 @@ def run_projects(roots: list[str], main: str = "train.py") -> list[dict]:
     results = []
     here = os.getcwd()
     for root in roots:
+        print(f"oracle: running project {root}", file=sys.stderr, flush=True)
         base = Path(root).resolve()
         torch.manual_seed(0)
         out = io.StringIO()

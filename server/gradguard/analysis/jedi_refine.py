@@ -96,9 +96,19 @@ def questions(flow: Dataflow) -> list[WriteSite]:
             s.kind not in ("augassign", "setitem")
             or _named_like_a_parameter(s.target_text, names, s.target_node, index)
         )
+        and _root_of(s.target_node) is flow.module
         and jedi_could_know(s.target_node)
+        and not _from_tensor_parameter(s.target_node, index)
         and not _from_plain_module(flow, s.target_node)
     ]
+
+
+def _root_of(node: Node) -> Node:
+    """The tree a node belongs to (a write reached in another file's tree is not asked
+    about at its position in this text)."""
+    while node.parent is not None:
+        node = node.parent
+    return node
 
 
 def _untyped(site: WriteSite) -> bool:
@@ -150,6 +160,51 @@ def jedi_could_know(target: Node) -> bool:
         is_self = index == 0 and func.type == "funcdef" and _in_class(func)
         return is_self
     return True
+
+
+_TENSOR_ANNOTATION = re.compile(r"\bTensor\b")
+
+
+def _from_tensor_parameter(target: Node, index: _NameIndex) -> bool:
+    """`exp_avg.lerp_(…)` with `exp_avg = exp_avgs[i]`, `exp_avgs: list[Tensor]`: jedi can
+    only repeat the annotation (a Tensor, never a Parameter), so asking costs for nothing
+    (optimizer kernels ask dozens of these)."""
+    head = target
+    while head.type in ("atom_expr", "power") and head.children:
+        head = head.children[0]
+    if head.type != "name":
+        return False
+    func = head.parent
+    while func is not None and func.type != "funcdef":
+        func = func.parent
+    if func is None:
+        return False
+    annotated = {
+        p.name.value
+        for p in func.get_params()
+        if p.annotation is not None
+        and _TENSOR_ANNOTATION.search(p.annotation.get_code())
+        and "Parameter" not in p.annotation.get_code()
+    }
+    if not annotated:
+        return False
+    if head.value in annotated:
+        return True
+    for rhs in _bindings(head, index):
+        if rhs.type == "name" and rhs.parent is not None and rhs.parent.type == "for_stmt":
+            rhs = rhs.parent.children[3]
+        if any(leaf in annotated for leaf in _name_values(rhs)):
+            return True
+    return False
+
+
+def _name_values(node: Node) -> set[str]:
+    if node.type == "name":
+        return {node.value}
+    out: set[str] = set()
+    for child in getattr(node, "children", ()):
+        out |= _name_values(child)
+    return out
 
 
 _PARAMETER_NAMES = re.compile(r"weight|bias|param|embed|kernel|scale|gamma|beta", re.I)

@@ -241,12 +241,13 @@ class DiagnosticsHub:
                 res = self._with_carried(res, doc)
             self._store(res)
         log.debug(
-            "%s v%s analysed in %.0f ms (%s stage, %.0f ms CPU)",
+            "%s v%s analysed in %.0f ms (%s stage, %.0f ms CPU%s)",
             job.key,
             job.version,
             outcome.seconds * 1000,
             STAGE_NAMES[outcome.stage],
             outcome.cpu_seconds * 1000,
+            ", final" if outcome.final else "",  # the version's last stage (for benchmarks)
         )
         log.debug("cache hits/misses: %s", _cache_stats())
 

@@ -26,6 +26,8 @@ from .nodes import (
     _target_elements,
     _without_last_trailer,
 )
+from .pacing import EVERY as _PACE_EVERY
+from .pacing import checkpoint
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo, Violation, WriteSite
 from .syntax import (
@@ -125,6 +127,8 @@ class Interpreter:
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
         self.calls.steps += 1
+        if not self.calls.steps % _PACE_EVERY:  # the language server's background work
+            checkpoint()
         t = node.type
         if t == "expr_stmt":
             self.expr_stmt(node, sc)

@@ -181,13 +181,20 @@ class Session:
     pid: int
     published: dict[str, list[types.PublishDiagnosticsParams]] = field(default_factory=dict)
     events: dict[tuple[str, int], asyncio.Event] = field(default_factory=dict)
-    arrived: dict[tuple[str, int], float] = field(default_factory=dict)
+    arrived: dict[tuple[str, int], float] = field(default_factory=dict)  # first publish
+    last_arrived: dict[tuple[str, int], float] = field(default_factory=dict)  # latest publish
+    # The server's log of a version's last stage ("..., final)" / main's "(jedi)").
+    finals: dict[tuple[str, int], asyncio.Event] = field(default_factory=dict)
+    finished: dict[tuple[str, int], float] = field(default_factory=dict)  # that log's arrival
     analysis_ms: dict[tuple[str, int], float] = field(default_factory=dict)
     analysed: dict[str, list[float]] = field(default_factory=dict)  # server's "analysed" logs
     stats: list[str] = field(default_factory=list)  # server's "cache hits/misses" logs
 
     def expect(self, uri: str, version: int) -> asyncio.Event:
         return self.events.setdefault((uri, version), asyncio.Event())
+
+    def expect_final(self, uri: str, version: int) -> asyncio.Event:
+        return self.finals.setdefault((uri, version), asyncio.Event())
 
 
 async def start_server(root: Path | None = None) -> Session:
@@ -199,7 +206,9 @@ async def start_server(root: Path | None = None) -> Session:
         if params.version is None:
             return
         key = (params.uri, params.version)
-        session.arrived.setdefault(key, time.perf_counter())
+        now = time.perf_counter()
+        session.arrived.setdefault(key, now)
+        session.last_arrived[key] = now
         session.published.setdefault(params.uri, []).append(params)
         session.expect(*key).set()
 
@@ -209,7 +218,15 @@ async def start_server(root: Path | None = None) -> Session:
         cache = re.search(r"cache hits/misses: (.*)$", params.message)
         if cache:
             session.stats.append(cache.group(1))
-        match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms$", params.message)
+        # the first stage: "(own stage, ...)" with stages, no suffix on a server without them
+        final = re.search(
+            r": (\S+) v(\d+) analysed in \d+ ms(?: \(jedi\)| \(.*, final\))$", params.message
+        )
+        if final:
+            key = (final.group(1), int(final.group(2)))
+            session.finished.setdefault(key, time.perf_counter())
+            session.expect_final(*key).set()
+        match = re.search(r": (\S+) v(\d+) analysed in (\d+) ms(?:$| \(own stage)", params.message)
         if match:
             session.analysed.setdefault(match.group(1), []).append(time.perf_counter())
             key = (match.group(1), int(match.group(2)))
@@ -260,6 +277,15 @@ def open_doc(session: Session, uri: str, text: str) -> None:
 async def wait_version(session: Session, uri: str, version: int, timeout: float = 60) -> float:
     await asyncio.wait_for(session.expect(uri, version).wait(), timeout)
     return session.arrived[(uri, version)]
+
+
+async def wait_final(session: Session, uri: str, version: int, timeout: float = 60) -> bool:
+    """Wait until the server logged the version's last stage; False after `timeout` s."""
+    try:
+        await asyncio.wait_for(session.expect_final(uri, version).wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 def pct(values: list[float], q: float) -> float:

@@ -8,8 +8,9 @@ A real LSP client (pygls) starts the server over stdio with the package's folder
 workspace, opens a file of that package (ultralytics' detection training script and its
 trainer, its model file ``nn/tasks.py``, timm's 3,000-line ``efficientnet.py``) and types:
 each edit inserts a statement line (inside a function, or at module level) and the next one
-deletes it again; the latency is from ``didChange`` to the ``publishDiagnostics`` of that
-version.  Also: first diagnostics after didOpen on a fresh server, the server's resident
+deletes it again; the latency is from ``didChange`` to the first ``publishDiagnostics`` of that
+version (its own findings) and to its last one (after the server logged the version's last
+stage: workspace callers, jedi; each edit waits for it before the next).  Also: first diagnostics after didOpen on a fresh server, the server's resident
 memory after ``--memory-edits`` edits spread over 5 open files, and the server's cache hit
 rates (the ``gradguard/stats`` log line).  The anchor, measured in the same run, is
 pyflakes checking the same file's text in-process (the cost of one plain parse-and-lint).
@@ -40,6 +41,7 @@ from lsp_latency import (  # noqa: E402
     rss_mb,
     start_server,
     stop_server,
+    wait_final,
     wait_version,
 )
 
@@ -166,11 +168,28 @@ def change(
     return time.perf_counter()
 
 
+@dataclass
+class Latencies:
+    """Per edit, ms from ``didChange`` to the first and to the last publish of its version."""
+
+    first: list[float]
+    last: list[float]
+    done: list[float]  # to the server's log of the version's last stage (published or not)
+    unfinished: int = 0  # versions whose last stage did not arrive within the timeout
+
+
 async def type_edits(
-    session: Session, uri: str, sites: list[Site], edits: int, version: int, think: float
-) -> tuple[list[float], int]:
-    """`edits` edits (insert a line, delete it again, next site); latencies in ms."""
-    latencies = []
+    session: Session,
+    uri: str,
+    sites: list[Site],
+    edits: int,
+    version: int,
+    think: float,
+    final: bool = False,
+) -> tuple[Latencies, int]:
+    """`edits` edits (insert a line, delete it again, next site); latencies in ms.  With
+    `final`, each edit waits for its version's last stage (callers, jedi) before the next."""
+    latencies = Latencies([], [], [])
     for n in range(edits):
         site = sites[(n // 2 * 7) % len(sites)]
         if n % 2 == 0:
@@ -179,7 +198,14 @@ async def type_edits(
         else:
             sent = change(session, uri, version, (site.line, 0), (site.line + 1, 0), "")
         arrived = await wait_version(session, uri, version, timeout=120)
-        latencies.append((arrived - sent) * 1000)
+        latencies.first.append((arrived - sent) * 1000)
+        if final:
+            if not await wait_final(session, uri, version, timeout=120):
+                latencies.unfinished += 1
+            latencies.last.append((session.last_arrived[(uri, version)] - sent) * 1000)
+            done = session.finished.get((uri, version))
+            if done is not None:
+                latencies.done.append((done - sent) * 1000)
         version += 1
         await asyncio.sleep(think)
     return latencies, version
@@ -216,22 +242,38 @@ async def one_file(args: argparse.Namespace, real: RealFile) -> dict[str, float]
     sent = time.perf_counter()
     await wait_version(session, uri, 1, timeout=120)
     first = time.perf_counter() - sent
+    opened_final = await wait_final(session, uri, 1, timeout=120)
+    complete = session.last_arrived[(uri, 1)] - sent
+    done = session.finished.get((uri, 1), time.perf_counter()) - sent
     await asyncio.sleep(args.settle)
     sites = edit_sites(text)
     inside = [s for s in sites if s.in_function]
     module = [s for s in sites if not s.in_function]
-    lat_in, version = await type_edits(session, uri, inside, args.edits, 2, args.think)
-    lat_mod, version = await type_edits(session, uri, module, args.edits, version, args.think)
+    run_in, version = await type_edits(session, uri, inside, args.edits, 2, args.think, True)
+    run_mod, version = await type_edits(session, uri, module, args.edits, version, args.think, True)
     rss = rss_mb(session.pid)
     await stop_server(session)
     anchor = pyflakes_ms(text, str(path))
     lines = text.count("\n")
+    lat_in, lat_mod = run_in.first, run_mod.first
     both = lat_in + lat_mod
+    last = run_in.last + run_mod.last
+    unfinished = run_in.unfinished + run_mod.unfinished
     print(
-        f"{real.label}: {lines:,} lines, first diagnostics {first * 1000:.0f} ms, RSS {rss:.0f} MB"
+        f"{real.label}: {lines:,} lines, first diagnostics {first * 1000:.0f} ms (last publish "
+        f"after open {complete * 1000:.0f} ms, last stage done {done * 1000:.0f} ms"
+        f"{'' if opened_final else ', unfinished'}), "
+        f"RSS {rss:.0f} MB"
     )
-    print(f"    edits inside functions ({len(lat_in)}): {fmt(lat_in)} ms")
-    print(f"    edits at module level  ({len(lat_mod)}): {fmt(lat_mod)} ms")
+    print(f"    edits inside functions ({len(lat_in)}): first publish {fmt(lat_in)} ms")
+    print(f"                                  last publish  {fmt(run_in.last)} ms")
+    print(f"    edits at module level  ({len(lat_mod)}): first publish {fmt(lat_mod)} ms")
+    print(f"                                  last publish  {fmt(run_mod.last)} ms")
+    print(f"    all: last stage done {fmt(run_in.done + run_mod.done)} ms")
+    print(
+        f"    all: last publish {fmt(last)} ms"
+        + (f" ({unfinished} versions unfinished after 120 s)" if unfinished else "")
+    )
     p50, p95 = statistics.median(both), pct(both, 95)
     print(
         f"    all: p50 {p50:.0f} ms = {p50 / anchor:.1f}x pyflakes ({anchor:.0f} ms CPU on this "
@@ -241,7 +283,7 @@ async def one_file(args: argparse.Namespace, real: RealFile) -> dict[str, float]
     )
     if session.stats:
         print(f"    cache hits/misses in the server: {session.stats[-1]}")
-    return {"p50": p50, "p95": p95, "first": first, "rss": rss}
+    return {"p50": p50, "p95": p95, "first": first, "rss": rss, "last_p50": statistics.median(last)}
 
 
 async def memory(args: argparse.Namespace) -> float:

@@ -24,6 +24,7 @@ from .text import apply_edits, line_starts, split_lines
 from .text import parses as _parses
 
 if TYPE_CHECKING:
+    from .analysis.callers import CallerFindings
     from .analysis.driver import Analysis
     from .analysis.modules import SourceReader
 
@@ -247,15 +248,28 @@ def _add_callers_findings(
     root: str,
     read_source: SourceReader | None,
 ) -> None:
+    found = _callers_findings(result, settings, root, read_source)
+    if found is not None:
+        _merge_callers(result, lines, found, settings)
+
+
+def _callers_findings(
+    result: CheckResult, settings: Settings, root: str, read_source: SourceReader | None
+) -> CallerFindings | None:
     from .analysis.callers import findings_from_callers
 
     try:
-        found = findings_from_callers(result.path, result.source, settings, root, read_source)
+        return findings_from_callers(result.path, result.source, settings, root, read_source)
     except RecursionError:
-        return
+        return None
     except Exception:  # the file's own findings stand; the failure is reported once
         failures.swallowed("callers of this file")
-        return
+        return None
+
+
+def _merge_callers(
+    result: CheckResult, lines: list[str], found: CallerFindings, settings: Settings
+) -> None:
     merged = {(d.code, d.range): d for d in result.diagnostics}
     for diag in _reported(found.diagnostics, lines, result.path, settings):
         old = merged.get((diag.code, diag.range))
@@ -263,6 +277,40 @@ def _add_callers_findings(
             merged[(diag.code, diag.range)] = diag
     result.diagnostics = sorted(merged.values(), key=lambda d: (d.range.start, d.code))
     result.depends_on = tuple(sorted(set(result.depends_on) | set(found.callers)))
+
+
+def callers_findings(
+    result: CheckResult,
+    settings: Settings,
+    callers_root: str,
+    read_source: SourceReader | None = None,
+) -> tuple[CallerFindings | None, list[failures.Failure]]:
+    """What ``check(..., callers_root=...)`` adds to ``result`` (``check``'s result for the
+    same text without it), computed apart: an editor shows the file's own findings first.
+    Never raises; the failures swallowed on the way are returned."""
+    if result.path == "<string>" or result.problem is not None:
+        return None, []
+    if noqa.file_is_suppressed(split_lines(result.source)):
+        return None, []
+    with failures.collecting() as found:
+        callers = _callers_findings(result, settings, callers_root, read_source)
+    return callers, found
+
+
+def with_callers(
+    result: CheckResult, callers: CallerFindings | None, settings: Settings
+) -> CheckResult:
+    """A copy of ``result`` with the findings its callers reach (``callers_findings``):
+    the same as ``check(..., callers_root=...)`` gives."""
+    merged = replace(
+        result,
+        diagnostics=list(result.diagnostics),
+        foreign=dict(result.foreign),
+        failures=list(result.failures),
+    )
+    if callers is not None:
+        _merge_callers(merged, split_lines(result.source), callers, settings)
+    return merged
 
 
 def check_source(

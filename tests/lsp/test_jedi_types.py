@@ -94,3 +94,24 @@ def test_parso_cache_files_are_written_atomically_and_bad_ones_are_misses(tmp_pa
     parso.cache.parser_cache.clear()
     tree = grammar.parse(path=str(source), cache=True, cache_path=tmp_path)
     assert tree.get_code() == "x = 1\n"
+
+
+def test_the_server_lane_can_abandon_the_questions_between_two_of_them():
+    from gradguard.analysis.pacing import Superseded, pacing
+
+    asked: list[int] = []
+
+    def pacer() -> None:
+        asked.append(1)
+        if len(asked) > 1:
+            raise Superseded
+
+    typer = JediTyper()
+    try:
+        with pacing(pacer):
+            typer.infer_kinds(SOURCE, "/tmp/gg_jedi_net.py", [end_of(11), end_of(12)], None)
+    except Superseded:
+        pass
+    else:
+        raise AssertionError("the pacer's Superseded did not stop the questions")
+    assert len(asked) == 2

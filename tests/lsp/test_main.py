@@ -10,7 +10,7 @@ import threading
 import time
 
 from gradguard.config import Settings
-from gradguard.lsp.scheduler import Job, Outcome, Scheduler
+from gradguard.lsp.scheduler import Job, Outcome, Scheduler, Step
 from gradguard.lsp.server import main
 
 
@@ -90,11 +90,11 @@ def test_scheduler_analyses_the_newest_version_and_drops_the_rest():
     seen: list[int] = []
     delivered: list[Outcome] = []
 
-    def runner(job: Job, with_jedi: bool) -> int:
+    def runner(job: Job, stage: int, carry: object) -> Step:
         seen.append(job.version)
         started.set()
         release.wait(10)
-        return job.version
+        return Step(job.version)
 
     scheduler = Scheduler(runner, delivered.append, debounce=0.05)
     try:

@@ -75,6 +75,10 @@ def findings_from_callers(
     """Findings inside `path` (whose current text is `text`) reached through its callers."""
     from .driver import analyze
 
+    # The jedi tier judges only the analysed file's own writes (``jedi_refine``): a caller's
+    # jedi answers never reach the findings inside `path`.  Without it the callers cost
+    # less, and the server's stages with and without jedi share these results.
+    settings = settings.merged(jedi=False) if settings.jedi else settings
     path = os.path.abspath(path)
     found: dict[tuple[str, object], Diagnostic] = {}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..failures import line_of, swallowed
 from . import libraries
 from . import torchnames as tn
+from .library_calls import returned_loss
 from .modules import ImportRef
 from .nodes import (
     Node,
@@ -25,6 +26,8 @@ from .nodes import (
     _target_elements,
     _without_last_trailer,
 )
+from .pacing import EVERY as _PACE_EVERY
+from .pacing import checkpoint
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo, Violation, WriteSite
 from .syntax import (
@@ -124,6 +127,8 @@ class Interpreter:
 
     def stmt(self: Dataflow, node: Node, sc: Scope) -> None:
         self.calls.steps += 1
+        if not self.calls.steps % _PACE_EVERY:  # the language server's background work
+            checkpoint()
         t = node.type
         if t == "expr_stmt":
             self.expr_stmt(node, sc)
@@ -134,7 +139,7 @@ class Interpreter:
             if sc.returns is not None:  # analysed for a call: the caller gets the value
                 sc.returns.append(value)
             elif sc.backprop_returns and len(node.children) > 1:
-                self.backward(_returned_loss(value), node, sc)  # the framework's backward
+                self.backward(returned_loss(value), node, sc)  # the framework's backward
             elif len(node.children) > 1:
                 self.escape(value, sc, node)
             sc.stopped = True
@@ -710,11 +715,12 @@ class Interpreter:
                     desc = ModuleDesc(cls.name, has_parameters=has, user_class=cls.name)
                     scope.env[pname] = scope.env[pname].evolve(storage=Storage(), module=desc)
                 continue
-            if param.annotation is not None:
+            if cls is not None and libraries.hook_model_parameter(cls.framework, name, pname, i):
+                # The HF Trainer / a callback's framework hands its hooks the model it trains.
+                trained = libraries.TRAINED_MODEL.get(cls.framework or "", "")
+                scope.env[pname] = self.library_model(trained, param)
+            elif param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
-            elif cls is not None and libraries.hook_model_parameter(cls.framework, name, pname):
-                # The HF Trainer hands its hooks the model it trains.
-                scope.env[pname] = self.library_model("transformers.Trainer.model", param)
             else:
                 scope.env[pname] = unknown()
         if scope.self_name and cls is not None and name != "__init__":
@@ -1046,10 +1052,3 @@ def _library_value(ref: ImportRef) -> Value:
         return UNKNOWN
     path = ref.module if ref.name is None else f"{ref.module}.{ref.name}"
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path)
-
-
-def _returned_loss(value: Value) -> Value:
-    """What a framework backpropagates of a hook's return: the value, or its "loss" item."""
-    if value.keys is not None and value.items is not None and "loss" in value.keys:
-        return value.items[value.keys.index("loss")]
-    return value

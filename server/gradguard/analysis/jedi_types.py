@@ -39,6 +39,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .pacing import checkpoint
+
 log = logging.getLogger(__name__)
 
 PARAMETER, TENSOR, MODULE, OTHER = "Parameter", "Tensor", "Module", "other"
@@ -266,6 +268,7 @@ class JediTyper:
                     if kind is not None:
                         out[(line, column)] = kind
                     continue
+                checkpoint()  # the server's background lane may pause here, or give up
                 if (deadline is not None and time.monotonic() >= deadline) or (
                     stop is not None and stop()
                 ):

@@ -84,6 +84,10 @@ class LibraryCalls:
             engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
             self.call_value(positional[0], [engine, UNKNOWN], trailer, node, sc)
             return engine
+        if libraries.is_fit_call(path):
+            model = positional[0] if positional else keywords.get("model", UNKNOWN)
+            self.lightning_fit(model, trailer, node, sc)
+            return NOT_TENSOR
         kind = libraries.framework_method(path)
         if kind == "backward":
             loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
@@ -176,6 +180,20 @@ class LibraryCalls:
         loss = self.call_value(loss_fn, [prediction, fresh_tensor()], trailer, node, sc)
         self.backward(loss, node, sc)
 
+    def lightning_fit(self: Dataflow, model: Value, trailer: Node, node: Node, sc: Scope) -> None:
+        """`trainer.fit(module)`: each step runs `module.training_step(batch, i)` on this
+        instance (its `__init__` arguments known: `Lit(Encoder())`) and, with automatic
+        optimization, backpropagates what it returns."""
+        cls = self.instance_class(model)
+        if cls is None or cls.framework != "lightning":
+            return
+        func = self.bound_method(model, "training_step", None)
+        if func is None:
+            return
+        result = self.call_user(func, CallArgs(), [UNKNOWN, UNKNOWN], {}, node, sc)
+        if result is not None and not cls.manual_optimization:
+            self.backward(returned_loss(result), node, sc)
+
     def call_value(
         self: Dataflow, callee: Value, values: list[Value], trailer: Node, node: Node, sc: Scope
     ) -> Value:
@@ -233,6 +251,13 @@ class LibraryCalls:
         if len(found) == 1:
             return found[0]
         return _container(tuple(found)) if found else UNKNOWN
+
+
+def returned_loss(value: Value) -> Value:
+    """What a framework backpropagates of a hook's return: the value, or its "loss" item."""
+    if value.keys is not None and value.items is not None and "loss" in value.keys:
+        return value.items[value.keys.index("loss")]
+    return value
 
 
 def _optimizers_in(value: Value, depth: int = 0) -> list[Value]:

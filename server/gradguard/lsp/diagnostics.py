@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .. import engine, model
-from ..config import Settings
+from .. import engine, failures, model
 from ..failures import LOG_MARKER
-from . import runtime
-from .convert import TextIndex, diagnostics_to_lsp
+from ..model import CheckResult
+from . import carry, runtime
+from .convert import TextIndex, diagnostic_to_lsp, diagnostics_to_lsp
 from .cross_file import CrossFile
 from .notebooks import NotebookSnapshot
-from .scheduler import Job, Outcome
+from .scheduler import CALLERS, JEDI, OWN, STAGE_NAMES, Job, Outcome, Step
 
 if TYPE_CHECKING:
+    from ..analysis.callers import CallerFindings
+    from .documents import Document
     from .server import GradguardServer
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,12 @@ class TextPayload:
 
 @dataclass(frozen=True)
 class DocResult:
-    """Diagnostics of one text document (or notebook cell) at one version."""
+    """Diagnostics of one text document (or notebook cell) at one version, after one stage."""
 
     uri: str
     version: int | None
     generation: int
-    refined: bool
+    stage: int  # scheduler.OWN, CALLERS or JEDI
     diagnostics: tuple[model.Diagnostic, ...]
     lsp: tuple[types.Diagnostic, ...]
     problem: str | None = None
@@ -62,32 +64,82 @@ class DocResult:
     foreign: tuple[tuple[str, tuple[model.Diagnostic, ...]], ...] = ()
     depends_on: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()  # what failed inside the analysis (logged once)
+    # What the later stages found that the file's own analysis did not (callers, jedi),
+    # and the text it was found in: a newer version's first publish carries those that
+    # still stand on unchanged lines until its own later stages tell (``carried``).
+    late: tuple[model.Diagnostic, ...] = ()
+    text: str = ""
+    final: bool = True  # no later stage of this version will follow
+
+    @property
+    def refined(self) -> bool:
+        return self.stage != OWN
 
     @property
     def result_id(self) -> str:
-        return f"{self.version}.{self.generation}.{int(self.refined)}"
+        return f"{self.version}.{self.generation}.{self.stage}"
 
 
-def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
-    """The lane's work: engine + conversion. Never raises for any text."""
-    settings: Settings = job.settings if with_jedi else job.settings.merged(jedi=False)
+@dataclass(frozen=True)
+class _Carry:
+    """What a job's later stages need from its earlier ones."""
+
+    own: CheckResult  # the OWN stage's result (no jedi, no callers)
+    callers: CallerFindings | None = None  # the CALLERS stage's findings
+
+
+def run_stage(job: Job, stage: int, carry: Any, encoding: str) -> Step:
+    """One stage of a job (in a lane's thread): engine + conversion. Never raises for any
+    text."""
     payload = job.payload
     if isinstance(payload, NotebookSnapshot):
-        return _run_notebook(job, payload, settings, with_jedi, encoding)
+        return Step(_run_notebook(job, payload, stage, encoding))
     assert isinstance(payload, TextPayload)
     if payload.excluded:
-        return [DocResult(payload.uri, job.version, job.generation, with_jedi, (), ())]
-    # Incremental parsing mutates the previous tree of the path: only the fast lane (one
-    # thread, one job at a time) may use it; the jedi lane parses afresh.
+        return Step([DocResult(payload.uri, job.version, job.generation, stage, (), ())])
     others = dict(payload.others)
-    result = engine.check(
-        payload.text,
-        payload.engine_path,
-        settings,
-        incremental=not with_jedi,
-        read_source=others.get,
-        callers_root=payload.workspace,
+    if stage == OWN:
+        # Incremental parsing mutates the previous tree of the path: only the fast lane
+        # (one job at a time) may use it; the background lane's re-checks parse afresh.
+        own = engine.check(
+            payload.text,
+            payload.engine_path,
+            job.settings.merged(jedi=False),
+            incremental=not job.background,
+            read_source=others.get,
+        )
+        return Step([_doc_result(job, payload, own, stage, encoding, ())], _Carry(own))
+    assert isinstance(carry, _Carry)
+    callers = carry.callers
+    swallowed: list[failures.Failure] = []
+    if stage == CALLERS and payload.workspace is not None:
+        callers, swallowed = engine.callers_findings(
+            carry.own, job.settings, payload.workspace, others.get
+        )
+    if stage == JEDI:
+        result = engine.check(
+            payload.text, payload.engine_path, job.settings, read_source=others.get
+        )
+    else:
+        result = carry.own
+    result = engine.with_callers(result, callers, job.settings)
+    result.failures = [*result.failures, *swallowed]
+    own_seen = set(carry.own.diagnostics)
+    late = tuple(d for d in result.diagnostics if d not in own_seen)
+    return Step(
+        [_doc_result(job, payload, result, stage, encoding, late)],
+        _Carry(carry.own, callers),
     )
+
+
+def _doc_result(
+    job: Job,
+    payload: TextPayload,
+    result: CheckResult,
+    stage: int,
+    encoding: str,
+    late: tuple[model.Diagnostic, ...],
+) -> DocResult:
     index = TextIndex(payload.text, encoding)
     diags = tuple(result.diagnostics)
     lsp = diagnostics_to_lsp(index, diags, uri=payload.uri, version=job.version)
@@ -99,30 +151,29 @@ def run_job(job: Job, with_jedi: bool, encoding: str) -> list[DocResult]:
     problem = result.problem.message if result.problem else None
     foreign = tuple((path, tuple(found)) for path, found in result.foreign.items())
     failed = tuple(str(f) for f in result.failures)
-    return [
-        DocResult(
-            payload.uri,
-            job.version,
-            job.generation,
-            with_jedi,
-            diags,
-            tuple(lsp),
-            problem,
-            foreign,
-            result.depends_on,
-            failed,
-        )
-    ]
+    return DocResult(
+        payload.uri,
+        job.version,
+        job.generation,
+        stage,
+        diags,
+        tuple(lsp),
+        problem,
+        foreign,
+        result.depends_on,
+        failed,
+        late,
+        payload.text,
+    )
 
 
-def _run_notebook(
-    job: Job, snap: NotebookSnapshot, settings: Settings, with_jedi: bool, encoding: str
-) -> list[DocResult]:
+def _run_notebook(job: Job, snap: NotebookSnapshot, stage: int, encoding: str) -> list[DocResult]:
+    settings = job.settings if stage == JEDI else job.settings.merged(jedi=False)
     per_cell: list[list[model.Diagnostic]] = [[] for _ in snap.cell_uris]
     problem = None
     failed: tuple[str, ...] = ()
     if snap.cell_uris and not snap.excluded:
-        result = engine.check(snap.program.source, snap.path, settings, incremental=not with_jedi)
+        result = engine.check(snap.program.source, snap.path, settings, incremental=stage == OWN)
         problem = result.problem.message if result.problem else None
         failed = tuple(str(f) for f in result.failures)
         for diag in result.diagnostics:
@@ -138,7 +189,7 @@ def _run_notebook(
         logged = failed if i == 0 else ()
         out.append(
             DocResult(
-                uri, version, job.generation, with_jedi, diags, tuple(lsp), problem, failures=logged
+                uri, version, job.generation, stage, diags, tuple(lsp), problem, failures=logged
             )
         )
     return out
@@ -185,15 +236,46 @@ class DiagnosticsHub:
             doc = server.documents.get(res.uri)
             if doc is None or doc.version != res.version:
                 continue
+            if not outcome.final:
+                res = replace(res, final=False)
+                res = self._with_carried(res, doc)
             self._store(res)
         log.debug(
-            "%s v%s analysed in %.0f ms%s",
+            "%s v%s analysed in %.0f ms (%s stage, %.0f ms CPU%s)",
             job.key,
             job.version,
             outcome.seconds * 1000,
-            " (jedi)" if outcome.refined else "",
+            STAGE_NAMES[outcome.stage],
+            outcome.cpu_seconds * 1000,
+            ", final" if outcome.final else "",  # the version's last stage (for benchmarks)
         )
         log.debug("cache hits/misses: %s", _cache_stats())
+
+    def _with_carried(self, res: DocResult, doc: Document) -> DocResult:
+        """A non-final result with the previous result's later-stage findings that still
+        stand (``carry``): they stay on screen until this version's later stages tell."""
+        previous = self.results.get(res.uri)
+        if previous is None or not previous.late or previous.generation != res.generation:
+            return res
+        kept = carry.carried(previous.late, previous.text, res.text)
+        if not kept:
+            return res
+        diags, lsp, late = list(res.diagnostics), list(res.lsp), list(res.late)
+        at = {(d.code, d.range): i for i, d in enumerate(diags)}
+        for diag in kept:
+            key = (diag.code, diag.range)
+            i = at.get(key)
+            if i is not None and not diag.severity < diags[i].severity:
+                continue
+            converted = diagnostic_to_lsp(doc.index, diag, uri=res.uri, version=res.version)
+            if i is None:
+                at[key] = len(diags)
+                diags.append(diag)
+                lsp.append(converted)
+            else:
+                diags[i], lsp[i] = diag, converted
+            late.append(diag)
+        return replace(res, diagnostics=tuple(diags), lsp=tuple(lsp), late=tuple(late))
 
     def _store(self, res: DocResult) -> None:
         previous = self.results.get(res.uri)
@@ -223,8 +305,9 @@ class DiagnosticsHub:
             late = res.uri in self._answered_stale and self.current(res.uri) is res
             if late:
                 self._answered_stale.discard(res.uri)
-            if late and not self.server.supports_refresh:
-                # The client pulled too early and cannot be asked to pull again: push.
+            if (late or res.refined) and not self.server.supports_refresh:
+                # The client pulled too early, or before this later stage, and cannot be
+                # asked to pull again: push.
                 self.publish(res.uri, self.items(res), res.version)
             elif late or res.refined:
                 self.server.request_diagnostic_refresh()

@@ -36,7 +36,7 @@ from .. import __version__, gc_tuning
 from ..failures import LOG_MARKER, reason_of
 from . import code_actions, diagnostics, documents, hover, notebooks, settings
 from .convert import UTF16, negotiate_encoding
-from .diagnostics import DiagnosticsHub, TextPayload, run_job
+from .diagnostics import DiagnosticsHub, TextPayload, run_stage
 from .documents import DocumentStore, uri_to_path
 from .notebooks import NotebookStore
 from .scheduler import Job, Outcome, Scheduler
@@ -244,17 +244,12 @@ class GradguardServer(LanguageServer):
             from ..analysis import jedi_types
 
             warm_up = jedi_types.warm_up
-        scheduler = Scheduler(
-            lambda job, jedi: run_job(job, jedi, self.encoding),
+        return Scheduler(
+            lambda job, stage, carry: run_stage(job, stage, carry, self.encoding),
             deliver,
             warm_up=warm_up,
             prepare=prepare_engine,
         )
-        from ..analysis import jedi_types
-
-        # Settings may turn jedi on later: its budget loop always yields to newer edits.
-        jedi_types.set_stop_check(scheduler.should_stop_refining)
-        return scheduler
 
     def adjust_capabilities(self, caps: types.ServerCapabilities) -> None:
         caps.position_encoding = self.encoding
@@ -381,12 +376,15 @@ class GradguardServer(LanguageServer):
             base = max(holders, key=lambda f: len(f.parts), default=None)
         return base is not None and resolved.settings.is_excluded(absolute, base)
 
-    def schedule(self, uri: str, *, immediate: bool = False) -> None:
+    def schedule(self, uri: str, *, immediate: bool = False, recheck: bool = False) -> None:
+        """Analyse a document's current text: an edit (the fast lane first), or with
+        ``recheck`` an unchanged document some file it uses changed (the background lane)."""
         doc = self.documents.get(uri)
         if doc is None or self.scheduler is None:
             return
         if doc.notebook_uri is not None:
-            self.schedule_notebook(doc.notebook_uri, immediate=immediate)
+            if not recheck:
+                self.schedule_notebook(doc.notebook_uri, immediate=immediate)
             return
         if not self.is_python(doc):  # nothing to analyse: answer pulls at once
             self.diagnostics.store_empty(uri, doc.version)
@@ -403,11 +401,20 @@ class GradguardServer(LanguageServer):
             for other in self.documents.all()
             if other.path is not None and other.uri != uri and other.notebook_uri is None
         )
-        payload = TextPayload(
-            uri, doc.text, doc.path or doc.uri, excluded, others, self.workspace_of(doc.path)
+        workspace = self.workspace_of(doc.path)
+        payload = TextPayload(uri, doc.text, doc.path or doc.uri, excluded, others, workspace)
+        job = Job(
+            uri,
+            doc.version,
+            self.settings.generation,
+            resolved.settings,
+            payload,
+            callers=workspace is not None and not excluded,
         )
-        job = Job(uri, doc.version, self.settings.generation, resolved.settings, payload)
-        self.scheduler.submit(job, immediate=immediate)
+        if recheck:
+            self.scheduler.recheck(job)
+        else:
+            self.scheduler.submit(job, immediate=immediate)
 
     def schedule_dependents(self, uri: str) -> None:
         """An edit in `uri` may change what its open callers find: re-check them."""
@@ -416,7 +423,7 @@ class GradguardServer(LanguageServer):
             return
         for dependent in self.diagnostics.cross.dependents(doc.path):
             if dependent != uri and dependent in self.documents:
-                self.schedule(dependent)
+                self.schedule(dependent, recheck=True)
 
     def schedule_notebook(self, uri: str, *, immediate: bool = False) -> None:
         notebook = self.notebooks.get(uri)

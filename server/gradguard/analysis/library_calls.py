@@ -113,7 +113,9 @@ class LibraryCalls:
         name = libraries.model_name(path)
         origin = self.origin(node_range(node), f"`{name}(…)` on line {node.start_pos[0]}")
         desc = ModuleDesc(name, has_parameters=Tri.YES, origin=origin, library=path)
-        return Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
+        model = Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
+        self.grads_built(model.storage)
+        return model
 
     def library_attribute(self: Dataflow, owner: Value, attr: str) -> Value:
         """`path.attr` of a library name (not a model)."""

@@ -11,6 +11,10 @@ CPU-seconds are the user+system time of the tool's process tree
 (``resource.getrusage(RUSAGE_CHILDREN)`` in a wrapper), so the numbers hold on a loaded
 machine; wall seconds are printed beside them, with the load average.  Targets (issue 15):
 >= 20k lines/CPU-s on real training code, >= 60k on torch/nn+optim, >= 20x TorchFix.
+
+``--jedi`` checks each corpus twice instead, jedi off and on (``jedi = true``), runs
+alternating, and prints the jedi-on/jedi-off CPU ratio and whether the findings differ
+(issue 16: the jedi tier costs <= 1.5x the jedi-off CPU on a real repository).
 """
 
 from __future__ import annotations
@@ -99,15 +103,17 @@ def exe(name: str) -> str | None:
     return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
 
+def gradguard_command(corpus: Corpus, config: Path) -> list[str]:
+    return [
+        sys.executable,
+        *("-m", "gradguard.cli", "check", "--no-cache", "--format", "json", "--exit-zero"),
+        *("--config", str(config), "--jobs", "1", *(str(f) for f in corpus.folders)),
+    ]
+
+
 def commands(corpus: Corpus, config: Path, skip: set[str]) -> dict[str, list[str]]:
     folders = [str(f) for f in corpus.folders]
-    out = {
-        "gradguard": [
-            sys.executable,
-            *("-m", "gradguard.cli", "check", "--no-cache", "--format", "json", "--exit-zero"),
-            *("--config", str(config), "--jobs", "1", *folders),
-        ]
-    }
+    out = {"gradguard": gradguard_command(corpus, config)}
     if "pyflakes" not in skip:
         out["pyflakes"] = [sys.executable, "-m", "pyflakes", *folders]
     ruff = exe("ruff")
@@ -119,12 +125,53 @@ def commands(corpus: Corpus, config: Path, skip: set[str]) -> dict[str, list[str
     return out
 
 
+def findings_note(run: Run) -> str:
+    try:
+        found = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        return f"exit {run.rc}: no JSON"
+    errors = sum(1 for f in found if f["severity"] == "error")
+    return f"{len(found)} ({errors} errors)"
+
+
+def jedi_ratios(corpora: list[Corpus], tmp: Path, repeat: int) -> None:
+    """Each corpus jedi off and on (alternating runs, least CPU of each kept): the ratio."""
+    off, on = tmp / "jedi_off.toml", tmp / "jedi_on.toml"
+    off.write_text("", encoding="utf-8")
+    on.write_text("jedi = true\n", encoding="utf-8")
+    print(
+        f"{'corpus':<18} {'lines':>8}  {'off CPU s':>9} {'on CPU s':>9} {'on/off':>7} "
+        f"{'load':>5}  findings off / on"
+    )
+    for corpus in corpora:
+        lines = count_lines(python_files(corpus.folders))
+        runs: dict[Path, list[Run]] = {off: [], on: []}
+        for _ in range(max(1, repeat)):
+            for config in (off, on):
+                runs[config].append(measure(gradguard_command(corpus, config)))
+        least_off = min(runs[off], key=lambda r: r.cpu)
+        least_on = min(runs[on], key=lambda r: r.cpu)
+        same = "same" if least_off.stdout == least_on.stdout else "differ"
+        print(
+            f"{corpus.name:<18} {lines:>8,}  {least_off.cpu:9.2f} {least_on.cpu:9.2f} "
+            f"{least_on.cpu / max(least_off.cpu, 1e-9):7.2f} {os.getloadavg()[0]:5.2f}  "
+            f"{findings_note(least_off)} / {findings_note(least_on)} ({same})"
+        )
+        noise = [line for r in runs[on] for line in r.stderr.splitlines()]
+        noise = [line for line in noise if not line.startswith("gradguard stats: ")]
+        if noise:
+            print(f"  -> jedi on wrote {len(noise)} stderr lines, e.g. {noise[0][:200]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--corpus", action="append", help="only these corpora (by name)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tool (least CPU kept)")
     for tool in ("pyflakes", "ruff", "torchfix"):
         parser.add_argument(f"--skip-{tool}", action="store_true")
+    parser.add_argument(
+        "--jedi", action="store_true", help="only gradguard, jedi off vs on: the CPU ratio"
+    )
     args = parser.parse_args(argv)
     ensure_installed()
     skip = {t for t in ("pyflakes", "ruff", "torchfix") if getattr(args, f"skip_{t}")}
@@ -135,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
 
     compileall.compile_dir(Path(gradguard.__file__).parent, quiet=1)
     print(f"load average at start: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
+    chosen = [c for c in cli_corpora() if not args.corpus or c.name in args.corpus]
+    if args.jedi:
+        with tempfile.TemporaryDirectory() as tmp:
+            jedi_ratios(chosen, Path(tmp), args.repeat)
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        return 0
     print(
         f"{'corpus':<18} {'lines':>8}  {'tool':<10} {'CPU s':>7} {'wall s':>7} "
         f"{'lines/CPU-s':>11} {'gg speed x':>10} {'peak MB':>8}  findings"
@@ -151,14 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             gg = runs["gradguard"]
             for tool, run in runs.items():
-                note = ""
-                if tool == "gradguard":
-                    try:
-                        found = json.loads(run.stdout)
-                        errors = sum(1 for f in found if f["severity"] == "error")
-                        note = f"{len(found)} ({errors} errors)"
-                    except json.JSONDecodeError:
-                        note = f"exit {run.rc}: no JSON"
+                note = findings_note(run) if tool == "gradguard" else ""
                 ratio = run.cpu / gg.cpu if gg.cpu else 0.0
                 print(
                     f"{corpus.name:<18} {lines:>8,}  {tool:<10} {run.cpu:7.2f} {run.wall:7.2f} "

@@ -181,18 +181,31 @@ def _standalone_verdict(diag: Diagnostic, site: WriteSite, flow: Dataflow) -> Di
 
 
 def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:
-    """One diagnostic per range (PyTorch raises one error there): the most certain one."""
+    """One diagnostic per range (PyTorch raises one error there): the most certain one; of
+    equally certain ones, the one reached through fewer calls (a hook's own analysis over
+    a framework's `trainer.fit(module)` reaching that hook)."""
     key = diag.range
     old = found.get(key)
-    if old is None or diag.severity < old.severity:
+    if (
+        old is None
+        or diag.severity < old.severity
+        or (diag.severity == old.severity and _calls_through(diag) < _calls_through(old))
+    ):
         found[key] = diag
+
+
+def _calls_through(diag: Diagnostic) -> int:
+    return sum(r.message.startswith(_THROUGH_CALL) for r in diag.related)
+
+
+_THROUGH_CALL = "reached through the call "
 
 
 def _with_call_chain(diag: Diagnostic, site: WriteSite) -> Diagnostic:
     if not site.call_chain:
         return diag
     calls = tuple(
-        RelatedInfo(origin.range, f"reached through the call {origin.text}", origin.path)
+        RelatedInfo(origin.range, f"{_THROUGH_CALL}{origin.text}", origin.path)
         for origin in site.call_chain
     )
     return replace(diag, related=diag.related + calls)

@@ -56,6 +56,10 @@ _NOT_BUILDERS = frozenset(
 # Framework base classes: a subclass is an nn.Module whose hooks the framework drives.
 LIGHTNING_BASES = frozenset({"LightningModule"})
 HF_TRAINER_BASES = frozenset({"Trainer", "Seq2SeqTrainer", "SFTTrainer"})
+# Callback bases: the framework calls their hooks with the model it trains as an argument
+# (Lightning: `hook(self, trainer, pl_module, ...)`; transformers: `model=` keyword).
+LIGHTNING_CALLBACK_BASES = frozenset({"Callback"})
+HF_CALLBACK_BASES = frozenset({"TrainerCallback"})
 MODULE_BASES = LIGHTNING_BASES | frozenset({"PreTrainedModel", "ModelMixin"})
 
 # Lightning: hooks whose returned loss Lightning backpropagates (automatic optimization).
@@ -136,7 +140,20 @@ def framework_of_bases(bases: list[str]) -> str | None:
             return "lightning"
         if last in HF_TRAINER_BASES and is_library(base):
             return "hf_trainer"
+        if last in LIGHTNING_CALLBACK_BASES and root_of(base) in _LIGHTNING_ROOTS:
+            return "lightning_callback"
+        if last in HF_CALLBACK_BASES and root_of(base) == "transformers":
+            return "hf_callback"
     return None
+
+
+_LIGHTNING_ROOTS = frozenset({"lightning", "pytorch_lightning"})
+
+
+def is_fit_call(path: str) -> bool:
+    """`lightning.Trainer().fit` (any import path of Lightning's Trainer)."""
+    owner, _, name = path.rpartition(".")
+    return name == "fit" and owner.endswith(".Trainer()") and root_of(path) in _LIGHTNING_ROOTS
 
 
 def is_module_base(base: str) -> bool:
@@ -171,9 +188,24 @@ def backpropagated_hook(framework: str | None, method: str, manual: bool) -> boo
 HF_TRAINER_MODEL_HOOKS = frozenset({"compute_loss", "training_step", "prediction_step"})
 
 
-def hook_model_parameter(framework: str | None, method: str, parameter: str) -> bool:
-    """Is this parameter of a framework hook the model the framework trains?"""
-    return framework == "hf_trainer" and method in HF_TRAINER_MODEL_HOOKS and parameter == "model"
+# How a hook's model argument is named: the model the framework trains.
+TRAINED_MODEL = {
+    "hf_trainer": "transformers.Trainer.model",
+    "hf_callback": "transformers.Trainer.model",
+    "lightning_callback": "lightning.Trainer.lightning_module",
+}
+
+
+def hook_model_parameter(framework: str | None, method: str, parameter: str, index: int) -> bool:
+    """Is this parameter (`index` counts `self` as 0) of a framework hook the model the
+    framework trains?"""
+    if framework == "hf_trainer":
+        return method in HF_TRAINER_MODEL_HOOKS and parameter == "model"
+    if framework == "hf_callback":  # `CallbackHandler.call_event` passes `model=self.model`
+        return method in _GRAD_MODE_HOOKS["hf_callback"] and parameter == "model"
+    if framework == "lightning_callback":  # `hook(trainer, pl_module, ...)`
+        return method in _GRAD_MODE_HOOKS["lightning_callback"] and index == 2
+    return False
 
 
 # Fields of a transformers ModelOutput that hold a tuple of tensors (one per layer).
@@ -201,10 +233,42 @@ SUPERVISED_TRAINERS = frozenset(
 )
 
 
+# Lightning's training hooks: the fit loop's `reset()` runs `torch.set_grad_enabled(True)`
+# before them (lightning/pytorch/loops/fit_loop.py); `on_before_optimizer_step` runs inside
+# the optimizer's closure, which torch optimizers call under `torch.enable_grad()`.
+_LIGHTNING_TRAIN_HOOKS = frozenset(
+    {
+        "on_train_start",
+        "on_train_epoch_start",
+        "on_train_batch_start",
+        "on_before_backward",
+        "on_after_backward",
+        "on_before_optimizer_step",
+        "on_train_batch_end",
+        "on_train_epoch_end",
+        "on_train_end",
+    }
+)
+# The HF Trainer's training loop calls these callback events (no `no_grad` around them).
+_HF_CALLBACK_TRAIN_HOOKS = frozenset(
+    {
+        "on_train_begin",
+        "on_epoch_begin",
+        "on_step_begin",
+        "on_pre_optimizer_step",
+        "on_optimizer_step",
+        "on_substep_end",
+        "on_step_end",
+        "on_epoch_end",
+        "on_train_end",
+    }
+)
 # Hooks a framework calls in grad mode (whatever the optimization mode).
 _GRAD_MODE_HOOKS = {
-    "lightning": frozenset({"training_step"}),
+    "lightning": frozenset({"training_step"}) | _LIGHTNING_TRAIN_HOOKS,
+    "lightning_callback": _LIGHTNING_TRAIN_HOOKS,
     "hf_trainer": frozenset({"compute_loss", "training_step"}),
+    "hf_callback": _HF_CALLBACK_TRAIN_HOOKS,
 }
 
 
@@ -215,6 +279,14 @@ def grad_mode_hook(framework: str | None, method: str) -> bool:
 
 # Engines built from a process function `step(engine, batch)` they call once per batch.
 PROCESS_FUNCTION_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})
+
+
+def is_engine(path: str) -> bool:
+    """An ignite training engine: `Engine(step)` or `create_supervised_trainer(…)`'s result
+    (not an evaluator: `create_supervised_evaluator` runs its step under no_grad)."""
+    return path.endswith("()") and (
+        path[:-2] in PROCESS_FUNCTION_ENGINES or path[:-2] in SUPERVISED_TRAINERS
+    )
 
 
 def annotates_module(path: str) -> bool:

@@ -84,6 +84,17 @@ class LibraryCalls:
             engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
             self.call_value(positional[0], [engine, UNKNOWN], trailer, node, sc)
             return engine
+        owner, _, method = path.rpartition(".")
+        if method == "add_event_handler" and libraries.is_engine(owner) and len(positional) > 1:
+            # `trainer.add_event_handler(Events.…, handler, *args)`: `run` calls
+            # `handler(engine, *args)` when the event fires.
+            engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=owner)
+            self.call_value(positional[1], [engine, *positional[2:]], trailer, node, sc)
+            return NOT_TENSOR
+        if libraries.is_fit_call(path):
+            model = positional[0] if positional else keywords.get("model", UNKNOWN)
+            self.lightning_fit(model, trailer, node, sc)
+            return NOT_TENSOR
         kind = libraries.framework_method(path)
         if kind == "backward":
             loss = positional[0] if positional else keywords.get("loss", UNKNOWN)
@@ -102,7 +113,9 @@ class LibraryCalls:
         name = libraries.model_name(path)
         origin = self.origin(node_range(node), f"`{name}(…)` on line {node.start_pos[0]}")
         desc = ModuleDesc(name, has_parameters=Tri.YES, origin=origin, library=path)
-        return Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
+        model = Value(tensor=Tri.NO, requires_grad=Tri.NO, module=desc, storage=Storage())
+        self.grads_built(model.storage)
+        return model
 
     def library_attribute(self: Dataflow, owner: Value, attr: str) -> Value:
         """`path.attr` of a library name (not a model)."""
@@ -176,6 +189,32 @@ class LibraryCalls:
         loss = self.call_value(loss_fn, [prediction, fresh_tensor()], trailer, node, sc)
         self.backward(loss, node, sc)
 
+    def lightning_fit(self: Dataflow, model: Value, trailer: Node, node: Node, sc: Scope) -> None:
+        """`trainer.fit(module)`: each step runs `module.training_step(batch, i)` on this
+        instance (its `__init__` arguments known: `Lit(Encoder())`) and, with automatic
+        optimization, backpropagates what it returns."""
+        cls = self.instance_class(model)
+        if cls is None or cls.framework != "lightning":
+            return
+        func = self.bound_method(model, "training_step", None)
+        if func is None:
+            return
+        result = self.call_user(func, CallArgs(), [UNKNOWN, UNKNOWN], {}, node, sc)
+        if result is not None and not cls.manual_optimization:
+            self.backward(returned_loss(result), node, sc)
+
+    def event_handler_decorator(self: Dataflow, deco: Node, sc: Scope) -> bool:
+        """`@trainer.on(Events.…)` on an ignite engine: the handler runs when the engine's
+        `run` fires that event, in the grad mode the run has (ignite changes none)."""
+        expr = deco.children[1]
+        parts = expr.children if expr.type in ("power", "atom_expr") else []
+        if len(parts) != 3 or parts[1].get_code(include_prefix=False) != ".on":
+            return False
+        if parts[2].type != "trailer" or parts[2].children[0].value != "(":
+            return False
+        engine = self.expr(parts[0], sc).library
+        return engine is not None and libraries.is_engine(engine)
+
     def call_value(
         self: Dataflow, callee: Value, values: list[Value], trailer: Node, node: Node, sc: Scope
     ) -> Value:
@@ -233,6 +272,13 @@ class LibraryCalls:
         if len(found) == 1:
             return found[0]
         return _container(tuple(found)) if found else UNKNOWN
+
+
+def returned_loss(value: Value) -> Value:
+    """What a framework backpropagates of a hook's return: the value, or its "loss" item."""
+    if value.keys is not None and value.items is not None and "loss" in value.keys:
+        return value.items[value.keys.index("loss")]
+    return value
 
 
 def _optimizers_in(value: Value, depth: int = 0) -> list[Value]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import ops
+from . import grads, ops
 from .nodes import (
     ARITH_OPS,
     Node,
@@ -30,6 +30,7 @@ from .syntax import (
 from .values import (
     UNKNOWN,
     SaveRecord,
+    Storage,
     Tri,
     Value,
     _container,
@@ -212,8 +213,9 @@ class Autograd:
             return
         live: list[SaveRecord] = []
         for part in storage.closure():  # a model's parameters: all its submodules' too
-            if part.frozen and site.kind == "step" and site.op == "step":
-                continue  # parameters without grad: the optimizer skips them
+            if site.kind == "step" and site.op == "step":
+                if part.frozen or part in self.calls.grads_none:
+                    continue  # parameters without grad: the optimizer skips them
             live.extend(s for s in part.saves if not s.consumed)
             part.saves = []
         original = site.__dict__.get("_dup_of", site)
@@ -287,6 +289,7 @@ class Autograd:
         return result
 
     def backward(self: Dataflow, value: Value, node: Node, sc: Scope, retain: bool = False) -> None:
+        self.grads_may_exist()
         origin = self.origin(node_range(node), f"`{_code(node)}` on line {node.start_pos[0]}")
         remaining = []
         for v in sc.pending:
@@ -300,6 +303,22 @@ class Autograd:
                 record = self.records.get(gid)
                 if record is not None:
                     record.consumed = True
+
+    def grads_may_exist(self: Dataflow) -> None:
+        """A backward (or a call that may run one): any parameter may have a grad now."""
+        self.calls.grads_none = grads.NOTHING_KNOWN
+
+    def grads_zeroed(self: Dataflow, storage: Storage | None) -> None:
+        """`zero_grad()` setting the grads to None.  Only in the analysed file's own run:
+        another file's top level is replayed from a template made elsewhere (``snapshots``),
+        and the findings must not depend on whether it was."""
+        if storage is not None and not self.is_foreign:
+            self.calls.grads_none = grads.zeroed(self.calls.grads_none, storage)
+
+    def grads_built(self: Dataflow, storage: Storage | None) -> None:
+        """A module built in the analysed file: its parameters have no grad yet."""
+        if storage is not None and not self.is_foreign:
+            self.calls.grads_none = grads.built(self.calls.grads_none, storage)
 
     def escape(self: Dataflow, value: Value, sc: Scope, node: Node) -> None:
         graph = set(value.graph)

@@ -139,6 +139,8 @@ class CallState:
     deepest: int = 0
     checked: set[int] = field(default_factory=set)
     looked_elsewhere: bool = False
+    # The storages whose parameters have no `.grad` here (``grads``): a step skips them.
+    grads_none: frozenset[Storage] = frozenset()
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -249,6 +251,8 @@ class Calls:
                 graph |= item.graph
             if a.element is not None:
                 graph |= a.element.graph
+        if any(a.module is not None or a.optimizer is not None for a in args):
+            self.grads_may_exist()  # it may run a backward through that model (a train loop)
         return Value(tensor=Tri.MAYBE, requires_grad=Tri.MAYBE, graph=frozenset(graph))
 
     # ------------------------------------------------------------ classes
@@ -316,6 +320,7 @@ class Calls:
         instance = Value(
             tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs, user_class=cls.name
         )
+        self.grads_built(instance.storage)
         found = self.find_method(cls, "__init__")
         if cls.is_module is not Tri.NO or cls.is_autograd_function:
             early = _has_parameters(attrs) if attrs else cls.has_parameters

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..failures import line_of, swallowed
+from . import grads as grads_none_facts
 from . import libraries
 from . import torchnames as tn
 from .library_calls import returned_loss
@@ -45,6 +46,7 @@ from .values import (
     Storage,
     Tri,
     Value,
+    _container,
     _fresh_copy,
     _merge_envs,
     new_id,
@@ -334,14 +336,19 @@ class Interpreter:
         ran: set[int] = set()  # the clauses run (-1: none of them)
         ended: list[dict[str, Value]] = []  # environments of branches that returned
         callers = self.callers_branches(node, sc)
+        state = self.calls
+        grads_cond = state.grads_none  # after the tests evaluated so far
+        grads_ends: list[grads_none_facts.GradsNone] = []  # where each clause run left the grads
         clause = 0
         i = 0
         while i < len(children):
             kw = children[i]
             if kw.type == "keyword" and kw.value in ("if", "elif"):
                 sc.env = dict(cond_env)
+                state.grads_none = grads_cond
                 verdict = truth(self.expr(children[i + 1], sc))
                 cond_env = dict(sc.env)
+                grads_cond = state.grads_none
                 if verdict is Tri.MAYBE and callers is not None and clause not in callers:
                     verdict = Tri.NO  # no known caller runs this clause
                 clause += 1
@@ -350,7 +357,9 @@ class Interpreter:
                     lo = new_id()
                     first_branch = lo if first_branch is None else first_branch
                     sc.grad = start_grad
+                    state.grads_none = grads_cond
                     self.block(self.syntax.statements(children[i + 3]), sc)
+                    grads_ends.append(state.grads_none)
                     if sc.stopped:  # the branch returned: its path does not reach the end
                         ended.append(sc.env)
                         sc.stopped = False
@@ -372,7 +381,9 @@ class Interpreter:
                 sc.grad = start_grad
                 lo = new_id()
                 first_branch = lo if first_branch is None else first_branch
+                state.grads_none = grads_cond
                 self.block(self.syntax.statements(children[i + 2]), sc)
+                grads_ends.append(state.grads_none)
                 if sc.stopped:
                     ended.append(sc.env)
                     sc.stopped = False
@@ -384,6 +395,9 @@ class Interpreter:
                 i += 3
             else:
                 i += 1
+        if not has_else and not taken or not grads_ends:
+            grads_ends.append(grads_cond)  # no clause may run
+        state.grads_none = grads_none_facts.join(grads_ends)
         if not has_else and not taken and (callers is None or -1 in callers or not envs):
             ran.add(-1)
             envs.append(cond_env)
@@ -508,11 +522,15 @@ class Interpreter:
         members = _distinct_members(iterable) if iterable is not None else None
         passes: list[Value | None] = list(members) if members else [element, element]
         pending_before = len(sc.pending)
+        state = self.calls
+        grads_entry = state.grads_none
         for i, current in enumerate(passes):
             if current is not None:
                 self.assign(children[1], current, sc, children[3])
             if i == len(passes) - 1:
                 pending_before = len(sc.pending)
+            # The loop head: entered from before the loop or from the previous iteration.
+            state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
             self.block(self.syntax.statements(body), sc)
             if sc.stopped:  # the first iteration returns: there is no second
                 break
@@ -521,8 +539,10 @@ class Interpreter:
             # iteration's step rewrote: the next iteration's backward raises.
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
+            state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
             self.block(self.syntax.statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
+        state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         _forget_constants(sc.env, self.assigned_in(body) if _any_constant(sc.env) else frozenset())
         if else_suite is not None:
@@ -552,12 +572,19 @@ class Interpreter:
         children = node.children
         start = dict(sc.env)
         envs = []
+        state = self.calls
+        # A handler may start anywhere in the try block: nothing is known of the grads
+        # there, nor after the statement.
+        grads_after = [state.grads_none]
         i = 0
         while i < len(children):
             child = children[i]
             if child.type == "keyword" and child.value in ("try", "else", "finally"):
                 sc.stopped = False  # a handler may run after the try block returned
+                if child.value == "finally":
+                    state.grads_none = grads_none_facts.join(grads_after)
                 self.block(self.syntax.statements(children[i + 2]), sc)
+                grads_after.append(state.grads_none)
                 if child.value == "try":
                     envs.append(dict(sc.env))
                 i += 3
@@ -566,7 +593,9 @@ class Interpreter:
             ):
                 sc.env = self.merged([start, envs[0]]) if envs else dict(start)
                 sc.stopped = False
+                state.grads_none = grads_none_facts.NOTHING_KNOWN
                 self.block(self.syntax.statements(children[i + 2]), sc)
+                grads_after.append(state.grads_none)
                 envs.append(dict(sc.env))
                 i += 3
             else:
@@ -574,6 +603,7 @@ class Interpreter:
         if len(envs) > 1:
             sc.env = self.merged(envs)
         sc.stopped = False
+        state.grads_none = grads_none_facts.join(grads_after)
 
     def define(self: Dataflow, node: Node, decorators: list[Node], sc: Scope) -> None:
         if node.type == "async_funcdef":
@@ -687,6 +717,8 @@ class Interpreter:
             if mode is not None:
                 grad = mode
                 certain = certain or mode is not Tri.MAYBE
+            elif self.event_handler_decorator(deco, parent):
+                hook = certain = True  # `@trainer.on(Events.…)`: the engine's run calls it
         info = ScopeInfo(
             "method" if is_method else "function",
             name,
@@ -719,6 +751,15 @@ class Interpreter:
                 # The HF Trainer / a callback's framework hands its hooks the model it trains.
                 trained = libraries.TRAINED_MODEL.get(cls.framework or "", "")
                 scope.env[pname] = self.library_model(trained, param)
+            elif (
+                param.star_count == 2
+                and cls is not None
+                and libraries.hook_model_parameter(cls.framework, name, "model", -1)
+            ):
+                # `**kwargs` of a transformers callback event: `kwargs["model"]`.
+                trained = libraries.TRAINED_MODEL.get(cls.framework or "", "")
+                model = self.library_model(trained, param)
+                scope.env[pname] = _container((model,)).evolve(keys=("model",))
             elif param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
             else:
@@ -728,7 +769,14 @@ class Interpreter:
                 if value.const is not NOCONST and self.assignments_to(key[5:]) > 1:
                     value = value.evolve(const=NOCONST)  # set again elsewhere (`m.inplace = …`)
                 self.bind(scope, scope.self_name + key[4:], _fresh_copy(value))
-        self.block(self.syntax.statements(node.children[-1]), scope)
+        # Analysed on its own: it may run after any backward (a framework hook is called
+        # again after its previous call's `manual_backward`), and defining it runs nothing.
+        outside = self.calls.grads_none
+        self.calls.grads_none = grads_none_facts.NOTHING_KNOWN
+        try:
+            self.block(self.syntax.statements(node.children[-1]), scope)
+        finally:
+            self.calls.grads_none = outside
         self.finish(scope)
         if cls is not None and name == "__init__" and scope.self_name:
             prefix = scope.self_name + "."

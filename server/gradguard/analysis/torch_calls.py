@@ -131,7 +131,9 @@ class TorchCalls:
             and not path.startswith("torch.nn.functional.")
             and name[:1].isupper()
         ):
-            return self.make_module(name, path, args, positional, keywords, node, sc)
+            built = self.make_module(name, path, args, positional, keywords, node, sc)
+            self.grads_built(built.storage)
+            return built
         if path.startswith("torch.optim.") and name[:1].isupper() and "lr_scheduler" not in path:
             params = positional[0] if positional else keywords.get("params", UNKNOWN)
             return Value(
@@ -903,6 +905,12 @@ class TorchCalls:
         if member is not None and (member.module is not None or member.func is not None):
             # `net.enc(x)`, `self.model_fn(obs)`: an attribute holding a module or a function
             return self.call(member, trailer, node, call_span, sc)
+        if name == "zero_grad" and (recv.optimizer is not None or recv.module is not None):
+            args, positional, keywords = self.evaluate_args(trailer, sc)
+            to_none = keywords.get("set_to_none", positional[0] if positional else None)
+            if to_none is None or constant(to_none) is True:  # the grads become None
+                self.grads_zeroed(recv.storage)
+            return NOT_TENSOR
         if name == "load_state_dict" and (recv.module is not None or recv.user_class):
             self.evaluate_args(trailer, sc)
             return self.parameters_written(recv, "load_state_dict", trailer, node, recv_span, sc)

@@ -46,6 +46,7 @@ from .values import (
     Storage,
     Tri,
     Value,
+    _container,
     _fresh_copy,
     _merge_envs,
     new_id,
@@ -716,6 +717,8 @@ class Interpreter:
             if mode is not None:
                 grad = mode
                 certain = certain or mode is not Tri.MAYBE
+            elif self.event_handler_decorator(deco, parent):
+                hook = certain = True  # `@trainer.on(Events.…)`: the engine's run calls it
         info = ScopeInfo(
             "method" if is_method else "function",
             name,
@@ -748,6 +751,15 @@ class Interpreter:
                 # The HF Trainer / a callback's framework hands its hooks the model it trains.
                 trained = libraries.TRAINED_MODEL.get(cls.framework or "", "")
                 scope.env[pname] = self.library_model(trained, param)
+            elif (
+                param.star_count == 2
+                and cls is not None
+                and libraries.hook_model_parameter(cls.framework, name, "model", -1)
+            ):
+                # `**kwargs` of a transformers callback event: `kwargs["model"]`.
+                trained = libraries.TRAINED_MODEL.get(cls.framework or "", "")
+                model = self.library_model(trained, param)
+                scope.env[pname] = _container((model,)).evolve(keys=("model",))
             elif param.annotation is not None:
                 scope.env[pname] = self.from_annotation(param.annotation, parent)
             else:

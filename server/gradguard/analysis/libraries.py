@@ -281,6 +281,14 @@ def grad_mode_hook(framework: str | None, method: str) -> bool:
 PROCESS_FUNCTION_ENGINES = frozenset({"ignite.engine.Engine", "ignite.engine.engine.Engine"})
 
 
+def is_engine(path: str) -> bool:
+    """An ignite training engine: `Engine(step)` or `create_supervised_trainer(…)`'s result
+    (not an evaluator: `create_supervised_evaluator` runs its step under no_grad)."""
+    return path.endswith("()") and (
+        path[:-2] in PROCESS_FUNCTION_ENGINES or path[:-2] in SUPERVISED_TRAINERS
+    )
+
+
 def annotates_module(path: str) -> bool:
     """Is a parameter annotated with this class an nn.Module (`nn.Linear`, `nn.Module`,
     `PreTrainedModel`, `LightningModule`, a transformers model class)?"""

@@ -84,6 +84,13 @@ class LibraryCalls:
             engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=path + "()")
             self.call_value(positional[0], [engine, UNKNOWN], trailer, node, sc)
             return engine
+        owner, _, method = path.rpartition(".")
+        if method == "add_event_handler" and libraries.is_engine(owner) and len(positional) > 1:
+            # `trainer.add_event_handler(Events.…, handler, *args)`: `run` calls
+            # `handler(engine, *args)` when the event fires.
+            engine = Value(tensor=Tri.NO, requires_grad=Tri.NO, library=owner)
+            self.call_value(positional[1], [engine, *positional[2:]], trailer, node, sc)
+            return NOT_TENSOR
         if libraries.is_fit_call(path):
             model = positional[0] if positional else keywords.get("model", UNKNOWN)
             self.lightning_fit(model, trailer, node, sc)
@@ -195,6 +202,18 @@ class LibraryCalls:
         result = self.call_user(func, CallArgs(), [UNKNOWN, UNKNOWN], {}, node, sc)
         if result is not None and not cls.manual_optimization:
             self.backward(returned_loss(result), node, sc)
+
+    def event_handler_decorator(self: Dataflow, deco: Node, sc: Scope) -> bool:
+        """`@trainer.on(Events.…)` on an ignite engine: the handler runs when the engine's
+        `run` fires that event, in the grad mode the run has (ignite changes none)."""
+        expr = deco.children[1]
+        parts = expr.children if expr.type in ("power", "atom_expr") else []
+        if len(parts) != 3 or parts[1].get_code(include_prefix=False) != ".on":
+            return False
+        if parts[2].type != "trailer" or parts[2].children[0].value != "(":
+            return False
+        engine = self.expr(parts[0], sc).library
+        return engine is not None and libraries.is_engine(engine)
 
     def call_value(
         self: Dataflow, callee: Value, values: list[Value], trailer: Node, node: Node, sc: Scope

@@ -89,7 +89,9 @@ def _analyze(
     read_source: SourceReader | None,
 ) -> Analysis:
     if module is None:
-        module = parse(source, path, incremental) if incremental and path else parsed_tree(source)
+        module = (
+            parse(source, path, incremental) if incremental and path else parsed_tree(source, path)
+        )
     lines = split_lines(source)
     flow = Dataflow(module, lines, path=path, read_source=read_source)
     flow.run()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import sys
 
+from .. import optable
 from ..config import Settings
 from .dataflow import Dataflow
 from .nodes import Node
@@ -98,8 +99,10 @@ def questions(flow: Dataflow) -> list[WriteSite]:
         )
         and _root_of(s.target_node) is flow.module
         and not _indexed_by_a_string(s)
+        and not _result_of_a_tensor_op(s.target_node)
         and jedi_could_know(s.target_node)
         and not _from_tensor_parameter(s.target_node, index)
+        and not _from_a_state_dict(s.target_node, index)
         and not _from_plain_module(flow, s.target_node)
     ]
 
@@ -116,6 +119,26 @@ def _indexed_by_a_string(site: WriteSite) -> bool:
         return False
     children: list[Node] = getattr(site.index_node, "children", [])
     return len(children) == 3 and children[1].type in _STRING_TYPES
+
+
+def _result_of_a_tensor_op(target: Node) -> bool:
+    """`x.sum(2).gt_(0)`, `w.mul_(d).add_(m)`: the receiver is what a Tensor method that is an
+    ATen op returns, which torch's stubs annotate `-> Tensor` (an in-place one returns its
+    receiver, asked about on its own).  jedi can then answer `Tensor` at most, never
+    `Parameter`, so asking cannot change a finding (only a user method named like an ATen op
+    and returning a Parameter would)."""
+    children: list[Node] = getattr(target, "children", [])
+    if target.type not in ("atom_expr", "power") or len(children) < 3:
+        return False
+    call, attribute = children[-1], children[-2]
+    if call.type != "trailer" or call.children[0].type != "operator":
+        return False
+    if call.children[0].value != "(" or attribute.type != "trailer":
+        return False
+    dot, name = attribute.children[0], attribute.children[-1]
+    if dot.type != "operator" or dot.value != "." or name.type != "name":
+        return False
+    return optable.lookup(f"Tensor.{name.value}") is not None
 
 
 def _root_of(node: Node) -> Node:
@@ -211,6 +234,49 @@ def _from_tensor_parameter(target: Node, index: _NameIndex) -> bool:
         if any(leaf in annotated for leaf in _name_values(rhs)):
             return True
     return False
+
+
+_STATE_DICT = re.compile(r"\.state_dict\(")
+
+
+def _from_a_state_dict(target: Node, index: _NameIndex) -> bool:
+    """`for k, v in ema.state_dict().items(): v.copy_(…)`, `sd = m.state_dict(); sd[k] *= 2`:
+    a `state_dict()` (without `keep_vars=True`) holds detached tensors, never a Parameter, so
+    asking cannot change a finding (ultralytics' trainer: its costliest question)."""
+    head = target
+    while head.type in ("atom_expr", "power") and head.children:
+        head = head.children[0]
+    if head.type != "name":
+        return False
+    bound = _bindings(head, index) + _unpacking_loops(head, index)
+    if not bound:
+        return False
+    for rhs in bound:
+        if rhs.type == "name" and rhs.parent is not None and rhs.parent.type == "for_stmt":
+            rhs = rhs.parent.children[3]
+        code = rhs.get_code(include_prefix=False)
+        if not _STATE_DICT.search(code) or "keep_vars" in code:
+            return False
+    return True
+
+
+def _unpacking_loops(name: Node, index: _NameIndex) -> list[Node]:
+    """The loop variables `for k, name in …` that bind `name` before the use (each as the
+    name leaf in the loop's target, as `_bindings` gives a plain loop variable)."""
+    _bindings(name, index)  # fills the index of the name's scope
+    scope = name.parent
+    while scope is not None and scope.type not in ("funcdef", "file_input", "classdef"):
+        scope = scope.parent
+    found: list[Node] = []
+    for other in index.get(id(scope), {}).get(name.value, ()) if scope is not None else ():
+        if other.start_pos >= name.start_pos:
+            break
+        targets = other.parent
+        loop = targets.parent if targets is not None else None
+        if targets is not None and targets.type == "exprlist" and loop is not None:
+            if loop.type == "for_stmt" and loop.children[1] is targets:
+                found.append(loop.children[3])
+    return found
 
 
 def _name_values(node: Node) -> set[str]:

@@ -185,7 +185,7 @@ class Project:
             return None
         from .dataflow import Dataflow
 
-        module = parsed_tree(source)
+        module = parsed_tree(source, path)
         flow = Dataflow(module, syntax_facts.lines_of(module, source), path=path, project=self)
         self.flows[path] = flow
         self.depends_on.add(path)
@@ -217,26 +217,35 @@ _parsed_chars = 0
 # Trees kept, in characters of their source (a parso tree takes about 22 bytes per
 # character: 4M characters is about 90 MB, the files of a large project).
 PARSED_CHARS = 4_000_000
+# The text each path was last parsed with: a path keeps one tree, its newest text's (an
+# edited document's older versions are never asked for again; on disk, one text a path).
+_newest: dict[str, str] = {}
+_paths_of: dict[str, set[str]] = {}  # the other way round: text -> paths it is newest of
 parse_stats = {"hits": 0, "misses": 0}  # parsed_tree lookups (the benchmarks print them)
 
 
-def parsed_tree(source: str) -> Any:
+def parsed_tree(source: str, path: str | None = None) -> Any:
     """parso's tree of a file's text, cached by content (trees are only read): the files one
     analysis loads, and a file checked after another file imported it, are parsed once.
+    With `path` (the file the text is of), the tree of that path's previous text goes
+    (unless another path has that text): an editor's document keeps only its newest tree.
 
     Besides the facts of each tree's syntax (``syntax_facts``, pure functions of its text)
     and the templates of other files' top levels (``snapshots``, replayed only where a run
     would give the same), this is the only state one analysis leaves for the next in a
     process: a file's findings never depend on which files were analysed before it in the
     same process (``-j``, file order, keystrokes)."""
-    global _parsed_chars
     with _parse_lock:
         tree = _parsed.pop(source, None)
         if tree is not None:
             _parsed[source] = tree
             parse_stats["hits"] += 1
-            return tree
-        parse_stats["misses"] += 1
+            superseded = _newer_text(path, source)
+        else:
+            parse_stats["misses"] += 1
+    if tree is not None:
+        _forget_text(path, superseded)
+        return tree
     from .driver import parse
 
     tree = parse(source)
@@ -244,15 +253,71 @@ def parsed_tree(source: str) -> Any:
     with _parse_lock:
         raced = _parsed.pop(source, None)  # another thread parsed the same text meanwhile
         if raced is None:
-            _parsed_chars += len(source)
+            _add_chars(len(source))
         else:
             syntax_facts.forget(raced)
         _parsed[source] = tree
+        superseded = _newer_text(path, source)
+        dropped = []
         while _parsed_chars > PARSED_CHARS and len(_parsed) > 1:
-            oldest = next(iter(_parsed))
-            _parsed_chars -= len(oldest)
-            syntax_facts.forget(_parsed.pop(oldest))
+            dropped.append(next(iter(_parsed)))
+            _evict(dropped[-1])
+    _forget_text(path, superseded)
+    if dropped:  # a template made with a dropped tree would keep it alive beside a new one
+        from . import snapshots
+
+        snapshots.forget_texts(set(dropped))
     return tree
+
+
+def _add_chars(n: int) -> None:
+    global _parsed_chars
+    _parsed_chars += n
+
+
+def _newer_text(path: str | None, source: str) -> str | None:
+    """Record `source` as `path`'s text; the previous one if no path has it any more."""
+    if path is None:
+        return None
+    previous = _newest.get(path)
+    if previous == source:
+        return None
+    _newest[path] = source
+    _paths_of.setdefault(source, set()).add(path)
+    if previous is None:
+        return None
+    others = _paths_of.get(previous)
+    if others is not None:
+        others.discard(path)
+        if others:
+            return None
+        del _paths_of[previous]
+    return previous
+
+
+def _evict(source: str | None) -> None:
+    """Drop the tree of `source` (with the parse lock held), and its paths' record."""
+    if source is None:
+        return
+    tree = _parsed.pop(source, None)
+    if tree is not None:
+        _add_chars(-len(source))
+        syntax_facts.forget(tree)
+    for path in _paths_of.pop(source, ()):
+        if _newest.get(path) == source:
+            del _newest[path]
+
+
+def _forget_text(path: str | None, source: str | None) -> None:
+    """`path` no longer has the text `source`: its tree (above) and the templates made with
+    it go, since no analysis will ask for them again."""
+    if path is None or source is None:
+        return
+    with _parse_lock:
+        _evict(source)
+    from . import snapshots
+
+    snapshots.forget_text(path, source)
 
 
 def _module_file(base: str) -> str | None:

@@ -116,6 +116,29 @@ def clear() -> None:
         _chars = 0
 
 
+def forget_text(path: str, source: str) -> None:
+    """`path` no longer has the text `source` (an edited document's older version): the
+    templates of that text, and those made while that text was `path`'s, go."""
+    global _chars
+    with _lock:
+        for key, template in list(_templates.items()):
+            if key == (path, source) or template.sources.get(path) == source:
+                del _templates[key]
+                _chars -= _weight(template)
+
+
+def forget_texts(texts: set[str]) -> None:
+    """The parse cache dropped the trees of `texts`: the templates made with any of them go
+    too (a template holds its files' trees: kept, it would keep them alive beside the new
+    trees of the same texts)."""
+    global _chars
+    with _lock:
+        for key, template in list(_templates.items()):
+            if key[1] in texts or any(t in texts for t in template.sources.values() if t):
+                del _templates[key]
+                _chars -= _weight(template)
+
+
 def _template(path: str, source: str, project: Project) -> Template:
     global _chars
     key = (path, source)

@@ -62,7 +62,9 @@ JSON layout (read by ``server/gradguard/optable.py``)::
     functionals: {F name: {op, inplace_op, inplace_param, inplace_index, saves_input,
                            saves_output, inplace_saves_output, writes_input}}
     modules: {class: {op, functional, inplace_param, inplace_index, inplace_op, has_parameters,
-                      saves_input, saves_output, inplace_saves_output?, inplace_ignored?, note?}}
+                      saves_input, saves_output, inplace_saves_output?, inplace_ignored?, note?,
+                      saved_params?}}   saved_params: which of weight/bias the backward needs
+                                       (recorded by running the module, saved_parameters)
     constructors: {class: {params, positional, varargs, varkw}}   every torch.nn module class:
                                        what its constructor accepts (other calls raise)
 """
@@ -1652,6 +1654,65 @@ def writes_in_place(cls: Any, spec: M) -> bool:
     return out.data_ptr() == x.data_ptr() and x._version > v0
 
 
+# Sample inputs for the modules with parameters whose ``weight`` / ``bias`` the analysis
+# models (``lin.weight``): shapes the sample constructors above accept.  "long" = indices.
+PARAM_SAMPLE_INPUTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    "Linear": ((2, 4),),
+    "Bilinear": ((2, 4), (2, 4)),
+    "Conv1d": ((1, 2, 5),),
+    "Conv2d": ((1, 2, 5, 5),),
+    "Conv3d": ((1, 2, 3, 3, 3),),
+    "ConvTranspose1d": ((1, 2, 5),),
+    "ConvTranspose2d": ((1, 2, 5, 5),),
+    "ConvTranspose3d": ((1, 2, 3, 3, 3),),
+    "BatchNorm1d": ((3, 2),),
+    "BatchNorm2d": ((3, 2, 4, 4),),
+    "BatchNorm3d": ((3, 2, 2, 2, 2),),
+    "LayerNorm": ((2, 4),),
+    "GroupNorm": ((3, 2, 4),),
+    "RMSNorm": ((2, 4),),
+    "Embedding": (("long", 2, 3),),
+    "EmbeddingBag": (("long", 2, 3),),
+    "PReLU": ((2, 3),),
+}
+
+
+def saved_parameters(cls_name: str, spec: M) -> list[str] | None:
+    """Which of a module's ``weight`` / ``bias`` its backward needs, found by running it:
+    forward (train mode, every float input requiring grad), a ``no_grad`` in-place write to
+    one parameter, backward; the parameter is saved when that backward raises.  None: no
+    sample input (the analysis then treats every parameter as saved)."""
+    import torch
+    import torch.nn as nn
+
+    shapes = PARAM_SAMPLE_INPUTS.get(cls_name)
+    if shapes is None:
+        return None
+    saved: list[str] = []
+    for name in ("weight", "bias"):
+        torch.manual_seed(0)
+        module = getattr(nn, cls_name)(*spec.ctor, **spec.kw).train()
+        param = getattr(module, name, None)
+        if not isinstance(param, nn.Parameter):
+            continue
+        inputs = [
+            torch.randint(0, 5, shape[1:])
+            if shape[0] == "long"
+            else torch.randn(*shape, requires_grad=True)
+            for shape in shapes
+        ]
+        out = module(*inputs)
+        with torch.no_grad():
+            param.add_(1.0)
+        try:
+            out.sum().backward()
+        except RuntimeError as exc:
+            if "modified by an inplace operation" not in str(exc):
+                raise
+            saved.append(name)
+    return saved
+
+
 def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
     import torch.nn as nn
 
@@ -1686,6 +1747,9 @@ def build_modules(ops: dict[str, Any]) -> dict[str, Any]:
             entry["inplace_ignored"] = True  # accepts inplace= but its forward never uses it
         if spec.note:
             entry["note"] = spec.note
+        saved = saved_parameters(cls_name, spec) if has_params else None
+        if saved is not None:
+            entry["saved_params"] = saved
         out[cls_name] = entry
     return out
 

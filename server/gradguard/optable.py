@@ -231,6 +231,9 @@ class ModuleInfo:
     inplace_saves_output: bool | None  # with inplace=True, the written input is saved
     note: str | None
     inplace_ignored: bool = False  # takes inplace= but never writes in place (AlphaDropout)
+    # Which of `weight` / `bias` its backward needs (recorded by running it); None: unknown,
+    # treat every parameter as saved.
+    saved_params: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +317,7 @@ class _Table:
                     inplace_saves_output=m.get("inplace_saves_output"),
                     note=m.get("note"),
                     inplace_ignored=bool(m.get("inplace_ignored")),
+                    saved_params=tuple(m["saved_params"]) if "saved_params" in m else None,
                 )
             )
             return info

@@ -212,12 +212,15 @@ class Autograd:
         if storage is None:
             return
         live: list[SaveRecord] = []
+        # `lin.bias.fill_(0)`: one parameter of the module; records of a forward that did
+        # not save it stay (Linear's backward needs its weight, not its bias).
+        param = site.target.root().param_name
         for part in storage.closure():  # a model's parameters: all its submodules' too
             if site.kind == "step" and site.op == "step":
                 if part.frozen or part in self.calls.grads_none:
                     continue  # parameters without grad: the optimizer skips them
-            live.extend(s for s in part.saves if not s.consumed)
-            part.saves = []
+            live.extend(s for s in part.saves if not s.consumed and s.covers(param))
+            part.saves = [s for s in part.saves if not s.covers(param)]
         original = site.__dict__.get("_dup_of", site)
         for save in live:
             original.invalidated.append(save)

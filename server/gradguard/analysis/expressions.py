@@ -387,6 +387,7 @@ class Expressions:
                     requires_grad=owner.module.has_parameters,
                     leaf=owner.module.has_parameters,
                     parameter=True,
+                    param_name=attr,
                     # the module's parameters: what its forward saved of them lives there
                     storage=owner.storage if owner.storage is not None else Storage(),
                     grad_from=self.origin(

@@ -34,7 +34,7 @@ from .syntax import (
     enclosing_statement,
     node_range,
 )
-from .tables import constructor_accepts
+from .tables import constructor_accepts, module_info
 from .values import (
     DYNAMIC_MEMBER,
     ENABLE_GRAD_CTX,
@@ -537,8 +537,10 @@ class TorchCalls:
             # when its input needs no gradient.
             deep = mod.library is not None or self._parametrised_layers(mod) >= 2
             input_grad = Tri.YES if deep else x.requires_grad
+            saved = _saved_parameters(mod)
             if (
-                owner is not None
+                saved != frozenset()  # `nn.Embedding` saves its indices, not its weight
+                and owner is not None
                 and owner.storage is not None
                 and grad is not Tri.NO
                 and input_grad is not Tri.NO
@@ -554,6 +556,7 @@ class TorchCalls:
                     and input_grad is Tri.YES
                     and mod.has_parameters is Tri.YES,
                     view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
+                    params=saved,
                 )
                 owner.storage.saves.append(rec)
                 whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
@@ -1289,3 +1292,14 @@ def _shaped(shape: tuple[Any, ...], like: Value) -> Value:
 def args_of(trailer: Node) -> list[Node]:
     """The positional argument nodes of a call trailer."""
     return call_args(trailer).positional
+
+
+def _saved_parameters(mod: ModuleDesc) -> frozenset[str] | None:
+    """Which of a torch module's `weight` / `bias` its forward saves for backward (from the
+    op table, recorded under torch: `Linear` saves its weight, not its bias); None when not
+    known (a user class, a library model, an unrecorded kind): all of them."""
+    if mod.user_class or mod.library is not None:
+        return None
+    info = module_info(mod.class_name)
+    saved = info.get("saved_params") if info is not None else None
+    return frozenset(saved) if saved is not None else None

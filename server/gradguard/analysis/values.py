@@ -142,6 +142,15 @@ class SaveRecord:
     # Saved as a view of the tensor (`linear` saves `weight.t()`): `x.data = e` swaps x's
     # storage but not the view's, so the saved values stay right.
     view: bool = False
+    # A module's forward, saved on the module's storage: which of its parameters it saved
+    # (`Linear` saves `weight`, not `bias`); None: all of them.  A write to one named
+    # parameter (`lin.bias.fill_(0)`) reaches only the records that saved it.
+    params: frozenset[str] | None = None
+
+    def covers(self, param: str | None) -> bool:
+        """Does a write to parameter `param` of the storage's module (None: the whole
+        storage, or a tensor of its own) modify what this record saved?"""
+        return param is None or self.params is None or param in self.params
 
 
 @dataclass(eq=False)
@@ -221,6 +230,9 @@ class Value:
     grad_from: Origin | None = None
     parameter: bool = False
     storage: Storage | None = None
+    # `lin.bias` of a torch module: the parameter's name; its storage is the module's, whose
+    # save records say which parameters they saved (``SaveRecord.params``).
+    param_name: str | None = None
     # Autograd view: the value this is a view of, and which kind of view.
     base: Value | None = None
     view: Tri = Tri.NO
@@ -515,6 +527,7 @@ class _Joiner:
                 "leaf": Tri.join(a.leaf, b.leaf),
                 "grad_from": _first_origin(a.grad_from, b.grad_from),
                 "parameter": a.parameter and b.parameter,
+                "param_name": a.param_name if a.param_name == b.param_name else None,
                 "storage": _merge_storage(a.storage, b.storage),
                 "base": a.base if a.base is b.base else None,
                 "view": Tri.join(a.view, b.view),

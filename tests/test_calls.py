@@ -38,8 +38,35 @@ def test_a_write_reached_through_a_call_names_the_call_site():
     (diag,) = [d for d in result.diagnostics if d.code == "GG101"]
     assert (diag.range.start.line + 1, diag.severity) == (5, Severity.ERROR)
     calls = [r for r in diag.related if "reached through the call" in r.message]
-    # main() on line 13 (module level, grad mode proven), then gate(w) on line 10
-    assert [r.range.start.line + 1 for r in calls] == [13, 10]
+    # main()'s own analysis proves it (the leaf is made there; grad mode is on by default),
+    # so of the two equally certain reports, the one through fewer calls is kept: gate(w)
+    # on line 10, not main() on line 13 then gate(w)
+    assert [r.range.start.line + 1 for r in calls] == [10]
+
+
+CHAIN = """\
+import torch
+
+
+def gate(t):
+    return t.sigmoid_()
+
+
+def main(w):
+    gate(w)
+
+
+main(torch.randn(3, requires_grad=True))
+"""
+
+
+def test_a_write_reached_through_two_calls_names_both_call_sites_outermost_first():
+    result = check(CHAIN, "chain.py")
+    (diag,) = [d for d in result.diagnostics if d.code == "GG101"]
+    assert (diag.range.start.line + 1, diag.severity) == (5, Severity.ERROR)
+    calls = [r for r in diag.related if "reached through the call" in r.message]
+    # main(w) alone cannot know w is a leaf: only the module-level call on line 12 can
+    assert [r.range.start.line + 1 for r in calls] == [12, 9]
 
 
 def test_a_function_nobody_calls_keeps_its_own_verdict():

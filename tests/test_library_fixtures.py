@@ -150,3 +150,65 @@ def test_lightning_evaluation_hooks_run_without_grad():
     diags = check_source(text, str(source))
     found = sorted((d.range.start.line + 1, d.code, d.severity.label) for d in diags)
     assert found == [(15, "GG105", "error")], found
+
+
+# How users import a torchvision builder (`from torchvision.models import …` was read as a
+# torch function before: "torchvision" starts with "torch").
+_TORCHVISION_IMPORTS = {
+    "from_models": "from torchvision.models import resnet18 as build",
+    "from_package": "from torchvision import models\nbuild = models.resnet18",
+    "module_alias": "import torchvision.models as tvm\nbuild = tvm.resnet18",
+    "get_model": "from torchvision.models import get_model\n\n\ndef build():\n"
+    "    return get_model('resnet18', num_classes=10)",
+}
+# torchvision does not import here: the oracle runs the programs with a stand-in package
+# (a small real nn.Module with trainable parameters, returning a tensor as resnet18 does),
+# in a process of their own so no other program sees it.
+_TORCHVISION_STAND_IN = (
+    "import sys, types, torch\n"
+    "_tv = types.ModuleType('torchvision'); _tvm = types.ModuleType('torchvision.models')\n"
+    "_tvm.resnet18 = lambda **kw: torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), "
+    "torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10))\n"
+    "_tvm.get_model = lambda name, **kw: getattr(_tvm, name)(**kw)\n"
+    "_tv.models = _tvm\n"
+    "sys.modules.update({'torchvision': _tv, 'torchvision.models': _tvm})\n"
+)
+
+
+def _torchvision_program(imports: str, clone: bool) -> tuple[str, int]:
+    """A program built on a torchvision model and the line of its write."""
+    lines = [
+        "import torch",
+        *imports.split("\n"),
+        "",
+        "net = build()",
+        "probs = net(torch.randn(2, 3, 16, 16)).softmax(1)",
+        *(["probs = probs.clone()"] if clone else []),
+        "probs[:, 0] = 0",  # softmax saved its output for backward
+        "probs.sum().backward()",
+    ]
+    return "\n".join(lines) + "\n", len(lines) - 1
+
+
+@pytest.fixture(scope="module")
+def torchvision_results() -> dict[tuple[str, bool], dict]:
+    keys = [(name, clone) for name in _TORCHVISION_IMPORTS for clone in (False, True)]
+    programs = [
+        _TORCHVISION_STAND_IN + _torchvision_program(_TORCHVISION_IMPORTS[n], c)[0]
+        for n, c in keys
+    ]
+    return dict(zip(keys, run_under_torch(programs), strict=True))
+
+
+@pytest.mark.parametrize("form", sorted(_TORCHVISION_IMPORTS))
+def test_a_torchvision_model_imported_any_way_is_a_model(form, torchvision_results):
+    failing, line = _torchvision_program(_TORCHVISION_IMPORTS[form], clone=False)
+    working, _ = _torchvision_program(_TORCHVISION_IMPORTS[form], clone=True)
+    assert torch_agrees("GG105", line, torchvision_results[(form, False)]) is None
+    assert torchvision_results[(form, True)]["ok"], torchvision_results[(form, True)]
+    found = {
+        (d.code, d.range.start.line + 1, d.severity.label)
+        for d in check_source(failing, f"/tmp/gg_tv_{form}.py")
+    }
+    assert ("GG105", line, "error") in found, found
+    assert check_source(working, f"/tmp/gg_tv_{form}_ok.py") == []

@@ -230,7 +230,9 @@ class Interpreter:
             module_path = ".".join(n.value for n in node.get_from_names())
         except AttributeError:
             return
-        if not module_path.startswith("torch") or node.level:
+        # `from torchvision.models import resnet18` is a library's name, not torch's.
+        torch_module = module_path == "torch" or module_path.startswith("torch.")
+        if not torch_module or node.level:
             level = node.level
             for name_node, alias_node in _from_import_pairs(node):
                 ref = ImportRef(module_path, level, name_node)

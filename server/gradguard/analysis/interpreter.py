@@ -1048,8 +1048,8 @@ def _sets_every_grad_none(node: Node, element: Value) -> bool:
     ``continue``/``return`` that could skip it."""
     if node.type != "for_stmt" or not element.parameter or element.storage is None:
         return False
-    if element.param_name is not None:  # one named parameter, not all of them
-        return False
+    if element.param_name is not None or element.owner is None:
+        return False  # one named parameter, or a list of some (`param_groups[0]["params"]`)
     target = node.children[1]
     if target.type != "name":
         return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import constants, libraries
 from . import torchnames as tn
@@ -337,6 +337,42 @@ class Expressions:
             i += 1
         return cur
 
+    def class_constant(self: Dataflow, class_name: str, attr: str, seen: set[str]) -> Any:
+        """A class attribute bound once, in the class body, to a literal (``inplace = False``)
+        and never assigned as an attribute anywhere in the file (``self.inplace = …``,
+        ``model.inplace = …``): what an instance reads, looked up along the bases of this
+        file's classes; NOCONST when a base it may come from is unknown."""
+        cls = self.classes.get(class_name)
+        if cls is None or class_name in seen:
+            return constants.NOCONST
+        seen.add(class_name)
+        if self.syntax.assignments_to(attr) or any(
+            "setattr" in line and attr in line for line in self.syntax.lines
+        ):
+            return constants.NOCONST
+        bound = [
+            stmt
+            for stmt in self.syntax.statements(cls.node.children[-1])
+            if stmt.type == "expr_stmt" and _binds_name(stmt, attr)
+        ]
+        if len(bound) == 1:
+            stmt = bound[0]
+            if len(stmt.children) != 3 or stmt.children[1].type != "operator":
+                return constants.NOCONST  # `x: bool = False`, `x = y = …`, `x += 1`
+            return self.syntax.literal(stmt.children[2])
+        if bound:
+            return constants.NOCONST
+        for base in cls.bases:
+            if base in self.classes:
+                found = self.class_constant(base, attr, seen)
+                if found is not constants.NOCONST:
+                    return found
+                if _class_mentions(self.classes[base].node, attr):
+                    return constants.NOCONST
+            elif not (base == "object" or base.startswith("torch.")):
+                return constants.NOCONST  # a base of another file or library may bind it
+        return constants.NOCONST
+
     def attribute(self: Dataflow, owner: Value, attr: str, node: Node, sc: Scope) -> Value:
         if owner.module_ref is not None:
             return self.module_attribute(owner, attr)
@@ -364,6 +400,9 @@ class Expressions:
                 return const_value(EnumMember(cls.name, attr))  # `Mode.TRAIN`
             if "self." + attr in cls.attrs:
                 return _fresh_copy(cls.attrs["self." + attr])
+            constant = self.class_constant(cls.name, attr, set())
+            if constant is not constants.NOCONST:  # `inplace = False` in the class body
+                return const_value(constant)
             method = self.bound_method(owner, attr, None)  # `self._init_weights` as a value
             if method is not None:
                 return Value(tensor=Tri.NO, requires_grad=Tri.NO, func=method)
@@ -372,6 +411,11 @@ class Expressions:
                 return Value(tensor=Tri.NO, requires_grad=Tri.NO, library=inherited)
             return UNKNOWN
         if owner.module is not None:
+            user = owner.module.user_class
+            if user is not None and attr not in ("weight", "bias"):
+                constant = self.class_constant(user, attr, set())
+                if constant is not constants.NOCONST:  # `self.inplace` of a module class
+                    return const_value(constant)
             if attr in ("weight", "bias") and owner.module.frozen:
                 return Value(
                     tensor=Tri.YES,
@@ -579,3 +623,31 @@ def _is_enum(bases: list[str]) -> bool:
     return any(
         b.rsplit(".", 1)[-1] in ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag") for b in bases
     )
+
+
+def _binds_name(stmt: Node, name: str) -> bool:
+    """A class-body statement binding ``name`` (``name = …``, ``name: T = …``, ``name += …``)."""
+    first = stmt.children[0]
+    return first.type == "name" and first.value == name
+
+
+def _class_mentions(classdef: Node, name: str) -> bool:
+    """Whether a class body binds ``name`` at its top level in any way we do not read."""
+    for child in classdef.children[-1].children:
+        for leaf_node in _top_names(child):
+            if leaf_node == name:
+                return True
+    return False
+
+
+def _top_names(node: Node) -> list[str]:
+    stmts = node.children if node.type == "simple_stmt" else [node]
+    out = []
+    for stmt in stmts:
+        if stmt.type in ("expr_stmt", "annassign") and stmt.children:
+            first = stmt.children[0]
+            if first.type == "name":
+                out.append(first.value)
+        elif stmt.type == "name":
+            out.append(stmt.value)
+    return out

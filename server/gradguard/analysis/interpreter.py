@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -545,6 +545,10 @@ class Interpreter:
             self.block(self.syntax.statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
         state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
+        if element is not None and _sets_every_grad_none(node, element):
+            # `for p in model.parameters(): p.grad = None`: after the loop no parameter of
+            # the model has a grad, however many iterations ran (none: it has none).
+            self.grads_zeroed(element.storage)
         sc.env = self.merged([before, sc.env]) if node.type == "while_stmt" else sc.env
         _forget_constants(sc.env, self.assigned_in(body) if _any_constant(sc.env) else frozenset())
         if else_suite is not None:
@@ -1036,6 +1040,72 @@ def _replace_in_attributes(values: Iterable[Value], old: Value, new: Value) -> N
                 owner.attrs[key] = new
             elif v.attrs:
                 todo.append((v, depth + 1))
+
+
+def _sets_every_grad_none(node: Node, element: Value) -> bool:
+    """A ``for`` loop over every parameter of a model (``model.parameters()``, or several
+    models' chained) whose body sets the loop variable's ``.grad = None`` unconditionally:
+    a statement of the body itself (not under an ``if``), in a body with no call (a call
+    may run a backward that gives an earlier parameter its grad back) and no ``break``/
+    ``continue``/``return`` that could skip it."""
+    if node.type != "for_stmt" or not element.parameter or element.storage is None:
+        return False
+    if element.param_name is not None or element.owner is None:
+        return False  # one named parameter, or a list of some (`param_groups[0]["params"]`)
+    target = node.children[1]
+    if target.type != "name":
+        return False
+    body = node.children[5]
+    leaves = list(_leaves(body))
+    if any(
+        leaf.type == "keyword" and leaf.value in ("break", "continue", "return", "yield")
+        for leaf in leaves
+    ):
+        return False
+    if any(
+        leaf.type == "operator" and leaf.value == "(" and leaf.parent.type == "trailer"
+        for leaf in leaves
+    ):
+        return False
+    statements = [body] if body.type != "suite" else body.children
+    for stmt in statements:
+        if stmt.type == "simple_stmt":
+            for small in stmt.children:
+                if _is_grad_none_assign(small, target.value):
+                    return True
+    return False
+
+
+def _is_grad_none_assign(stmt: Node, name: str) -> bool:
+    """``NAME.grad = None`` (also chained: ``NAME.grad = other = None``)."""
+    if stmt.type != "expr_stmt" or len(stmt.children) < 3:
+        return False
+    rhs = stmt.children[-1]
+    if rhs.type != "keyword" or rhs.value != "None":
+        return False
+    for lhs, eq in zip(stmt.children[:-1:2], stmt.children[1::2], strict=True):
+        if eq.type != "operator" or eq.value != "=":
+            return False
+        if (
+            lhs.type in ("atom_expr", "power")
+            and len(lhs.children) == 2
+            and lhs.children[0].type == "name"
+            and lhs.children[0].value == name
+            and lhs.children[1].type == "trailer"
+            and lhs.children[1].children[0].value == "."
+            and lhs.children[1].children[1].value == "grad"
+        ):
+            return True
+    return False
+
+
+def _leaves(node: Node) -> Iterator[Node]:
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for child in children:
+        yield from _leaves(child)
 
 
 def _any_constant(env: dict[str, Value]) -> bool:

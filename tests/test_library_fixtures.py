@@ -194,8 +194,7 @@ def _torchvision_program(imports: str, clone: bool) -> tuple[str, int]:
 def torchvision_results() -> dict[tuple[str, bool], dict]:
     keys = [(name, clone) for name in _TORCHVISION_IMPORTS for clone in (False, True)]
     programs = [
-        _TORCHVISION_STAND_IN + _torchvision_program(_TORCHVISION_IMPORTS[n], c)[0]
-        for n, c in keys
+        _TORCHVISION_STAND_IN + _torchvision_program(_TORCHVISION_IMPORTS[n], c)[0] for n, c in keys
     ]
     return dict(zip(keys, run_under_torch(programs), strict=True))
 

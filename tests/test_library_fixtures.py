@@ -60,10 +60,11 @@ def _shown(path: Path, settings: Settings | None) -> tuple[list[str], set[tuple[
     return shown, errors
 
 
+@pytest.mark.parametrize("jedi", [False, True], ids=["jedi_off", "jedi_on"])
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
-def test_engine_reports(path):
+def test_engine_reports(path, jedi):
     expected = expectation(path)
-    shown, errors = _shown(path, None)
+    shown, errors = _shown(path, Settings(jedi=True) if jedi else None)
     if expected is None:
         assert shown == [], f"{path.name} runs cleanly under torch, but the engine reports {shown}"
     else:

@@ -346,9 +346,7 @@ class Expressions:
         if cls is None or class_name in seen:
             return constants.NOCONST
         seen.add(class_name)
-        if self.syntax.assignments_to(attr) or any(
-            "setattr" in line and attr in line for line in self.syntax.lines
-        ):
+        if self.syntax.assignments_to(attr) or self.syntax.setattr_may_set(attr):
             return constants.NOCONST
         bound = [
             stmt

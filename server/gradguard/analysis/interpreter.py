@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from .nodes import (
     _code,
     _from_import_pairs,
     _is_static,
+    _leaves,
     _literal_bool,
     _target_elements,
     _without_last_trailer,
@@ -1056,7 +1057,7 @@ def _sets_every_grad_none(node: Node, element: Value) -> bool:
     if target.type != "name":
         return False
     body = node.children[5]
-    leaves = list(_leaves(body))
+    leaves = _leaves(body)
     if any(
         leaf.type == "keyword" and leaf.value in ("break", "continue", "return", "yield")
         for leaf in leaves
@@ -1097,15 +1098,6 @@ def _is_grad_none_assign(stmt: Node, name: str) -> bool:
         ):
             return True
     return False
-
-
-def _leaves(node: Node) -> Iterator[Node]:
-    children = getattr(node, "children", None)
-    if children is None:
-        yield node
-        return
-    for child in children:
-        yield from _leaves(child)
 
 
 def _any_constant(env: dict[str, Value]) -> bool:

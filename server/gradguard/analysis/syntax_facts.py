@@ -56,6 +56,7 @@ class SyntaxFacts:
         self._grad_reads: dict[str, list[int]] | None = None
         self._freezes: bool | None = None
         self._attr_assignments: dict[str, int] | None = None
+        self._setattr_lines: tuple[str, ...] | None = None
         # id(node) -> (node, fact), one table per kind of fact.
         self._per_node: dict[str, dict[int, tuple[Node, Any]]] = {}
         self._statements: dict[int, tuple[Node, tuple[Node, ...]]] = {}
@@ -106,6 +107,13 @@ class SyntaxFacts:
                     counts[match.group(1)] = counts.get(match.group(1), 0) + 1
             self._attr_assignments = counts
         return counts.get(attr, 0)
+
+    def setattr_may_set(self, attr: str) -> bool:
+        """Whether a line calling `setattr` mentions `attr` (`setattr(m, "inplace", True)`)."""
+        lines = self._setattr_lines
+        if lines is None:
+            lines = self._setattr_lines = tuple(line for line in self.lines if "setattr" in line)
+        return any(attr in line for line in lines)
 
     def global_names(self) -> frozenset[str]:
         """Names some `global` statement of the file declares."""

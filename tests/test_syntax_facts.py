@@ -59,11 +59,15 @@ def test_a_cached_tree_answers_each_fact_once_across_analyses(
         return compute(classdef)
 
     monkeypatch.setattr(syntax_facts, "_manual_optimization", counted)
-    source = LIGHTNING + "\n# a text no other test parses\n"
+    # The comment names the attribute, so the class's text has to be searched.
+    source = LIGHTNING + "\n# a text no other test parses: automatic_optimization stays on\n"
     first = _findings(source)
     second = _findings(source)
     assert first == second == [("GG105", 11, "ERROR")]
     assert len(asked) == 1  # one class, one tree: asked by the first analysis only
+    # A file whose text never names it has no class to search.
+    assert _findings(LIGHTNING + "\n# another text no other test parses\n") == first
+    assert len(asked) == 1
     tree = parsed_tree(source)
     assert facts_of(tree, split_lines(source)) is facts_of(tree, split_lines(source))
 
@@ -121,3 +125,45 @@ def test_facts_of_loops_and_generators() -> None:
 
 def _classdef(tree: object) -> object:
     return next(c for c in tree.children if c.type == "classdef")  # type: ignore[attr-defined]
+
+
+def test_a_call_text_cut_short_is_the_start_of_its_whole_text() -> None:
+    # Messages name a call by its first characters; they are read leaf by leaf instead of
+    # making the whole text.  On real code (this package, and parso's error leaves for a
+    # broken line), the short text is always the start of the whole one.
+    from gradguard.analysis import nodes
+
+    sources = [p.read_text() for p in sorted(Path(nodes.__file__).parent.glob("*.py"))]
+    sources.append("x = f(a,\n    b  # c\n)\ny = g(  h(\n")  # an unfinished call
+    checked = 0
+    for source in sources:
+        todo = [parse(source)]
+        while todo:
+            node = todo.pop()
+            children = getattr(node, "children", None)
+            if children is None:
+                continue
+            todo.extend(children)
+            for limit in (1, 40, 60, 10_000):
+                assert nodes._code_prefix(node, limit) == nodes._code(node)[:limit]
+            checked += 1
+    assert checked > 10_000
+
+
+@pytest.mark.parametrize(
+    ("test", "guard"),
+    [
+        ('__name__ == "__main__"', True),
+        ("__name__=='__main__'", True),
+        ('"__main__" == __name__', True),
+        ('__name__ != "__main__"', False),
+        ('__name__ == "__mp_main__"', False),
+        ('name == "__main__"', False),
+        ("a == b", False),
+    ],
+)
+def test_only_a_main_guard_is_one(test: str, guard: bool) -> None:
+    from gradguard.analysis.interpreter import _is_main_guard
+
+    if_stmt = parse(f"if {test}:\n    pass\n").children[0]
+    assert _is_main_guard(if_stmt.children[1]) is guard

@@ -14,6 +14,7 @@ from .nodes import (
     ARITH_OPS,
     Node,
     _code,
+    _code_prefix,
     _constant_index,
     _is_loop_variable,
     _string_constant,
@@ -327,7 +328,9 @@ class Autograd:
         graph = set(value.graph)
         for item in value.items or ():
             graph |= item.graph
-        origin = self.origin(node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}")
+        origin = self.origin(
+            node_range(node), f"`{_code_prefix(node, 40)}` on line {node.start_pos[0]}"
+        )
         for gid in graph:
             sc.escaped.add(gid)
             sc.escape_origin.setdefault(gid, origin)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..failures import line_of, swallowed
 from ..model import Range
 from . import torchnames as tn
-from .nodes import Node, _code, _is_class_ref, _is_static, _span_node
+from .nodes import Node, _code_prefix, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
 from .syntax import CallArgs, dotted_name, node_range
@@ -557,7 +557,7 @@ class Calls:
         state.stack.append(fn)
         state.chain.append(
             self.origin(
-                self.syntax.range(node), f"`{_code(node)[:60]}` on line {node.start_pos[0]}"
+                self.syntax.range(node), f"`{_code_prefix(node, 60)}` on line {node.start_pos[0]}"
             )
         )
         returned: list[Value] = []

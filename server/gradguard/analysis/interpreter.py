@@ -1154,6 +1154,17 @@ def _is_main_guard(test: Node) -> bool:
     # test's text is made only for those.
     if test.type != "comparison" or len(test.children) != 3:
         return False
+    left, op, right = test.children
+    if (
+        op.type != "operator"
+        or op.value != "=="
+        or "__name__"
+        not in (
+            getattr(left, "value", None),
+            getattr(right, "value", None),
+        )
+    ):
+        return False  # not `__name__ == …` (the common `if` test, answered without its text)
     code = test.get_code(include_prefix=False).replace("'", '"').replace(" ", "")
     return code in ('__name__=="__main__"', '"__main__"==__name__')
 

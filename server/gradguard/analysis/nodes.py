@@ -98,6 +98,30 @@ def _code(node: Node) -> str:
         return node.get_code()
 
 
+def _code_prefix(node: Node, limit: int) -> str:
+    """``_code(node)[:limit]`` without making the whole text: the leaves are read only until
+    ``limit`` characters are there (a call's text in a message, for each call made)."""
+    parts: list[str] = []
+    size = 0
+    todo = [node]
+    first = True
+    while todo and size < limit:
+        cur = todo.pop()
+        children = getattr(cur, "children", None)
+        if children is not None:
+            todo.extend(reversed(children))
+            continue
+        value = getattr(cur, "value", None)
+        prefix = getattr(cur, "prefix", None)
+        if not isinstance(value, str) or not isinstance(prefix, str):
+            return _code(node)[:limit]  # not a parso leaf: the slow, general way
+        piece = value if first else prefix + value
+        first = False
+        parts.append(piece)
+        size += len(piece)
+    return "".join(parts)[:limit]
+
+
 def _literal_bool(node: Node | None) -> bool | None:
     if node is None:
         return None

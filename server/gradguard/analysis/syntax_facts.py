@@ -57,6 +57,7 @@ class SyntaxFacts:
         self._freezes: bool | None = None
         self._attr_assignments: dict[str, int] | None = None
         self._setattr_lines: tuple[str, ...] | None = None
+        self._mentions_automatic_optimization: bool | None = None
         # id(node) -> (node, fact), one table per kind of fact.
         self._per_node: dict[str, dict[int, tuple[Node, Any]]] = {}
         self._statements: dict[int, tuple[Node, tuple[Node, ...]]] = {}
@@ -137,6 +138,13 @@ class SyntaxFacts:
 
     def manual_optimization(self, classdef: Node) -> bool:
         """Does a class's text turn Lightning's automatic optimization off?"""
+        mentioned = self._mentions_automatic_optimization
+        if mentioned is None:
+            mentioned = self._mentions_automatic_optimization = any(
+                "automatic_optimization" in line for line in self.lines
+            )
+        if not mentioned:
+            return False  # no class of the file can (its text is part of the file's)
         return self._fact("manual_optimization", classdef, _manual_optimization)
 
     def assigned_in(self, body: Node) -> frozenset[str]:

@@ -15,6 +15,7 @@ from .constants import tensor_fact
 from .nodes import (
     Node,
     _code,
+    _code_prefix,
     _code_span,
     _functional_info,
     _inplace_flag,
@@ -303,7 +304,7 @@ class TorchCalls:
         inputs = positional[1] if len(positional) > 1 else keywords.get("inputs", UNKNOWN)
         if func.func is None and func.module is None:
             return self.unknown_call(positional + list(keywords.values()), sc)
-        origin = self.origin(node_range(node), f"the inputs of `{_code(node)[:40]}`")
+        origin = self.origin(node_range(node), f"the inputs of `{_code_prefix(node, 40)}`")
         leaves = [
             fresh_tensor(Tri.YES, leaf=Tri.YES, grad_from=origin).evolve(
                 storage=x.storage or Storage()
@@ -550,7 +551,7 @@ class TorchCalls:
                     f"{mod.class_name}(…)",
                     self.origin(
                         node_range(node),
-                        f"`{_code(node)[:40]}` on line {node.start_pos[0]}",
+                        f"`{_code_prefix(node, 40)}` on line {node.start_pos[0]}",
                     ),
                     certain=grad is Tri.YES
                     and input_grad is Tri.YES
@@ -577,7 +578,8 @@ class TorchCalls:
                     rec = SaveRecord(
                         "LSTM",
                         self.origin(
-                            node_range(node), f"`{_code(node)[:40]}` on line {node.start_pos[0]}"
+                            node_range(node),
+                            f"`{_code_prefix(node, 40)}` on line {node.start_pos[0]}",
                         ),
                         certain=grad is Tri.YES and rg is Tri.YES,
                     )

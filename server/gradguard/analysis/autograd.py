@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import grads, ops
+from . import grads, modes, ops
 from .nodes import (
     ARITH_OPS,
     Node,
@@ -323,6 +323,53 @@ class Autograd:
         """A module built in the analysed file: its parameters have no grad yet."""
         if storage is not None and not self.is_foreign:
             self.calls.grads_none = grads.built(self.calls.grads_none, storage)
+
+    def module_built(self: Dataflow, storage: Storage | None, class_name: str) -> None:
+        """A user module built in the analysed file: in training mode (``modes``)."""
+        if storage is not None and not self.is_foreign:
+            self.calls.built_modules[id(storage)] = (storage, class_name)
+            self.calls.modes = modes.built(self.calls.modes, storage)
+
+    def module_mode(self: Dataflow, module: Value) -> bool | None:
+        """`module.training` when known: an instance the analysed file built, of the class
+        it was built as (not a stand-in sharing its storage), in a file that never assigns
+        `.training` itself."""
+        if self.syntax.assignments_to("training") or self.syntax.setattr_may_set("training"):
+            return None
+        seeded = self.calls.value_modes.get(id(module))
+        if seeded is not None:  # a stand-alone run's `self` (or its submodule)
+            return seeded
+        storage, desc = module.storage, module.module
+        if storage is None or desc is None or desc.user_class is None:
+            return None
+        built = self.calls.built_modules.get(id(storage))
+        if built is None or built[0] is not storage or built[1] != desc.class_name:
+            return None
+        return modes.mode_of(self.calls.modes, storage)
+
+    def mode_changed(self: Dataflow, recv: Value, mode: bool | None, sc: Scope) -> None:
+        """`recv.train(mode)` / `recv.eval()`: a module built here takes the mode with its
+        submodules; on anything else (a wrapper, a module of unknown make, a class that
+        overrides `train`) nothing is known of any module's mode from now on.  Another
+        file's top level changes nothing (it is replayed from a template, ``snapshots``;
+        what it builds is never known)."""
+        storage, desc = recv.storage, recv.module
+        built = self.calls.built_modules.get(id(storage)) if storage is not None else None
+        cls = self.class_info(desc.user_class) if desc is not None and desc.user_class else None
+        precise = (
+            storage is not None
+            and desc is not None
+            and built is not None
+            and built[0] is storage
+            and built[1] == desc.class_name
+            and cls is not None
+            and self.find_method(cls, "train") is None
+            and self.find_method(cls, "eval") is None
+        )
+        if precise and storage is not None:
+            self.calls.modes = modes.set_mode(storage, mode)
+        elif not (self.is_foreign and sc.info.kind == "module"):
+            self.calls.modes = modes.NOTHING_KNOWN
 
     def escape(self: Dataflow, value: Value, sc: Scope, node: Node) -> None:
         graph = set(value.graph)

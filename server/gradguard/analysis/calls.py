@@ -141,6 +141,16 @@ class CallState:
     looked_elsewhere: bool = False
     # The storages whose parameters have no `.grad` here (``grads``): a step skips them.
     grads_none: frozenset[Storage] = frozenset()
+    # The user modules known to be in training or eval mode (``modes``), and the class each
+    # instance the analysed file built has (id(storage) -> (storage, class name)).
+    modes: frozenset[tuple[Storage, bool]] = frozenset()
+    built_modules: dict[int, tuple[Storage, str]] = field(default_factory=dict)
+    # id(funcdef) of a module's method -> the modes its calls' receivers agreed on, by
+    # attribute path ("": the receiver, "head": its `head`), None when some call's
+    # receiver's mode was unknown; id(Value) -> mode, for a stand-alone run's `self` and
+    # its submodules (seeded from those calls).
+    self_modes: dict[int, dict[str, bool] | None] = field(default_factory=dict)
+    value_modes: dict[int, bool] = field(default_factory=dict)
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -321,6 +331,8 @@ class Calls:
             tensor=Tri.NO, requires_grad=Tri.NO, storage=Storage(), attrs=attrs, user_class=cls.name
         )
         self.grads_built(instance.storage)
+        if cls.is_module is Tri.YES:
+            self.module_built(instance.storage, cls.name)
         found = self.find_method(cls, "__init__")
         if cls.is_module is not Tri.NO or cls.is_autograd_function:
             early = _has_parameters(attrs) if attrs else cls.has_parameters
@@ -344,6 +356,28 @@ class Calls:
             has = min(has, Tri.MAYBE, key=int)
         desc = ModuleDesc(cls.name, has_parameters=has, origin=origin, user_class=cls.name)
         return instance.evolve(module=desc)
+
+    def receiver_modes(self: Dataflow, recv: Value) -> dict[str, bool] | None:
+        """The known training modes of a method's receiver (path "") and of the modules
+        its attributes hold ("head", "head.proj"…); None when the receiver's is unknown."""
+        top = self.module_mode(recv)
+        if top is None:
+            return None
+        out = {"": top}
+        todo: list[tuple[str, Value, int]] = [("", recv, 0)]
+        while todo:
+            prefix, cur, depth = todo.pop()
+            for key, sub in (cur.attrs or {}).items():
+                if sub.module is None or "." in key or sub is cur:
+                    continue
+                mode = self.module_mode(sub)
+                if mode is None:
+                    continue
+                path = f"{prefix}.{key}" if prefix else key
+                out[path] = mode
+                if depth < 2:
+                    todo.append((path, sub, depth + 1))
+        return out
 
     def ensure_initialised(self: Dataflow, cls: ClassInfo) -> None:
         """`cls.attrs`: what `__init__` (analysed on its own) sets on `self`."""
@@ -552,6 +586,18 @@ class Calls:
         )
         scope = Scope(info, {}, grad, flow.syntax.range(fn), parent=func.scope, cls=cls, returns=[])
         self_name = flow.bind_params(func, scope, args, positional, keywords)
+        if func.kind == "method" and func.bound is not None and cls is not None and grad:
+            # A call in grad mode (one under no_grad raises no in-place error of its own).
+            seen = self.receiver_modes(func.bound)
+            if id(fn) not in state.self_modes:
+                state.self_modes[id(fn)] = seen
+            else:
+                old = state.self_modes[id(fn)]
+                state.self_modes[id(fn)] = (
+                    None
+                    if old is None or seen is None
+                    else {k: m for k, m in old.items() if seen.get(k) is m}
+                )
         if self_name is not None and func.bound is not None:
             _enter_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
         state.stack.append(fn)

@@ -376,6 +376,10 @@ class Expressions:
             return self.module_attribute(owner, attr)
         if owner.attrs and attr in owner.attrs:
             return owner.attrs[attr]
+        if attr == "training" and (owner.module is not None or owner.attrs is not None):
+            mode = self.module_mode(owner)  # built in training mode, or `.eval()` since
+            if mode is not None:
+                return const_value(mode)
         if owner.torch_path:
             return Value(
                 tensor=Tri.NO,

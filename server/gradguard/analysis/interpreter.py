@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..failures import line_of, swallowed
 from . import grads as grads_none_facts
 from . import libraries
+from . import modes as module_modes
 from . import torchnames as tn
 from .library_calls import returned_loss
 from .modules import ImportRef
@@ -342,6 +343,8 @@ class Interpreter:
         state = self.calls
         grads_cond = state.grads_none  # after the tests evaluated so far
         grads_ends: list[grads_none_facts.GradsNone] = []  # where each clause run left the grads
+        modes_cond = state.modes  # the same for the modules' training modes
+        modes_ends: list[module_modes.Modes] = []
         clause = 0
         i = 0
         while i < len(children):
@@ -349,9 +352,11 @@ class Interpreter:
             if kw.type == "keyword" and kw.value in ("if", "elif"):
                 sc.env = dict(cond_env)
                 state.grads_none = grads_cond
+                state.modes = modes_cond
                 verdict = truth(self.expr(children[i + 1], sc))
                 cond_env = dict(sc.env)
                 grads_cond = state.grads_none
+                modes_cond = state.modes
                 if verdict is Tri.MAYBE and callers is not None and clause not in callers:
                     verdict = Tri.NO  # no known caller runs this clause
                 clause += 1
@@ -361,8 +366,10 @@ class Interpreter:
                     first_branch = lo if first_branch is None else first_branch
                     sc.grad = start_grad
                     state.grads_none = grads_cond
+                    state.modes = modes_cond
                     self.block(self.syntax.statements(children[i + 3]), sc)
                     grads_ends.append(state.grads_none)
+                    modes_ends.append(state.modes)
                     if sc.stopped:  # the branch returned: its path does not reach the end
                         ended.append(sc.env)
                         sc.stopped = False
@@ -385,8 +392,10 @@ class Interpreter:
                 lo = new_id()
                 first_branch = lo if first_branch is None else first_branch
                 state.grads_none = grads_cond
+                state.modes = modes_cond
                 self.block(self.syntax.statements(children[i + 2]), sc)
                 grads_ends.append(state.grads_none)
+                modes_ends.append(state.modes)
                 if sc.stopped:
                     ended.append(sc.env)
                     sc.stopped = False
@@ -400,13 +409,22 @@ class Interpreter:
                 i += 1
         if not has_else and not taken or not grads_ends:
             grads_ends.append(grads_cond)  # no clause may run
+            modes_ends.append(modes_cond)
         state.grads_none = grads_none_facts.join(grads_ends)
-        if not has_else and not taken and (callers is None or -1 in callers or not envs):
+        state.modes = module_modes.join(modes_ends)
+        if (
+            not has_else
+            and not taken
+            and (callers is None or -1 in callers or not envs and not ended)
+        ):  # no clause may run (the known callers' clauses all returned: they did not)
             ran.add(-1)
             envs.append(cond_env)
             grads.append(start_grad)
             spans.append(None)
-        if sc.returns is not None:  # analysed for a call: what the call's paths ran
+        if sc.returns is not None and start_grad is not Tri.NO:
+            # Analysed for a call: what the call's paths ran.  A clause a call ran under
+            # no_grad only (`if not self.training:` of an evaluation) is no clause a
+            # stand-alone run (in grad mode) follows.
             self.calls.branches.setdefault(id(node), set()).update(ran)
         if not envs and ended:  # every path returned: what follows does not run
             sc.env = ended[-1]
@@ -527,6 +545,7 @@ class Interpreter:
         pending_before = len(sc.pending)
         state = self.calls
         grads_entry = state.grads_none
+        modes_entry = state.modes
         for i, current in enumerate(passes):
             if current is not None:
                 self.assign(children[1], current, sc, children[3])
@@ -534,6 +553,7 @@ class Interpreter:
                 pending_before = len(sc.pending)
             # The loop head: entered from before the loop or from the previous iteration.
             state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
+            state.modes = module_modes.join([modes_entry, state.modes])
             self.block(self.syntax.statements(body), sc)
             if sc.stopped:  # the first iteration returns: there is no second
                 break
@@ -543,9 +563,11 @@ class Interpreter:
             if element is not None:
                 self.assign(children[1], element, sc, children[3])
             state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
+            state.modes = module_modes.join([modes_entry, state.modes])
             self.block(self.syntax.statements(body), sc)
         sc.stopped = False  # the loop may run no iteration at all
         state.grads_none = grads_none_facts.join([grads_entry, state.grads_none])
+        state.modes = module_modes.join([modes_entry, state.modes])
         if element is not None and _sets_every_grad_none(node, element):
             # `for p in model.parameters(): p.grad = None`: after the loop no parameter of
             # the model has a grad, however many iterations ran (none: it has none).
@@ -583,6 +605,7 @@ class Interpreter:
         # A handler may start anywhere in the try block: nothing is known of the grads
         # there, nor after the statement.
         grads_after = [state.grads_none]
+        modes_after = [state.modes]
         i = 0
         while i < len(children):
             child = children[i]
@@ -590,8 +613,10 @@ class Interpreter:
                 sc.stopped = False  # a handler may run after the try block returned
                 if child.value == "finally":
                     state.grads_none = grads_none_facts.join(grads_after)
+                    state.modes = module_modes.join(modes_after)
                 self.block(self.syntax.statements(children[i + 2]), sc)
                 grads_after.append(state.grads_none)
+                modes_after.append(state.modes)
                 if child.value == "try":
                     envs.append(dict(sc.env))
                 i += 3
@@ -601,8 +626,10 @@ class Interpreter:
                 sc.env = self.merged([start, envs[0]]) if envs else dict(start)
                 sc.stopped = False
                 state.grads_none = grads_none_facts.NOTHING_KNOWN
+                state.modes = module_modes.NOTHING_KNOWN
                 self.block(self.syntax.statements(children[i + 2]), sc)
                 grads_after.append(state.grads_none)
+                modes_after.append(state.modes)
                 envs.append(dict(sc.env))
                 i += 3
             else:
@@ -611,6 +638,7 @@ class Interpreter:
             sc.env = self.merged(envs)
         sc.stopped = False
         state.grads_none = grads_none_facts.join(grads_after)
+        state.modes = module_modes.join(modes_after)
 
     def define(self: Dataflow, node: Node, decorators: list[Node], sc: Scope) -> None:
         if node.type == "async_funcdef":
@@ -779,11 +807,17 @@ class Interpreter:
         # Analysed on its own: it may run after any backward (a framework hook is called
         # again after its previous call's `manual_backward`), and defining it runs nothing.
         outside = self.calls.grads_none
+        modes_outside = self.calls.modes
+        values_outside = self.calls.value_modes
         self.calls.grads_none = grads_none_facts.NOTHING_KNOWN
+        self.calls.modes = module_modes.NOTHING_KNOWN
+        self.calls.value_modes = self.seeded_modes(node, scope, cls)
         try:
             self.block(self.syntax.statements(node.children[-1]), scope)
         finally:
             self.calls.grads_none = outside
+            self.calls.modes = modes_outside
+            self.calls.value_modes = values_outside
         self.finish(scope)
         if cls is not None and name == "__init__" and scope.self_name:
             prefix = scope.self_name + "."
@@ -791,6 +825,30 @@ class Interpreter:
                 if key.startswith(prefix):
                     cls.attrs["self." + key[len(prefix) :]] = value
         self.run_deferred(scope)
+
+    def seeded_modes(
+        self: Dataflow, node: Node, scope: Scope, cls: ClassInfo | None
+    ) -> dict[int, bool]:
+        """A module method analysed on its own: the training modes every known call of it
+        gave its receiver and the receiver's submodules (by attribute path), on this run's
+        `self` and its attributes (``modes``); nothing when a call was not analysed."""
+        state = self.calls
+        known = state.self_modes.get(id(node))
+        if (
+            not known
+            or cls is None
+            or not scope.self_name
+            or id(node) not in state.called
+            or id(node) in state.unanalysed
+        ):
+            return {}
+        out: dict[int, bool] = {}
+        for path, mode in known.items():
+            key = scope.self_name + ("." + path if path else "")
+            value = scope.env.get(key)
+            if value is not None and (value.module is not None or value.attrs is not None):
+                out[id(value)] = mode
+        return out
 
     def decorator_grad(self: Dataflow, deco: Node, sc: Scope) -> Tri | None:
         expr = deco.children[1]

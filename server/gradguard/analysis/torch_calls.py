@@ -677,6 +677,26 @@ class TorchCalls:
             )
         return False
 
+    def mode_call(self: Dataflow, recv: Value, name: str, trailer: Node, sc: Scope) -> None:
+        """`model.train()`, `model.train(False)`, `model.eval()`: the mode it sets (``modes``);
+        a plain class's own `train()` method is no module's."""
+        cls = self.instance_class(recv)
+        if cls is not None and cls.is_module is Tri.NO:
+            return
+        mode: bool | None = False
+        if name == "train":
+            args = args_of(trailer)
+            if not args:
+                mode = True
+            elif len(args) == 1:
+                arg = args[0]
+                if arg.type == "argument" and arg.children[0].type == "name":
+                    arg = arg.children[2] if arg.children[0].value == "mode" else arg
+                mode = _literal_bool(arg)
+            else:
+                mode = None
+        self.mode_changed(recv, mode, sc)
+
     def any_submodule(self: Dataflow, recv: Value, include_self: bool) -> Value:
         """What `model.modules()` / `children()` yields: the known submodules joined (one
         of them, of unknown kind when they differ), or a module with the model's
@@ -854,6 +874,8 @@ class TorchCalls:
         call_span: tuple[Node, Node],
         sc: Scope,
     ) -> Value:
+        if name in ("train", "eval") and not recv.torch_path and recv.module_ref is None:
+            self.mode_call(recv, name, trailer, sc)
         if recv.torch_path:
             return self.torch_call(tn.canonical(f"{recv.torch_path}.{name}"), trailer, node, sc)
         if recv.module_ref is not None:  # `blocks.gate(x)`, `models.Net()`

@@ -36,8 +36,10 @@ from .values import (
     Value,
     _container,
     fresh_tensor,
+    is_closed,
     is_number,
     merge,
+    unclose,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class Autograd:
         target, op_leaf, rhs = node.children[0], node.children[1], node.children[2]
         op = op_leaf.value
         rv = self.expr(rhs, sc)
+        if target.type == "name" and target.value in sc.env:
+            unclose([sc.env[target.value]])  # `d |= {…}` adds keys in place
         if target.type in ("atom_expr", "power") and is_index_trailer(target.children[-1]):
             base_node = _without_last_trailer(target)
             base = self.expr(base_node, sc)
@@ -485,15 +489,18 @@ def _argfact(value: Value, name: str | None = None, lists: bool = False) -> ops.
 
 
 def _stored(container: Value, key: Node, value: Value) -> Value:
-    """A list or dict after `xs[i] = v` / `d["k"] = v`."""
+    """A list or dict after `xs[i] = v` / `d["k"] = v`: a dict whose keys were all known
+    still has all known (the new value's own cell); its other names' may have gained one."""
+    closed = [True] if is_closed(container) else None
+    unclose([container])
     position = _constant_index(key, container)
     items = list(container.items or ())
     if position is not None:
         items[position] = value
     elif container.keys is not None and _string_constant(key) is not None:
         new = _container(tuple(items) + (value,))
-        return new.evolve(keys=container.keys + (_string_constant(key) or "",))
+        return new.evolve(keys=container.keys + (_string_constant(key) or "",), closed=closed)
     else:
         element = value if container.element is None else merge(container.element, value)
         return container.evolve(items=None, keys=None, element=element)
-    return _container(tuple(items)).evolve(keys=container.keys)
+    return _container(tuple(items)).evolve(keys=container.keys, closed=closed)

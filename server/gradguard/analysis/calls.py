@@ -47,6 +47,7 @@ from .values import (
     is_unknown,
     joined_elements,
     merge,
+    unclose,
 )
 
 if TYPE_CHECKING:
@@ -253,7 +254,9 @@ class Calls:
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=joined_elements(elements))
 
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
-        """A call we know nothing of: its result may depend on every argument's graph."""
+        """A call we know nothing of: its result may depend on every argument's graph (and
+        it may add keys to a dict it gets)."""
+        unclose(args)
         graph: set[int] = set()
         for a in args:
             graph |= a.graph
@@ -662,7 +665,13 @@ class Calls:
                 queue = []
                 continue
             if param.star_count == 2:
-                self.bind(scope, pname, UNKNOWN)
+                named = {p.name.value for p in params if not p.star_count}
+                extra = {k: v for k, v in keywords.items() if k not in named}
+                if args.starred or len(extra) != len(args.keywords) - len(keywords.keys() & named):
+                    self.bind(scope, pname, UNKNOWN)
+                else:  # `f(a=1)` of `def f(**kw)`: a dict of exactly those keywords
+                    kw = _container(tuple(extra.values()))
+                    self.bind(scope, pname, kw.evolve(keys=tuple(extra), closed=[True]))
                 continue
             if pname in keywords:
                 value = keywords[pname]

@@ -230,7 +230,7 @@ class Expressions:
     def dict_or_set(self: Dataflow, inner: Node | None, sc: Scope) -> Value:
         """`{"a": t, "b": u}` (constant keys are kept), `{t, u}`, comprehensions."""
         if inner is None:
-            return _container(()).evolve(keys=())
+            return _container(()).evolve(keys=(), closed=[True])
         kids = inner.children if inner.type == "dictorsetmaker" else [inner]
         if any(c.type in ("comp_for", "sync_comp_for") for c in kids):
             if len(kids) >= 4 and kids[1].type == "operator" and kids[1].value == ":":
@@ -255,7 +255,9 @@ class Expressions:
                 values.append(self.expr(kids[i + 2], sc))
                 i += 4
             container = _container(tuple(values))
-            return container.evolve(keys=tuple(keys)) if constant else container.evolve(items=None)
+            if not constant:
+                return container.evolve(items=None)
+            return container.evolve(keys=tuple(keys), closed=[True])
         items = tuple(
             self.expr(c, sc) for c in kids if not (c.type == "operator" and c.value == ",")
         )

@@ -28,6 +28,7 @@ from .values import (
     _container,
     _fresh_copy,
     fresh_tensor,
+    unclose,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ _TENSOR_FIELDS = frozenset(
 class LibraryCalls:
     def library_call(self: Dataflow, path: str, trailer: Node, node: Node, sc: Scope) -> Value:
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        unclose([*positional, *keywords.values()])  # a library may add keys to a dict
         if libraries.builds_model(path):
             return self.library_model(path, node)
         if path in libraries.SUPERVISED_TRAINERS:

@@ -55,7 +55,9 @@ from .values import (
     const_value,
     constant,
     fresh_tensor,
+    is_closed,
     merge,
+    unclose,
 )
 
 if TYPE_CHECKING:
@@ -1017,6 +1019,17 @@ class TorchCalls:
                 self.replace_value(sc, recv, _grown(recv, name, positional[-1]))
             return NOT_TENSOR
         if recv.tensor is Tri.NO:
+            if name not in _DICT_READS:
+                unclose([recv])  # `d.update(…)`, `d.setdefault(…)`, `d.pop(…)`…
+            if (
+                name == "get"
+                and is_closed(recv)
+                and positional
+                and isinstance(positional[0].const, str)
+                and recv.keys is not None
+                and positional[0].const not in recv.keys
+            ):  # `cfg.get("amp", False)` of a dict without that key: the default
+                return positional[1] if len(positional) > 1 else const_value(None)
             if name == "values" and recv.keys is not None:
                 return recv.evolve(keys=None, items=None)
             if name == "items" and recv.keys is not None:
@@ -1289,6 +1302,9 @@ def _grown(container: Value, how: str, value: Value) -> Value:
     )
     return container.evolve(items=None, keys=None, element=element or container.element)
 
+
+# dict methods that leave its keys alone.
+_DICT_READS = frozenset({"get", "items", "values", "keys", "copy", "__getitem__", "__contains__"})
 
 _MODULE_CONTAINERS = frozenset({"ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 

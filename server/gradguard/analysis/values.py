@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import IntEnum
@@ -268,6 +268,11 @@ class Value:
     # A known constant (see ``constant``/``const_value``): bool, None, str, int, float or
     # an ``EnumMember``; NOCONST when not known.
     const: Any = NOCONST
+    # A dict whose ``keys`` are all its keys (a literal, `**kwargs` of a call): a cell its
+    # aliases share, emptied (``unclose``) by anything that may add a key elsewhere
+    # (`d[k] = v` through another name, `d.update(…)`, a call we do not follow).  None: the
+    # keys may be a part only.
+    closed: list[bool] | None = None
 
     def evolve(self, **changes: Any) -> Value:
         """A copy with some fields changed (``dataclasses.replace`` without re-running
@@ -551,6 +556,7 @@ class _Joiner:
                 "owner": a.owner if a.owner is b.owner else None,
                 "params_frozen": a.params_frozen and b.params_frozen,
                 "const": a.const if same_const(a.const, b.const) else NOCONST,
+                "closed": a.closed if a.closed is b.closed and keys_equal else None,
                 "library": a.library if a.library == b.library else None,
                 "model_output": a.model_output and b.model_output,
             }
@@ -644,6 +650,7 @@ def leq(a: Value, b: Value, _seen: set[tuple[int, int]] | None = None) -> bool:
         (a.module_ref, b.module_ref),
         (a.imported, b.imported),
         (a.owner, b.owner),
+        (a.closed, b.closed),
     ):
         if y is not None and x is not y:
             return False
@@ -723,6 +730,21 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
             else:
                 out[key] = joiner.join(a, b)
     return out
+
+
+def is_closed(value: Value) -> bool:
+    """A dict whose keys are known to be all its keys (``Value.closed``)."""
+    return value.closed is not None and value.closed[0] and value.keys is not None
+
+
+def unclose(values: Iterable[Value], depth: int = 0) -> None:
+    """Values some code we do not follow may mutate: their dicts (and the dicts they hold)
+    may gain keys."""
+    for value in values:
+        if value.closed is not None:
+            value.closed[0] = False
+        if value.items and depth < 3:
+            unclose(value.items, depth + 1)
 
 
 def _fresh_copy(value: Value) -> Value:

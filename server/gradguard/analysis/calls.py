@@ -199,6 +199,21 @@ class Calls:
         if (
             callee is UNKNOWN
             and head.type == "name"
+            and head.value == "getattr"
+            and len(node.children) > 1
+            and node.children[1] is trailer
+            and len(positional) == 2
+            and positional[0].torch_path
+            and isinstance(positional[1].const, str)
+            and positional[1].const.isidentifier()
+            and "getattr" not in self.bound_names()
+        ):
+            # `getattr(nn, act)(inplace=True)` with `act` a known string: the same name as
+            # `nn.ReLU` (a two-argument getattr is the attribute itself).
+            return self.attribute(positional[0], positional[1].const, node, sc)
+        if (
+            callee is UNKNOWN
+            and head.type == "name"
             and head.value == "chain"
             and len(node.children) > 1
             and node.children[1] is trailer
@@ -611,6 +626,10 @@ class Calls:
         )
         returned: list[Value] = []
         scope.returns = returned
+        # Saved tensors the caller modified: a backward() in the callee reports them
+        # (`def train_g(loss): loss.backward()`); what stays pending goes back below.
+        scope.pending = sc.pending
+        sc.pending = []
         try:
             if fn.type == "lambdef":
                 returned.append(flow.expr(fn.children[-1], scope))

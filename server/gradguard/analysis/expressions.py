@@ -310,10 +310,10 @@ class Expressions:
         if head.type == "keyword" and head.value == "await":
             return self.expr(children[1], sc) if len(children) == 2 else UNKNOWN
         cur = self.expr(head, sc)
+        i = 0
         if cur.imported is not None and trailers:  # `f(x)`, `mod.f(x)`, `Cls(…)` of another file
             cur = self.resolve_import(cur)
         path: str | None = head.value if head.type == "name" else None
-        i = 0
         while i < len(trailers):
             tr = trailers[i]
             span_end = tr
@@ -571,6 +571,13 @@ class Expressions:
             for a in args.positional
         ]
         keywords = {k: self.expr(v, sc) for k, v in args.keywords.items()}
+        for spread in args.double_stars:
+            # `f(**cfg)` with `cfg` a dict of constant keys: its items are those keywords.
+            value = self.expr(spread, sc)
+            if value.keys is not None and value.items is not None:
+                for key, item in zip(value.keys, value.items, strict=False):
+                    if key.isidentifier():
+                        keywords.setdefault(key, item)
         return args, positional, keywords
 
     def expand_stars(

@@ -71,6 +71,8 @@ class CallArgs:
     starred: bool = False
     # `f(a, *xs)`: each `*xs` expression with how many positional arguments precede it.
     stars: list[tuple[int, Node]] = field(default_factory=list)
+    # `f(**kw)`: each `**kw` expression.
+    double_stars: list[Node] = field(default_factory=list)
 
 
 def call_args(trailer: Node) -> CallArgs:
@@ -89,6 +91,8 @@ def call_args(trailer: Node) -> CallArgs:
                 out.starred = True
                 if first.value == "*" and len(item.children) == 2:
                     out.stars.append((len(out.positional), item.children[1]))
+                elif len(item.children) == 2:
+                    out.double_stars.append(item.children[1])
                 continue
             if (
                 len(item.children) >= 3

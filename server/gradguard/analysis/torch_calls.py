@@ -176,6 +176,16 @@ class TorchCalls:
             for item in v.items
             if item.tensor is not Tri.NO
         ]
+        # ... and so is what a list of unknown length holds (`[f(x) for x in xs]`).
+        tensors += [
+            v.element
+            for v in positional
+            if v.tensor is Tri.NO
+            and v.items is None
+            and v.module is None
+            and v.element is not None
+            and v.element.tensor is not Tri.NO
+        ]
         if (
             out_node is not None
             and not (out_node.type == "keyword" and out_node.value == "None")
@@ -520,7 +530,13 @@ class TorchCalls:
                 result = result.evolve(tensor=Tri.MAYBE)
             # Layers save their tensor inputs for the weights' gradient (an RNN cell its
             # hidden state too).
-            for arg in positional if mod.saves_input and grad is not Tri.NO else ():
+            inputs = [
+                item
+                for a in positional
+                # `cell(x, (h, c))`: an LSTM's state tuple is saved item by item
+                for item in (a.items if a.tensor is Tri.NO and a.items is not None else (a,))
+            ]
+            for arg in inputs if mod.saves_input and grad is not Tri.NO else ():
                 if arg.storage is None or arg.tensor is Tri.NO:
                     continue
                 rec = SaveRecord(
@@ -1269,8 +1285,10 @@ def _flag_value(
     literal: Tri, info: dict[str, Any], positional: list[Value], keywords: dict[str, Value]
 ) -> Tri:
     """`inplace=flag` with `flag` a known constant (a default, a constructor argument)."""
-    if literal is not Tri.MAYBE:
+    if literal is Tri.YES:
         return literal
+    if literal is Tri.NO and info["inplace_param"] not in keywords:
+        return literal  # not passed (`**cfg` may pass it: ``evaluate_args`` spreads it)
     value = keywords.get(info["inplace_param"])
     index = info.get("inplace_index")
     if value is None and index is not None and index < len(positional):

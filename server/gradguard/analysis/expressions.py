@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import constants, libraries
 from . import torchnames as tn
+from .modules import ImportRef
 from .nodes import (
     _CONVENTIONAL,
     ARITH_OPS,
@@ -35,6 +36,7 @@ from .values import (
     _container,
     _fresh_copy,
     const_value,
+    deep_copied,
     is_number,
     join_all,
     joined_elements,
@@ -311,9 +313,17 @@ class Expressions:
             return self.expr(children[1], sc) if len(children) == 2 else UNKNOWN
         cur = self.expr(head, sc)
         i = 0
+        copying = _deepcopy_trailers(cur.imported, trailers)
+        if copying:  # `copy.deepcopy(model)`, `deepcopy(model)`
+            args, positional, _ = self.evaluate_args(trailers[copying - 1], sc)
+            if len(positional) == 1 and not args.starred and not args.keywords:
+                cur = deep_copied(positional[0], {})
+            else:
+                cur = self.unknown_call(positional, sc)
+            i = copying
         if cur.imported is not None and trailers:  # `f(x)`, `mod.f(x)`, `Cls(…)` of another file
             cur = self.resolve_import(cur)
-        path: str | None = head.value if head.type == "name" else None
+        path: str | None = head.value if head.type == "name" and not copying else None
         while i < len(trailers):
             tr = trailers[i]
             span_end = tr
@@ -662,3 +672,22 @@ def _top_names(node: Node) -> list[str]:
         elif stmt.type == "name":
             out.append(stmt.value)
     return out
+
+
+def _deepcopy_trailers(ref: ImportRef | None, trailers: list[Node]) -> int:
+    """How many of ``trailers`` make a call of the standard library's `copy.deepcopy` on a
+    name bound by `import copy` (2: `.deepcopy`, `(…)`) or `from copy import deepcopy` (1);
+    0 when they do not."""
+    if ref is None or ref.level or ref.module != "copy":
+        return 0
+    if ref.name == "deepcopy":
+        return 1 if trailers and is_call_trailer(trailers[0]) else 0
+    if (
+        ref.name is None
+        and len(trailers) >= 2
+        and is_attr_trailer(trailers[0])
+        and trailers[0].children[1].value == "deepcopy"
+        and is_call_trailer(trailers[1])
+    ):
+        return 2
+    return 0

@@ -772,3 +772,62 @@ def joined_elements(elements: list[Value]) -> Value:
 def _container(items: tuple[Value, ...]) -> Value:
     element = join_all(list(items)) if items else None
     return Value(tensor=Tri.NO, requires_grad=Tri.NO, items=items, element=element)
+
+
+def deep_copied(value: Value, memo: dict[int, Value]) -> Value:
+    """What `copy.deepcopy(value)` gives: the same structure and facts over new storages (a
+    model's copy has parameters of its own, which no op saved yet); a tensor's copy is a
+    leaf with the original's requires_grad (only leaves support deepcopy)."""
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    if value is UNKNOWN or value.imported is not None or value.module_ref is not None:
+        return value
+    if value.tensor is not Tri.NO and value.module is None:
+        copied = value.evolve(
+            storage=Storage() if value.storage is not None else None,
+            graph=frozenset(),
+            base=None,
+            view=Tri.NO,
+            multi_view=None,
+            no_grad_view=False,
+            data_of=None,
+        )
+        memo[id(value)] = copied
+        return copied
+    if value.module is None and value.attrs is None and value.items is None:
+        if value.element is None and value.storage is None:
+            return value  # a constant, a function, a class
+    storage = Storage() if value.storage is not None else None
+    copied = value.evolve(storage=storage)
+    if value.closed is not None:
+        copied = copied.evolve(closed=list(value.closed))  # a cell of its own
+    memo[id(value)] = copied
+    changes: dict[str, object] = {}
+    members: list[Value] = []
+    if value.attrs is not None:
+        attrs = {key: deep_copied(v, memo) for key, v in value.attrs.items()}
+        members += attrs.values()
+        changes["attrs"] = attrs
+    if value.items is not None:
+        items = tuple(deep_copied(v, memo) for v in value.items)
+        members += items
+        changes["items"] = items
+    if value.element is not None:
+        element = deep_copied(value.element, memo)
+        members.append(element)
+        changes["element"] = element
+    if storage is not None and value.storage is not None:
+        # the copies of the original's parts are the copy's parts
+        old_parts = {id(p) for p in value.storage.parts}
+        originals = [
+            *(value.attrs or {}).values(),
+            *(value.items or ()),
+            *((value.element,) if value.element is not None else ()),
+        ]
+        for original, member in zip(originals, members, strict=True):
+            if original.storage is not None and id(original.storage) in old_parts:
+                storage.add_part(member.storage)
+    if changes:
+        copied.__dict__.update(changes)  # the memo holds this very object (cycles)
+    return copied

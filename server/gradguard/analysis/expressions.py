@@ -19,6 +19,7 @@ from .nodes import (
 from .scope import FuncRef, Scope
 from .syntax import (
     CallArgs,
+    dotted_name,
     is_attr_trailer,
     is_call_trailer,
     is_index_trailer,
@@ -491,6 +492,9 @@ class Expressions:
             return self.model_item(base)
         if base.items is not None and base.tensor is Tri.NO:
             position = _constant_index(trailer.children[1], base)
+            if position is None and dotted_name(trailer.children[1]) is not None:
+                # `ACTS[act]`, `self.layers[i]` with a name whose constant is known
+                position = _const_position(self.expr(trailer.children[1], sc).const, base)
             if position is not None:
                 return base.items[position]
             return base.element or UNKNOWN
@@ -691,3 +695,15 @@ def _deepcopy_trailers(ref: ImportRef | None, trailers: list[Node]) -> int:
     ):
         return 2
     return 0
+
+
+def _const_position(key: Any, base: Value) -> int | None:
+    """Where the constant ``key`` is in a container whose items are known: a known key of a
+    dict with constant keys, an int position (negative from the end) of a list or tuple."""
+    items = base.items or ()
+    if base.keys is not None:
+        return base.keys.index(key) if isinstance(key, str) and key in base.keys else None
+    if type(key) is int and -len(items) <= key < len(items):
+        return key % len(items)
+    return None
+

@@ -37,6 +37,7 @@ from .syntax import (
     dotted_name,
     enclosing_statement,
     is_attr_trailer,
+    is_call_trailer,
     is_index_trailer,
     node_range,
 )
@@ -51,6 +52,7 @@ from .values import (
     _container,
     _fresh_copy,
     _merge_envs,
+    const_value,
     new_id,
     truth,
     unknown,
@@ -514,6 +516,26 @@ class Interpreter:
         """The names a loop body binds (``syntax_facts``)."""
         return self.syntax.assigned_in(body)
 
+    def range_len_members(self: Dataflow, node: Node, sc: Scope) -> tuple[Value, ...] | None:
+        """The members of `X` when ``node`` is `range(len(X))`, X a name or attribute path
+        to a module container of several kinds (see ``_distinct_members``), else None."""
+        cur = node
+        for fname in ("range", "len"):
+            if (
+                cur.type not in ("atom_expr", "power")
+                or len(cur.children) != 2
+                or cur.children[0].type != "name"
+                or cur.children[0].value != fname
+                or fname in self.bound_names()
+                or not is_call_trailer(cur.children[1])
+                or len(cur.children[1].children) != 3
+            ):
+                return None
+            cur = cur.children[1].children[1]
+        if dotted_name(cur) is None:
+            return None
+        return _distinct_members(self.expr(cur, sc))
+
     def loop(self: Dataflow, node: Node, sc: Scope) -> None:
         children = node.children
         iterable: Value | None = None
@@ -542,6 +564,11 @@ class Interpreter:
         # runs once per member, so each one's own forward is followed.
         members = _distinct_members(iterable) if iterable is not None else None
         passes: list[Value | None] = list(members) if members else [element, element]
+        if members is None and node.type == "for_stmt":
+            # `for i in range(len(self.layers)):` over such a container: once per position
+            counted = self.range_len_members(children[3], sc)
+            if counted is not None:
+                passes = [const_value(k) for k in range(len(counted))]
         pending_before = len(sc.pending)
         state = self.calls
         grads_entry = state.grads_none

@@ -15,6 +15,7 @@ from .nodes import (
     _constant_index,
     _leaves,
     _string_constant,
+    _without_last_trailer,
 )
 from .scope import FuncRef, Scope
 from .syntax import (
@@ -38,6 +39,7 @@ from .values import (
     _fresh_copy,
     const_value,
     deep_copied,
+    is_closed,
     is_number,
     join_all,
     joined_elements,
@@ -230,6 +232,57 @@ class Expressions:
                 sc.env[name] = old
         return Value(tensor=Tri.NO, requires_grad=Tri.NO, element=value)
 
+    def dict_comprehension_over_items(
+        self: Dataflow, key: Node, value: Node, comp: Node, sc: Scope
+    ) -> Value | None:
+        """`{k: f(v) for k, v in d.items()}` (one `for`, no `if`) over a dict whose keys are
+        known: the same keys, each with what `f` gives for that key's value; else None."""
+        if comp.type not in ("comp_for", "sync_comp_for") or comp.children[0].type != "keyword":
+            return None
+        kids = comp.children
+        if kids[0].value != "for" or len(kids) != 4:
+            return None
+        target, iterable = kids[1], kids[3]
+        names = (
+            [c for c in target.children if c.type == "name"] if target.type == "exprlist" else []
+        )
+        if (
+            len(names) != 2
+            or len(target.children) != 3
+            or key.type != "name"
+            or key.value != names[0].value
+            or names[0].value == names[1].value
+            or iterable.type not in ("atom_expr", "power")
+            or len(iterable.children) < 3
+            or not is_attr_trailer(iterable.children[-2])
+            or iterable.children[-2].children[1].value != "items"
+            or not is_call_trailer(iterable.children[-1])
+            or len(iterable.children[-1].children) != 2
+        ):
+            return None
+        owner = _without_two_trailers(iterable)
+        if dotted_name(owner) is None:
+            return None
+        base = self.expr(owner, sc)
+        if base.keys is None or base.items is None or base.tensor is not Tri.NO:
+            return None
+        if len(base.keys) > 16:
+            return None
+        k_name, v_name = names[0].value, names[1].value
+        saved = {n: sc.env.get(n) for n in (k_name, v_name)}
+        values: list[Value] = []
+        for k, item in zip(base.keys, base.items, strict=False):
+            sc.env[k_name] = const_value(k)
+            sc.env[v_name] = item
+            values.append(self.expr(value, sc))
+        for name, old in saved.items():  # comprehension variables do not leak
+            if old is None:
+                sc.env.pop(name, None)
+            else:
+                sc.env[name] = old
+        closed = [True] if is_closed(base) else None
+        return _container(tuple(values)).evolve(keys=tuple(base.keys), closed=closed)
+
     def dict_or_set(self: Dataflow, inner: Node | None, sc: Scope) -> Value:
         """`{"a": t, "b": u}` (constant keys are kept), `{t, u}`, comprehensions."""
         if inner is None:
@@ -237,6 +290,9 @@ class Expressions:
         kids = inner.children if inner.type == "dictorsetmaker" else [inner]
         if any(c.type in ("comp_for", "sync_comp_for") for c in kids):
             if len(kids) >= 4 and kids[1].type == "operator" and kids[1].value == ":":
+                unrolled = self.dict_comprehension_over_items(kids[0], kids[2], kids[3], sc)
+                if unrolled is not None:
+                    return unrolled
                 comp = self.comprehension(kids[2], kids[3], sc)
                 return comp
             return self.comprehension(kids[0], kids[1], sc)
@@ -707,3 +763,7 @@ def _const_position(key: Any, base: Value) -> int | None:
         return key % len(items)
     return None
 
+
+def _without_two_trailers(node: Node) -> Node:
+    """`self.models` of `self.models.items()`."""
+    return _without_last_trailer(_without_last_trailer(node))

@@ -943,7 +943,16 @@ class Interpreter:
                 if element.type == "star_expr":
                     self.assign(element.children[1], UNKNOWN, sc, None)
                     continue
-                item = items[i] if items is not None else (value.element or UNKNOWN)
+                if items is not None:
+                    item = items[i]
+                elif value.element is None and value.tensor is Tri.YES and value.view is Tri.YES:
+                    # `q, k = t.reshape(…).permute(…)`: iterating a tensor unbinds it into
+                    # multi-output views (only a view op's result: it is surely one tensor,
+                    # where an op may return a tuple the table does not model)
+                    item = self.iter_element(value, rhs if rhs is not None else target, sc)
+                    item = item or UNKNOWN
+                else:
+                    item = value.element or UNKNOWN
                 self.assign(element, item, sc, None)
             return
         if t in ("atom_expr", "power"):

@@ -949,8 +949,9 @@ class Interpreter:
                     # `q, k = t.reshape(…).permute(…)`: iterating a tensor unbinds it into
                     # multi-output views (only a view op's result: it is surely one tensor,
                     # where an op may return a tuple the table does not model)
-                    item = self.iter_element(value, rhs if rhs is not None else target, sc)
-                    item = item or UNKNOWN
+                    item = (
+                        self.iter_element(value, rhs if rhs is not None else target, sc) or UNKNOWN
+                    )
                 else:
                     item = value.element or UNKNOWN
                 self.assign(element, item, sc, None)

@@ -126,6 +126,9 @@ class CallState:
     # its known call sites: a function every caller runs under no_grad has no grad-mode
     # verdict of its own.
     entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
+    # The same keys: functions some call the program makes was not analysed (past the
+    # bounds), or that the program calls as a method or lambda.
+    entry_unfollowed: set[tuple[str | None, Range]] = field(default_factory=set)
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
     # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
     # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
@@ -558,9 +561,12 @@ class Calls:
         if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
-            state.entry_modes.setdefault((callee_file, func.flow.syntax.range(fn)), set()).add(
-                sc.grad
-            )
+            entry = (callee_file, func.flow.syntax.range(fn))
+            state.entry_modes.setdefault(entry, set()).add(sc.grad)
+            if func.kind != "function" or fn.type != "funcdef":
+                state.entry_unfollowed.add(entry)
+        else:
+            entry = None
         # Recursion is followed only while a constant argument may decide its base case
         # (`rec(t, n - 1)` with a known `n`), within the depth bound.
         recursive = fn in state.stack and not any(
@@ -574,6 +580,8 @@ class Calls:
             or (fn.type == "funcdef" and func.flow.syntax.is_generator(fn))
         ):
             state.unanalysed.add(id(fn))
+            if entry is not None:
+                state.entry_unfollowed.add(entry)
             return None
         state.analysed += 1
         state.called.add(id(fn))

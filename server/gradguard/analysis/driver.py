@@ -20,11 +20,12 @@ from parso.grammar import Grammar, load_grammar
 from ..config import Settings
 from ..failures import swallowed
 from ..fixes import FixContext
-from ..model import Diagnostic, RelatedInfo, Severity
+from ..model import Diagnostic, Range, RelatedInfo, Severity
 from ..rules import RULE_MODULES
 from ..text import split_lines
 from .dataflow import Dataflow
 from .modules import SourceReader, parsed_tree
+from .nodes import Node
 from .sites import Violation, WriteSite
 from .syntax import node_range
 from .values import Tri, fresh_ids
@@ -107,6 +108,7 @@ def _analyze(
     foreign: dict[str, dict[object, Diagnostic]] = {}
     judged: list[tuple[str, WriteSite | Violation]] = [("diagnose", s) for s in flow.sites]
     judged += [("diagnose_violation", v) for v in flow.violations]
+    tentative: list[Diagnostic] = []  # kept only beside a finding of the program's run
     for method, finding in judged:
         site = finding if isinstance(finding, WriteSite) else finding.site
         if site.path is not None and not site.call_chain:
@@ -123,11 +125,17 @@ def _analyze(
         if diag is None:
             continue
         diag = _with_call_chain(diag, site)
+        if _contradicted(site, flow):
+            tentative.append(diag)
+            continue
         if site.path is None:
             _keep_worst(local, diag)
             continue
         _keep_worst(foreign.setdefault(site.path, {}), _seen_from(diag, site.path, path))
         _keep_worst(local, _at_call_site(diag, site, path))
+    for diag in tentative:
+        if diag.range in local:
+            _keep_worst(local, diag)
     return Analysis(
         list(local.values()),
         {p: list(d.values()) for p, d in foreign.items()},
@@ -172,12 +180,59 @@ def _standalone_verdict(diag: Diagnostic, site: WriteSite, flow: Dataflow) -> Di
     root = scope.outer_range if site.call_chain else scope.range
     if root is None or root == node_range(flow.module):
         return diag
-    modes = flow.calls.entry_modes.get((None if site.call_chain else site.path, root))
+    key = (None if site.call_chain else site.path, root)
+    modes = flow.calls.entry_modes.get(key)
     if modes and all(mode is Tri.NO for mode in modes):
         return None
     if diag.severity == Severity.ERROR and not scope.entry_grad_certain and not site.call_chain:
         return replace(diag, severity=Severity.WARNING)
     return diag
+
+
+def _contradicted(site: WriteSite, flow: Dataflow) -> bool:
+    """A finding of a function's own run (unknown arguments) in a plain function of this
+    file that the program calls, every call analysed in its context (`run(CONFIG)`), and
+    whose name is used for nothing but direct calls: its run with unknown arguments (`if
+    cfg["fused"]:` undecided) is no evidence against what every visible call showed.  Kept
+    only where a call's own analysis reports the same place."""
+    scope = site.scope
+    if site.path is not None or scope.kind == "module" or scope.callers[:1] == ("<module>",):
+        return False
+    root = scope.outer_range if site.call_chain else scope.range
+    if root is None or root == node_range(flow.module):
+        return False
+    key = (None if site.call_chain else site.path, root)
+    if not flow.calls.entry_modes.get(key) or key in flow.calls.entry_unfollowed:
+        return False
+    name = scope.callers[0] if site.call_chain and scope.callers else scope.name
+    return _only_called(flow.module, name, root)
+
+
+def _only_called(module: Node, name: str | None, root: Range) -> bool:
+    """Is the module-level or nested function `name` defined at `root` used only by direct
+    calls `name(…)` (not passed on, stored, decorated, or reached as an attribute)?"""
+    if not name:
+        return False
+    defined = False
+    for leaf in module.get_used_names().get(name, []):
+        parent = leaf.parent
+        if parent is not None and parent.type == "funcdef" and parent.name is leaf:
+            if node_range(parent) != root:
+                return False  # another function of that name: which one a call reaches
+            defined = True
+            if parent.parent is not None and parent.parent.type == "decorated":
+                return False
+            continue
+        nxt = leaf.get_next_leaf()
+        if (
+            parent is None
+            or parent.type not in ("atom_expr", "power")
+            or parent.children[0] is not leaf
+            or nxt is None
+            or nxt.value != "("
+        ):
+            return False
+    return defined
 
 
 def _keep_worst(found: dict[object, Diagnostic], diag: Diagnostic) -> None:

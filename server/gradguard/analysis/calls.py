@@ -20,6 +20,7 @@ with unknown parameters (library code), by the interpreter.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,11 +44,13 @@ from .values import (
     Value,
     _container,
     _fresh_copy,
+    const_value,
     fresh_tensor,
     is_unknown,
     joined_elements,
     merge,
     unclose,
+    unknown,
 )
 
 if TYPE_CHECKING:
@@ -370,6 +373,8 @@ class Calls:
             func = FuncRef(fn, decorators, owner.scope or sc, owner.flow or self, owner, "method")
             func.bound = instance
             self.call_user(func, args, positional, keywords, node, sc)
+        elif cls.is_module is Tri.NO and not args.starred and instance.attrs is not None:
+            self.dataclass_fields(cls, instance.attrs, positional, keywords)
         if cls.is_module is Tri.NO and not cls.is_autograd_function:
             return instance
         has = _has_parameters(attrs) if found is not None else cls.has_parameters
@@ -377,6 +382,55 @@ class Calls:
             has = min(has, Tri.MAYBE, key=int)
         desc = ModuleDesc(cls.name, has_parameters=has, origin=origin, user_class=cls.name)
         return instance.evolve(module=desc)
+
+    def dataclass_fields(
+        self: Dataflow,
+        cls: ClassInfo,
+        attrs: dict[str, Value],
+        positional: list[Value],
+        keywords: dict[str, Value],
+    ) -> None:
+        """`Cfg(…)` of a `@dataclass` without bases or `__init__`/`__post_init__`: each field
+        that is a constant is its argument or its literal default (`amp: bool = False`).  Nothing when the file
+        may set attributes some other way (`setattr`, `__dict__`, `vars(…)`); a field the
+        file assigns anywhere (`cfg.amp = True`) is no constant."""
+        node = cls.node
+        decorated = node.parent if node.parent is not None else None
+        if decorated is None or decorated.type != "decorated" or cls.bases:
+            return
+        decos = decorated.children[0]
+        texts = [d.get_code(include_prefix=False).strip() for d in _decorator_nodes(decos)]
+        if not any(
+            t.lstrip("@").split("(")[0] in ("dataclass", "dataclasses.dataclass") for t in texts
+        ):
+            return
+        if "__post_init__" in cls.methods or "__init__" in cls.methods:
+            return
+        if any("setattr" in line or "__dict__" in line or "vars(" in line for line in self.lines):
+            return
+        order: list[tuple[str, Value]] = []
+        for stmt in self.syntax.statements(node.children[-1]):
+            if stmt.type != "expr_stmt" or len(stmt.children) != 2:
+                continue
+            target, ann = stmt.children
+            if target.type != "name" or ann.type != "annassign":
+                continue
+            annotation = ann.children[1].get_code(include_prefix=False).strip()
+            if "ClassVar" in annotation or "InitVar" in annotation:
+                return
+            default: Value = unknown()
+            if len(ann.children) == 4:
+                literal = self.syntax.literal(ann.children[3])
+                if literal is not NOCONST:
+                    default = const_value(literal)
+            order.append((target.value, default))
+        if len(positional) > len(order):
+            return
+        for i, (name, default) in enumerate(order):
+            value = positional[i] if i < len(positional) else keywords.get(name, default)
+            if value.const is NOCONST or _field_assigned(self.lines, name, cls.node):
+                continue  # only flags and numbers: the fields' other values stay unknown
+            attrs[name] = value
 
     def receiver_modes(self: Dataflow, recv: Value) -> dict[str, bool] | None:
         """The known training modes of a method's receiver (path "") and of the modules
@@ -792,3 +846,24 @@ def sc_of(flow: Dataflow) -> Scope:
     if flow.root_scope is None:
         raise LookupError("the file's top level has not run")
     return flow.root_scope
+
+
+def _decorator_nodes(decos: Node) -> list[Node]:
+    """The decorator nodes of a `decorated` statement's first child."""
+    return list(decos.children) if decos.type == "decorators" else [decos]
+
+
+def _field_assigned(lines: list[str], name: str, classdef: Node) -> bool:
+    """Does a line assign attribute `name` of something that may be a dataclass instance
+    (`cfg.amp = True`, `self.cfg.amp += 1`)?  `self.amp = …` outside the class's own
+    lines sets another class's instance."""
+    pattern = re.compile(r"([\w.\])]*)\." + re.escape(name) + r"\s*(?:=(?!=)|[-+*/|&]=)")
+    first, last = classdef.start_pos[0], classdef.end_pos[0]
+    for number, line in enumerate(lines, 1):
+        if name not in line:
+            continue
+        for match in pattern.finditer(line):
+            if match.group(1) == "self" and not first <= number <= last:
+                continue
+            return True
+    return False

@@ -46,6 +46,7 @@ from .values import (
     _fresh_copy,
     const_value,
     fresh_tensor,
+    is_closed,
     is_unknown,
     joined_elements,
     merge,
@@ -665,7 +666,11 @@ class Calls:
             outer_range=sc.info.outer_range or sc.info.range,
         )
         scope = Scope(info, {}, grad, flow.syntax.range(fn), parent=func.scope, cls=cls, returns=[])
-        self_name = flow.bind_params(func, scope, args, positional, keywords)
+        spread_known = not args.stars and all(
+            spread.type == "name" and is_closed(self.lookup_path(spread.value, sc) or UNKNOWN)
+            for spread in args.double_stars
+        )  # `f(**opts)` of a dict whose keys are all known: the keywords are all known
+        self_name = flow.bind_params(func, scope, args, positional, keywords, spread_known)
         if func.kind == "method" and func.bound is not None and cls is not None and grad:
             # A call in grad mode (one under no_grad raises no in-place error of its own).
             seen = self.receiver_modes(func.bound)
@@ -722,8 +727,10 @@ class Calls:
         args: CallArgs,
         positional: list[Value],
         keywords: dict[str, Value],
+        spread_known: bool = False,
     ) -> str | None:
-        """Bind the callee's parameters to the arguments; the name of `self`, if any."""
+        """Bind the callee's parameters to the arguments; the name of `self`, if any
+        (`spread_known`: each `**d` of the call spreads a dict whose keys are all known)."""
         params = func.node.get_params()
         self_name = None
         queue = list(positional)
@@ -748,7 +755,8 @@ class Calls:
             if param.star_count == 2:
                 named = {p.name.value for p in params if not p.star_count}
                 extra = {k: v for k, v in keywords.items() if k not in named}
-                if args.starred or len(extra) != len(args.keywords) - len(keywords.keys() & named):
+                starred = args.starred and not (spread_known and len(args.double_stars) > 0)
+                if starred or _star_expressions(args):
                     self.bind(scope, pname, UNKNOWN)
                 else:  # `f(a=1)` of `def f(**kw)`: a dict of exactly those keywords
                     kw = _container(tuple(extra.values()))
@@ -867,3 +875,8 @@ def _field_assigned(lines: list[str], name: str, classdef: Node) -> bool:
                 continue
             return True
     return False
+
+
+def _star_expressions(args: CallArgs) -> bool:
+    """Does the call spread something we cannot count (`*xs`, a `*` that is no argument)?"""
+    return bool(args.stars) or (args.starred and not args.double_stars)

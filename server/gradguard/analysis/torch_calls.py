@@ -1035,8 +1035,12 @@ class TorchCalls:
                 self.replace_value(sc, recv, _grown(recv, name, positional[-1]))
             return NOT_TENSOR
         if recv.tensor is Tri.NO:
+            updated = _updated(recv, name, args, positional, keywords)
             if name not in _DICT_READS:
                 unclose([recv])  # `d.update(…)`, `d.setdefault(…)`, `d.pop(…)`…
+            if updated is not None:  # `opts.update(overrides)` of dicts with all keys known
+                self.replace_value(sc, recv, updated)
+                return NOT_TENSOR
             if (
                 name == "get"
                 and is_closed(recv)
@@ -1319,6 +1323,33 @@ def _grown(container: Value, how: str, value: Value) -> Value:
         added if container.element is None or added is None else merge(container.element, added)
     )
     return container.evolve(items=None, keys=None, element=element or container.element)
+
+
+def _updated(
+    recv: Value, name: str, args: CallArgs, positional: list[Value], keywords: dict[str, Value]
+) -> Value | None:
+    """`d.update(other)` / `d.update(k=v, …)` of a dict whose keys are all known, with a
+    dict whose keys are all known (or keywords only): the merged dict, all keys known."""
+    if name != "update" or not is_closed(recv) or args.starred or recv.items is None:
+        return None
+    if len(positional) > 1 or (positional and keywords):
+        return None
+    if positional:
+        other = positional[0]
+        if not is_closed(other) or other.items is None or other.keys is None:
+            return None
+        added = list(zip(other.keys, other.items, strict=True))
+    else:
+        added = list(keywords.items())
+    keys = list(recv.keys or ())
+    items = list(recv.items)
+    for key, value in added:
+        if key in keys:
+            items[keys.index(key)] = value
+        else:
+            keys.append(key)
+            items.append(value)
+    return _container(tuple(items)).evolve(keys=tuple(keys), closed=[True])
 
 
 # dict methods that leave its keys alone.

@@ -133,6 +133,8 @@ class CallState:
     # The same keys: functions some call the program makes was not analysed (past the
     # bounds), or that the program calls as a method or lambda.
     entry_unfollowed: set[tuple[str | None, Range]] = field(default_factory=set)
+    # The same keys: where the program's calls of a plain class's method are (line, column).
+    entry_calls: dict[tuple[str | None, Range], set[tuple[int, int]]] = field(default_factory=dict)
     steps: int = 0  # statements interpreted so far (``MAX_STEPS``)
     # What the analysed calls did: id(funcdef) of functions analysed for a call, and of
     # those some call to was not analysed (past the bounds); id(if_stmt) -> the clauses
@@ -618,8 +620,12 @@ class Calls:
             callee_file = func.flow.path if func.flow.is_foreign else None
             entry = (callee_file, func.flow.syntax.range(fn))
             state.entry_modes.setdefault(entry, set()).add(sc.grad)
-            if func.kind != "function" or fn.type != "funcdef":
+            plain_method = (
+                func.kind == "method" and func.cls is not None and func.cls.is_module is Tri.NO
+            )
+            if fn.type != "funcdef" or not (func.kind == "function" or plain_method):
                 state.entry_unfollowed.add(entry)
+            state.entry_calls.setdefault(entry, set()).add(node.start_pos)
         else:
             entry = None
         # Recursion is followed only while a constant argument may decide its base case

@@ -205,16 +205,28 @@ def _contradicted(site: WriteSite, flow: Dataflow) -> bool:
     if not flow.calls.entry_modes.get(key) or key in flow.calls.entry_unfollowed:
         return False
     name = scope.callers[0] if site.call_chain and scope.callers else scope.name
-    return _only_called(flow.module, name, root)
+    calls = flow.calls.entry_calls.get(key, set())
+    return _only_called(flow.module, name, root, len(calls))
 
 
-def _only_called(module: Node, name: str | None, root: Range) -> bool:
-    """Is the module-level or nested function `name` defined at `root` used only by direct
-    calls `name(…)` (not passed on, stored, decorated, or reached as an attribute)?"""
+def _only_called(module: Node, name: str | None, root: Range, analysed: int) -> bool:
+    """Is the function `name` defined at `root` used only by direct calls `name(…)` (not
+    passed on, stored, decorated)?  A method (of a plain class): by calls `obj.name(…)`, as
+    many in the text as the program's calls analysed (`analysed` places): a call whose
+    receiver the analysis did not know is no call it followed."""
     if not name:
         return False
     defined = False
-    for leaf in module.get_used_names().get(name, []):
+    method_calls = 0
+    leaves = module.get_used_names().get(name, [])
+    defs = [
+        leaf.parent
+        for leaf in leaves
+        if leaf.parent is not None and leaf.parent.type == "funcdef" and leaf.parent.name is leaf
+    ]
+    owner = defs[0].search_ancestor("classdef", "funcdef") if len(defs) == 1 else None
+    is_method = owner is not None and owner.type == "classdef"
+    for leaf in leaves:
         parent = leaf.parent
         if parent is not None and parent.type == "funcdef" and parent.name is leaf:
             if node_range(parent) != root:
@@ -224,6 +236,16 @@ def _only_called(module: Node, name: str | None, root: Range) -> bool:
                 return False
             continue
         nxt = leaf.get_next_leaf()
+        if is_method:
+            if (
+                parent is not None
+                and parent.type == "trailer"
+                and nxt is not None
+                and nxt.value == "("
+            ):
+                method_calls += 1  # `obj.name(…)`
+                continue
+            return False
         if (
             parent is None
             or parent.type not in ("atom_expr", "power")
@@ -232,6 +254,8 @@ def _only_called(module: Node, name: str | None, root: Range) -> bool:
             or nxt.value != "("
         ):
             return False
+    if is_method and method_calls != analysed:
+        return False
     return defined
 
 

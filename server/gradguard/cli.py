@@ -304,10 +304,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _print_stats(stream: TextIO) -> None:
     """This process's cache counts (with ``--jobs`` above 1, the workers' are not here)."""
-    from .analysis import snapshots
+    from .analysis import snapshots, summaries
     from .analysis.modules import parse_stats
 
-    counts = {"parse_trees": dict(parse_stats), "top_levels": dict(snapshots.stats)}
+    counts = {
+        "parse_trees": dict(parse_stats),
+        "top_levels": dict(snapshots.stats),
+        "calls": dict(summaries.stats),
+    }
     print(f"gradguard stats: {json.dumps(counts, sort_keys=True)}", file=stream)
 
 

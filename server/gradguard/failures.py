@@ -71,6 +71,11 @@ def collecting() -> Iterator[list[Failure]]:
         _current.reset(token)
 
 
+def current() -> list[Failure] | None:
+    """The failures the enclosing ``collecting()`` has recorded so far (None outside one)."""
+    return _current.get()
+
+
 def swallowed(what: str, where: str = "", exc: BaseException | None = None) -> Failure:
     """Record the exception being handled (call it in an ``except`` block); strict: re-raise."""
     if exc is None:

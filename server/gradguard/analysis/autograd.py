@@ -54,6 +54,7 @@ class Autograd:
         op = op_leaf.value
         rv = self.expr(rhs, sc)
         if target.type == "name" and target.value in sc.env:
+            self.calls.summaries.unclosing([sc.env[target.value]])
             unclose([sc.env[target.value]])  # `d |= {…}` adds keys in place
         if target.type in ("atom_expr", "power") and is_index_trailer(target.children[-1]):
             base_node = _without_last_trailer(target)
@@ -77,6 +78,7 @@ class Autograd:
         ):
             if op != "@=" and tv.tensor is Tri.MAYBE and tv.data_of is None:
                 # Unknown target: the jedi tier may still say it is a Parameter.
+                self.noted_unknown_site()
                 self.unknown_sites.append(
                     WriteSite(
                         "augassign",
@@ -134,6 +136,7 @@ class Autograd:
     ) -> None:
         if base.tensor is Tri.NO:
             if op == "=" and (base.items is not None or base.keys is not None):
+                self.calls.summaries.unclosing([base])
                 self.replace_value(sc, base, _stored(base, index.children[1], value))
             return
         # `x.data[i] = v` writes through .data
@@ -155,6 +158,7 @@ class Autograd:
         site.aliases = self.aliases_of(sc, base)
         site.later_grad_use = self.later_grad_use(target, _code(base_node))
         if base.tensor is Tri.MAYBE and base.storage is None and base.data_of is None:
+            self.noted_unknown_site()
             self.unknown_sites.append(site)  # the jedi tier may say it is a Parameter
         self.add_site(site, sc)
         self.write(site, sc)
@@ -216,6 +220,7 @@ class Autograd:
         storage = site.target.storage
         if storage is None:
             return
+        self.calls.summaries.poison_all()  # a version bump: saves of older storages go
         live: list[SaveRecord] = []
         # `lin.bias.fill_(0)`: one parameter of the module; records of a forward that did
         # not save it stay (Linear's backward needs its weight, not its bias).
@@ -284,11 +289,13 @@ class Autograd:
             for storage in {id(v.storage): v.storage for v in held if v.storage}.values():
                 certain = certainty is Tri.YES and sc.grad is Tri.YES and whole
                 rec = SaveRecord(op, origin, certain=certain, view=args[index].view is Tri.YES)
+                self.calls.summaries.poison_all()
                 storage.saves.append(rec)
                 self.records[rec.id] = rec
                 new_ids.add(rec.id)
         if facts.result is not Tri.NO and result.storage is not None:
             rec = SaveRecord(op, origin, certain=facts.result is Tri.YES and sc.grad is Tri.YES)
+            self.calls.summaries.poison_all()
             result.storage.saves.append(rec)
             self.records[rec.id] = rec
             new_ids.add(rec.id)
@@ -297,6 +304,7 @@ class Autograd:
         return result
 
     def backward(self: Dataflow, value: Value, node: Node, sc: Scope, retain: bool = False) -> None:
+        self.calls.summaries.poison_all()  # it consumes records older than any run
         self.grads_may_exist()
         origin = self.origin(node_range(node), f"`{_code(node)}` on line {node.start_pos[0]}")
         remaining = []
@@ -455,6 +463,7 @@ class Autograd:
                     continue
                 certain = facts.result is Tri.YES and sc.grad is Tri.YES
                 rec = SaveRecord(op, origin, certain=certain)
+                self.calls.summaries.poison_all()
                 storage.saves.append(rec)
                 self.records[rec.id] = rec
                 ids.add(rec.id)

@@ -20,16 +20,34 @@ with unknown parameters (library code), by the interpreter.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .. import failures
 from ..failures import line_of, swallowed
 from ..model import Range
 from . import torchnames as tn
 from .nodes import Node, _code_prefix, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
+from .summaries import (
+    Frame,
+    Made,
+    Ports,
+    Summaries,
+    Summary,
+    fingerprint,
+    known_cells,
+    next_serial,
+    plain,
+    portable,
+    portable_holds,
+    reads_hold,
+    rebuild,
+    shape_of,
+)
 from .syntax import CallArgs, dotted_name, node_range
 from .values import (
     NOCONST,
@@ -50,6 +68,8 @@ from .values import (
     is_unknown,
     joined_elements,
     merge,
+    peek_id,
+    skip_ids,
     unclose,
     unknown,
 )
@@ -65,6 +85,9 @@ MAX_CALLS = 400
 # calls are unknown calls and no other file is loaded (one huge call graph cannot stall the
 # editor).  Counted, not timed, so it never depends on the machine's load.
 MAX_STEPS = 20_000
+# Call summaries (``summaries``); GRADGUARD_NO_SUMMARIES=1 runs every call (to compare).
+SUMMARIES = not os.environ.get("GRADGUARD_NO_SUMMARIES")
+ACROSS_PER_TEMPLATE = 1_000  # summaries kept across analyses, per template
 # Methods every nn.Module has: a user class rarely redefines them, and they are not calls
 # into user code when it does not.
 _MODULE_API = tn.MODULE_CHAINING | {
@@ -161,6 +184,8 @@ class CallState:
     # its submodules (seeded from those calls).
     self_modes: dict[int, dict[str, bool] | None] = field(default_factory=dict)
     value_modes: dict[int, bool] = field(default_factory=dict)
+    # Calls analysed once per context and replayed (``summaries``).
+    summaries: Summaries = field(default_factory=Summaries)
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS
@@ -280,6 +305,7 @@ class Calls:
     def unknown_call(self: Dataflow, args: list[Value], sc: Scope) -> Value:
         """A call we know nothing of: its result may depend on every argument's graph (and
         it may add keys to a dict it gets)."""
+        self.calls.summaries.unclosing(args)
         unclose(args)
         graph: set[int] = set()
         for a in args:
@@ -297,10 +323,15 @@ class Calls:
         if not name:
             return None
         found = self.classes.get(name)
+        memo = self.calls.summaries
+        if memo.frames:
+            memo.read_class(self, name, found)
         if found is None:
             # An instance made in another file of a class this file never imported (a
             # trainer's `self.critic(obs)` whose class the training script imported).
             self.calls.looked_elsewhere = True
+            for frame in self.calls.summaries.frames:
+                frame.looked_elsewhere = True
             root = self.project.root
             if root is not None and root is not self:
                 found = root.classes.get(name)
@@ -322,12 +353,17 @@ class Calls:
             if id(cur) in seen:
                 continue
             seen.add(id(cur))
+            memo = self.calls.summaries
+            if memo.frames:
+                memo.used_class(cur)
             if name in cur.methods:
                 fn, decorators = cur.methods[name]
                 return cur, fn, decorators
             owner = cur.flow if cur.flow is not None else self
             for base in cur.bases:
                 info = owner.classes.get(base.rsplit(".", 1)[-1])
+                if memo.frames:
+                    memo.read_class(owner, base.rsplit(".", 1)[-1], info)
                 if info is not None:
                     todo.append(info)
         return None
@@ -349,8 +385,15 @@ class Calls:
         sc: Scope,
     ) -> Value:
         """`Cls(…)`: a new instance; its `__init__` runs with the actual arguments."""
+        memo = self.calls.summaries
+        if memo.frames:
+            memo.used_class(cls)
         self.ensure_initialised(cls)
+        if memo.frames:
+            for v in cls.attrs.values():
+                memo.read_value(v)
         attrs = {key[5:]: _fresh_copy(v) for key, v in cls.attrs.items()}
+        memo.made_attrs(attrs)
         origin = self.origin(node_range(node), f"`{cls.name}(…)` on line {node.start_pos[0]}")
         # While __init__ runs, `self` already is an instance of its class (a module of it
         # for a module class): `self._init_weights()`, `Adam(self.parameters())` work.
@@ -460,12 +503,16 @@ class Calls:
     def ensure_initialised(self: Dataflow, cls: ClassInfo) -> None:
         """`cls.attrs`: what `__init__` (analysed on its own) sets on `self`."""
         if cls.initialised or cls.attrs:
+            if not cls.initialised:
+                self.calls.summaries.changed_classes()
             cls.initialised = True
             return
         cls.initialised = True
+        self.calls.summaries.changed_classes()
         found = self.find_method(cls, "__init__")
         if found is None:
             return
+        self.calls.summaries.poison_all()  # `__init__` analysed on its own, in its context
         owner, fn, decorators = found
         flow = owner.flow or self
         try:
@@ -557,6 +604,7 @@ class Calls:
                     origin,
                     certain=rg is Tri.YES and sc.grad is Tri.YES and saved.tensor is Tri.YES,
                 )
+                self.calls.summaries.poison_all()
                 saved.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 graph = graph | {rec.id}
@@ -612,9 +660,14 @@ class Calls:
         """Analyse `func`'s body for this call; None when past the bounds (an unknown call)."""
         state = self.calls
         fn = func.node
+        memo = state.summaries
         state.checked.add(id(fn))
         if len(state.stack) > state.deepest:
             state.deepest = len(state.stack)
+        for frame in memo.frames:  # the runs this call is part of: what they did
+            frame.checked.add(id(fn))
+            frame.checked_nodes.append(fn)
+            frame.deepest = max(frame.deepest, len(state.stack) - frame.depth)
         if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
@@ -623,9 +676,12 @@ class Calls:
             plain_method = (
                 func.kind == "method" and func.cls is not None and func.cls.is_module is Tri.NO
             )
-            if fn.type != "funcdef" or not (func.kind == "function" or plain_method):
+            unfollowed = fn.type != "funcdef" or not (func.kind == "function" or plain_method)
+            if unfollowed:
                 state.entry_unfollowed.add(entry)
             state.entry_calls.setdefault(entry, set()).add(node.start_pos)
+            for frame in memo.frames:
+                frame.entry_modes.append((entry, sc.grad, unfollowed, node.start_pos))
         else:
             entry = None
         # Recursion is followed only while a constant argument may decide its base case
@@ -643,9 +699,80 @@ class Calls:
             state.unanalysed.add(id(fn))
             if entry is not None:
                 state.entry_unfollowed.add(entry)
+            memo.poison_all()  # a run cut by a bound depends on where it ran
             return None
         state.analysed += 1
         state.called.add(id(fn))
+        for frame in memo.frames:
+            frame.called.add(id(fn))
+            frame.nested += 1
+        key = self.summary_key(func, args, positional, keywords, sc)
+        across: tuple[Any, Any] | None = None  # (template, key) of summaries across analyses
+        if key is not None:
+            values = (*positional, *keywords.values())
+            found, across = self.find_summary(func, key, values)
+            if found is not None:
+                return self.replay(*found[:4])
+            memo.misses += 1
+            frame = Frame(start=next_serial(), depth=len(state.stack), steps=state.steps)
+            memo.frames.append(frame)
+            before = self.footprint()
+            ids = peek_id()
+        try:
+            result = self.run_call(func, args, positional, keywords, node, sc)
+        finally:
+            if key is not None:
+                memo.frames.pop()
+        if key is not None:
+            summary = self.keep_summary(
+                key, frame, before, ids, result, (*positional, *keywords.values())
+            )
+            self.keep_across(summary, frame, across)
+        return result
+
+    def find_summary(
+        self: Dataflow, func: FuncRef, key: tuple[Any, ...], values: tuple[Value, ...]
+    ) -> tuple[tuple[Any, ...] | None, tuple[Any, Any] | None]:
+        """A summary that holds for this call here (what ``replay`` takes), and where
+        this call's summary is kept across analyses (None: not kept there)."""
+        memo = self.calls.summaries
+        summary = memo.table.get(key)
+        if summary is not None and self.replayable(summary):
+            memo.hits += 1
+            return (summary, values), None
+        across = self.portable_key(func, key, values)
+        if across is not None:
+            kept = across[0].summaries.get(across[1])
+            if kept is not None and self.fits(kept.summary):
+                ports = Ports(self.project)
+                if portable_holds(kept, ports):
+                    memo.hits_across += 1
+                    return (kept.summary, values, kept.result, ports, kept.bound), None
+        return None, across
+
+    def keep_across(
+        self: Dataflow, summary: Summary | None, frame: Frame, across: tuple[Any, Any] | None
+    ) -> None:
+        if summary is None or across is None:
+            return
+        memo = self.calls.summaries
+        kept = portable(summary, frame, Ports(self.project))
+        if kept is not None and len(across[0].summaries) < ACROSS_PER_TEMPLATE:
+            across[0].summaries[across[1]] = kept
+            memo.kept_across += 1
+
+    def run_call(
+        self: Dataflow,
+        func: FuncRef,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+    ) -> Value:
+        """Analyse `func`'s body for this call (``call_user`` decided it is analysed)."""
+        state = self.calls
+        fn = func.node
         flow: Dataflow = func.flow
         cls = func.cls
         name = fn.name.value if fn.type == "funcdef" else "<lambda>"
@@ -671,6 +798,36 @@ class Calls:
             range=flow.syntax.range(fn),
             outer_range=sc.info.outer_range or sc.info.range,
         )
+        memo = state.summaries
+        # A method called on an instance of a plain class: its attributes are part of the
+        # call's context, and what it leaves in them part of its summary.
+        bframe: Frame | None = None
+        if _bound_summarised(func, args):
+            bframe = Frame(start=next_serial(), depth=len(state.stack), steps=state.steps)
+            memo.frames.append(bframe)
+        try:
+            return self.run_body(func, args, positional, keywords, node, sc, info, grad, bframe)
+        finally:
+            if bframe is not None and memo.frames and memo.frames[-1] is bframe:
+                memo.frames.pop()
+
+    def run_body(
+        self: Dataflow,
+        func: FuncRef,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        node: Node,
+        sc: Scope,
+        info: ScopeInfo,
+        grad: Tri,
+        bframe: Frame | None,
+    ) -> Value:
+        state = self.calls
+        memo = state.summaries
+        fn = func.node
+        flow: Dataflow = func.flow
+        cls = func.cls
         scope = Scope(info, {}, grad, flow.syntax.range(fn), parent=func.scope, cls=cls, returns=[])
         spread_known = not args.stars and all(
             spread.type == "name" and is_closed(self.lookup_path(spread.value, sc) or UNKNOWN)
@@ -680,17 +837,36 @@ class Calls:
         if func.kind == "method" and func.bound is not None and cls is not None and grad:
             # A call in grad mode (one under no_grad raises no in-place error of its own).
             seen = self.receiver_modes(func.bound)
-            if id(fn) not in state.self_modes:
-                state.self_modes[id(fn)] = seen
-            else:
-                old = state.self_modes[id(fn)]
-                state.self_modes[id(fn)] = (
-                    None
-                    if old is None or seen is None
-                    else {k: m for k, m in old.items() if seen.get(k) is m}
-                )
+            _merge_self_modes(state, id(fn), seen)
+            for frame in memo.frames:  # what a replay of the runs around it does again
+                frame.self_modes.append((id(fn), seen))
         if self_name is not None and func.bound is not None:
             _enter_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
+        bkey = None
+        across: tuple[Any, Any] | None = None
+        if bframe is not None:
+            bkey, inputs = self.bound_key(func, scope, self_name, positional, keywords, sc)
+            if bkey is not None:
+                values = (*positional, *keywords.values(), *(v for _, v in inputs))
+                found, across = self.find_summary(func, bkey, values)
+                if found is not None:
+                    memo.frames.pop()
+                    result = self.replay(*found[:4])
+                    bound = found[4] if len(found) > 4 else found[0].bound
+                    self.replay_bound(bound, found, scope, self_name, func, values)
+                    assert self_name is not None and func.bound is not None
+                    _leave_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
+                    return result
+                memo.misses += 1
+                assert func.bound is not None and func.bound.attrs is not None
+                bframe.receiver = id(func.bound.attrs)
+                bframe.attrs_start = dict(func.bound.attrs)
+                bframe.steps = state.steps
+                before = self.footprint()
+                ids = peek_id()
+            else:
+                memo.frames.pop()
+                bframe = None
         state.stack.append(fn)
         state.chain.append(
             self.origin(
@@ -716,15 +892,335 @@ class Calls:
         for gid in scope.escaped:
             sc.escaped.add(gid)
             sc.escape_origin.setdefault(gid, scope.escape_origin[gid])
+        returns = scope.returns or []
+        result = NOT_TENSOR
+        if returns:
+            result = returns[0]
+            for value in returns[1:]:
+                result = merge(result, value)
+        if bframe is not None and bkey is not None:
+            memo.frames.pop()
+            summary = self.keep_summary(
+                bkey, bframe, before, ids, result, values, (scope, self_name, func.bound)
+            )
+            self.keep_across(summary, bframe, across)
         if self_name is not None and func.bound is not None:
             _leave_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
-        returns = scope.returns or []
-        if not returns:
-            return NOT_TENSOR
-        result = returns[0]
-        for value in returns[1:]:
-            result = merge(result, value)
         return result
+
+    def bound_key(
+        self: Dataflow,
+        func: FuncRef,
+        scope: Scope,
+        self_name: str | None,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        sc: Scope,
+    ) -> tuple[tuple[Any, ...] | None, list[tuple[str, Value]]]:
+        """The context of a method call on an instance (its arguments, and its attributes
+        as the method's `self.…` names start), and those names' values in key order."""
+        if self_name is None or peek_id() is None:
+            return None, []
+        prefix = self_name + "."
+        inputs = sorted(
+            ((k[len(prefix) :], v) for k, v in scope.env.items() if k.startswith(prefix)),
+            key=lambda kv: kv[0],
+        )
+        values = (*positional, *keywords.values(), *(v for _, v in inputs))
+        for v in values:
+            if not plain(v, 0, []):
+                return None, []
+        state = self.calls
+        aliasing = _aliasing(values)
+        fn = func.node
+        state.summaries.keep_alive.append(fn)
+        receiver = func.bound
+        assert receiver is not None
+        return (
+            id(fn),
+            id(func.flow),
+            id(func.scope),
+            id(func.cls),
+            func.kind,
+            tuple(fingerprint(v) for v in positional),
+            tuple((k, fingerprint(v)) for k, v in keywords.items()),
+            aliasing,
+            sc.grad,
+            sc.info.grad_proven,
+            sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",),
+            (state.grads_none, state.modes),
+            self.module_grad,
+            func.flow.module_grad,
+            ("self", self_name, func.bound_path, receiver.user_class),
+            tuple((k, fingerprint(v)) for k, v in inputs),
+        ), inputs
+
+    def replay_bound(
+        self: Dataflow,
+        bound: Any,
+        found: tuple[Any, ...],
+        scope: Scope,
+        self_name: str | None,
+        func: FuncRef,
+        values: tuple[Value, ...],
+    ) -> None:
+        """What the summarised method left in its instance and its `self.…` names."""
+        if bound is None or self_name is None or func.bound is None:
+            return
+        changed, names = bound
+        ports = found[3] if len(found) > 3 else None
+        first = self.calls.summaries.last_first
+        made: dict[int, Any] = self.calls.summaries.last_made
+        attrs = func.bound.attrs
+        assert attrs is not None
+        for key, shape in changed:
+            attrs[key] = rebuild(shape, values, first, made, ports)
+        prefix = self_name + "."
+        for key in [k for k in scope.env if k.startswith(prefix)]:
+            del scope.env[key]
+        for key, shape in names:
+            scope.env[prefix + key] = rebuild(shape, values, first, made, ports)
+
+    # ----------------------------------------------------------- summaries
+    # (``summaries``: a call analysed once per context, replayed at each equal call)
+    def summary_key(
+        self: Dataflow,
+        func: FuncRef,
+        args: CallArgs,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        sc: Scope,
+    ) -> tuple[Any, ...] | None:
+        """The context a summary of this call is kept under; None for a call that is
+        never summarised (a method with its receiver, `f(*xs)`, arguments holding state)."""
+        fn = func.node
+        if (
+            not SUMMARIES
+            or func.bound is not None
+            or args.starred
+            or fn.type != "funcdef"
+            or func.kind not in ("function", "staticmethod")
+            or peek_id() is None
+        ):
+            return None
+        values = (*positional, *keywords.values())
+        for v in values:
+            if not plain(v, 0, []):
+                return None
+        state = self.calls
+        aliasing = _aliasing(values)
+        state.summaries.keep_alive.append(fn)
+        return (
+            id(fn),
+            id(func.flow),
+            id(func.scope),
+            id(func.cls),
+            func.kind,
+            tuple(fingerprint(v) for v in positional),
+            tuple((k, fingerprint(v)) for k, v in keywords.items()),
+            aliasing,
+            sc.grad,
+            sc.info.grad_proven,
+            sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",),
+            (state.grads_none, state.modes),
+            self.module_grad,
+            func.flow.module_grad,
+        )
+
+    def noted_unknown_site(self: Dataflow) -> None:
+        """An in-place write on a value of unknown type: the jedi tier asks about those in
+        the analysed file's own text only (``jedi_refine.questions``), so one in another
+        file's code changes nothing a summary would have to replay."""
+        if not self.is_foreign:
+            self.calls.summaries.root_unknown_sites += 1
+
+    def footprint(self: Dataflow) -> tuple[int, ...]:
+        """What only grows when a run finds or makes something (findings, saves, files)."""
+        project = self.project
+        total = 0
+        for flow in project.flows.values():
+            if flow is not None:
+                total += (
+                    len(flow.sites)
+                    + len(flow.violations)
+                    + len(flow.records)
+                    + len(flow.function_contexts)
+                )
+        root = project.root
+        if root is not None and root.path not in project.flows:
+            total += (
+                len(root.sites)
+                + len(root.violations)
+                + len(root.records)
+                + len(root.function_contexts)
+            )
+        total += self.calls.summaries.root_unknown_sites
+        found = failures.current()
+        failed = (len(found), sum(f.more for f in found)) if found is not None else (0, 0)
+        return (total, len(project.flows), *failed)
+
+    def keep_summary(
+        self: Dataflow,
+        key: tuple[Any, ...],
+        frame: Frame,
+        before: tuple[int, ...],
+        ids: int | None,
+        result: Value | None,
+        args: tuple[Value, ...],
+        bound: tuple[Scope, str | None, Value | None] | None = None,
+    ) -> Summary | None:
+        memo = self.calls.summaries
+        state = self.calls
+        if (
+            frame.poisoned
+            or result is None
+            or ids is None
+            or not plain(result, 0, [])
+            or result.func is not None
+            or self.footprint() != before
+            or (state.grads_none, state.modes) != key[11]
+        ):
+            memo.poisoned += 1
+            return None
+        end = peek_id()
+        if end is None:
+            return None
+        shared = {id(read[2]) for read in frame.reads}
+        cells = known_cells(
+            args, [read[2] for read in frame.reads] + [v for _, v in frame.resolved_reads]
+        )
+        made = Made(ids, end)
+        outputs = None
+        if bound is not None:
+            outputs = _bound_outputs(bound, frame.attrs_start, args, shared, made, cells)
+            if outputs is None:
+                memo.poisoned += 1
+                return None
+        summary = memo.table[key] = Summary(
+            bound=outputs,
+            result=shape_of(result, args, shared, made, cells=cells),
+            reads=tuple(frame.reads),
+            storages=tuple(frame.storages),
+            epoch=memo.epoch,
+            steps=state.steps - frame.steps,
+            ids=end - ids,
+            deepest=frame.deepest,
+            nested=frame.nested,
+            checked=frozenset(frame.checked),
+            called=frozenset(frame.called),
+            checked_nodes=tuple(frame.checked_nodes),
+            branches=tuple(frame.branches),
+            self_modes=tuple(frame.self_modes),
+            branch_nodes=tuple(frame.branch_nodes),
+            entry_modes=tuple(frame.entry_modes),
+            looked_elsewhere=frame.looked_elsewhere,
+        )
+        memo.kept += 1
+        return summary
+
+    def portable_key(
+        self: Dataflow, func: FuncRef, key: tuple[Any, ...], values: tuple[Value, ...]
+    ) -> tuple[Any, Any] | None:
+        """Where summaries of this call made in other analyses are kept (the template of
+        the callee's file, and the key there), or None: the callee's file was not
+        replayed from a template here, or an argument names an object of this analysis."""
+        template = self.project.template_of.get(id(func.flow))
+        if template is None:
+            return None
+        ports = Ports(self.project)
+        scope = ports.template_ref(func.scope)
+        if scope is None:
+            return None
+        cls_id = 0
+        if func.cls is not None:
+            cls = ports.template_ref(func.cls)
+            if cls is None:
+                return None
+            cls_id = id(cls[2])
+        if not all(_portable_argument(v) for v in values):
+            return None
+        # The analysis' own parts of the key (ids of its objects, its grads-None fact)
+        # are left out: the run reads none of them (``summaries``).
+        return template, (key[0], id(scope[2]), cls_id, *key[4:11], *key[12:])
+
+    def fits(self: Dataflow, summary: Summary) -> bool:
+        """Do the bounds leave room for the summarised run where the analysis stands?"""
+        state = self.calls
+        if state.steps + summary.steps > MAX_STEPS:
+            return False
+        if state.analysed + summary.nested > MAX_CALLS:
+            return False
+        depth = len(state.stack)
+        if summary.deepest and depth + summary.deepest >= MAX_DEPTH:
+            return False
+        if summary.checked and any(id(f) in summary.checked for f in state.stack):
+            return False  # a recursion the run did not meet
+        return True
+
+    def replayable(self: Dataflow, summary: Summary) -> bool:
+        """Would running the call here do exactly what the summarised run did?"""
+        state = self.calls
+        if summary.epoch != state.summaries.epoch:
+            return False
+        if state.steps + summary.steps > MAX_STEPS:
+            return False
+        if state.analysed + summary.nested > MAX_CALLS:
+            return False
+        depth = len(state.stack)
+        if summary.deepest and depth + summary.deepest >= MAX_DEPTH:
+            return False
+        if summary.checked and any(id(f) in summary.checked for f in state.stack):
+            return False  # a recursion the run did not meet
+        return reads_hold(summary.reads, summary.storages)
+
+    def replay(
+        self: Dataflow,
+        summary: Summary,
+        args: tuple[Value, ...],
+        result: Any = None,
+        ports: Ports | None = None,
+    ) -> Value:
+        """Do what the summarised run did to the call state; its value (``result``: the
+        portable shape of a summary made in another analysis)."""
+        state = self.calls
+        memo = state.summaries
+        state.steps += summary.steps
+        state.analysed += summary.nested
+        if summary.deepest:
+            state.deepest = max(state.deepest, len(state.stack) + summary.deepest)
+        state.checked |= summary.checked
+        state.called |= summary.called
+        for fid, ran in summary.branches:
+            state.branches.setdefault(fid, set()).update(ran)
+        for fid, seen in summary.self_modes:
+            _merge_self_modes(state, fid, seen)
+        for entry, grad, unfollowed, where in summary.entry_modes:
+            state.entry_modes.setdefault(entry, set()).add(grad)
+            if unfollowed:
+                state.entry_unfollowed.add(entry)
+            state.entry_calls.setdefault(entry, set()).add(where)
+        if summary.looked_elsewhere:
+            state.looked_elsewhere = True
+        first = peek_id()
+        skip_ids(summary.ids)
+        for frame in memo.frames:  # a run around this call did what the replay did
+            frame.reads.extend(summary.reads)
+            frame.storages.extend(summary.storages)
+            frame.checked |= summary.checked
+            frame.called |= summary.called
+            frame.checked_nodes.extend(summary.checked_nodes)
+            frame.nested += summary.nested
+            if summary.deepest:
+                frame.deepest = max(frame.deepest, len(state.stack) - frame.depth + summary.deepest)
+            frame.branches.extend(summary.branches)
+            frame.self_modes.extend(summary.self_modes)
+            frame.branch_nodes.extend(summary.branch_nodes)
+            frame.entry_modes.extend(summary.entry_modes)
+            frame.looked_elsewhere = frame.looked_elsewhere or summary.looked_elsewhere
+        shape = summary.result if result is None else result
+        memo.last_first = first if first is not None else 0
+        memo.last_made = {}
+        return rebuild(shape, args, memo.last_first, memo.last_made, ports)
 
     def bind_params(
         self: Dataflow,
@@ -782,6 +1278,109 @@ class Calls:
         return self_name
 
 
+def _merge_self_modes(state: CallState, fid: int, seen: dict[str, bool] | None) -> None:
+    """A call of method `fid` whose receiver's modes were `seen`: what every call agrees on."""
+    if fid not in state.self_modes:
+        state.self_modes[fid] = seen
+    else:
+        old = state.self_modes[fid]
+        state.self_modes[fid] = (
+            None
+            if old is None or seen is None
+            else {k: m for k, m in old.items() if seen.get(k) is m}
+        )
+
+
+def _aliasing(values: tuple[Value, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Which arguments are one object, and which share a version counter (or its parts)."""
+    seen: dict[int, int] = {}
+    objects = tuple(seen.setdefault(id(v), i) for i, v in enumerate(values))
+    counters: dict[int, int] = {}
+    shared = []
+    for i, v in enumerate(values):
+        for storage in _storages_in(v, 0):
+            shared.append(counters.setdefault(id(storage), i))
+    return objects, tuple(shared)
+
+
+def _storages_in(value: Value, depth: int) -> list[Any]:
+    out = []
+    if value.storage is not None:
+        out.extend(value.storage.closure())
+    if depth < 8:
+        for item in value.items or ():
+            out.extend(_storages_in(item, depth + 1))
+        if value.element is not None:
+            out.extend(_storages_in(value.element, depth + 1))
+    return out
+
+
+def _bound_summarised(func: FuncRef, args: CallArgs) -> bool:
+    """A method call whose summary may be kept: on an instance of a plain class."""
+    receiver = func.bound
+    return (
+        SUMMARIES
+        and func.kind == "method"
+        and receiver is not None
+        and receiver.attrs is not None
+        and receiver.module is None
+        and not args.starred
+        and func.node.type == "funcdef"
+    )
+
+
+_NONE = object()
+
+
+def _bound_outputs(
+    bound: tuple[Scope, str | None, Value | None],
+    start_attrs: dict[str, Value],
+    args: tuple[Value, ...],
+    shared: set[int],
+    made: Made,
+    cells: dict[int, Any],
+) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]] | None:
+    """What a method left in its instance's attributes (those it changed) and in its
+    `self.…` names, as shapes; None when some of it holds mutable state."""
+    scope, self_name, receiver = bound
+    if self_name is None or receiver is None or receiver.attrs is None:
+        return None
+    changed = []
+    for name, value in receiver.attrs.items():  # in their order: the run's insertions
+        if start_attrs.get(name, _NONE) is value:
+            continue
+        if not plain(value, 0, []):
+            return None
+        changed.append((name, shape_of(value, args, shared, made, cells=cells)))
+    prefix = self_name + "."
+    names = []
+    for name, value in scope.env.items():
+        if not name.startswith(prefix):
+            continue
+        if not plain(value, 0, []):
+            return None
+        names.append((name[len(prefix) :], shape_of(value, args, shared, made, cells=cells)))
+    return tuple(changed), tuple(names)
+
+
+def _portable_argument(value: Value, depth: int = 0) -> bool:
+    """An argument whose facts mean the same in every analysis (no object of its own)."""
+    state = value.__dict__
+    if (
+        state["func"] is not None
+        or state["module_ref"] is not None
+        or state["imported"] is not None
+        or state["graph"]
+        or depth > 8
+    ):
+        return False
+    if state["items"] is not None and not all(
+        _portable_argument(v, depth + 1) for v in state["items"]
+    ):
+        return False
+    return state["element"] is None or _portable_argument(state["element"], depth + 1)
+
+
 def _enter_attributes(
     flow: Dataflow,
     scope: Scope,
@@ -819,8 +1418,10 @@ def _leave_attributes(
             continue
         rest = key[len(prefix) :]
         if receiver.attrs is not None:
+            flow.calls.summaries.wrote_attrs(receiver.attrs)
             receiver.attrs[rest] = value
         if "." not in rest and receiver.storage is not None and _is_submodule(value):
+            flow.calls.summaries.poison_all()
             receiver.storage.add_part(value.storage)  # its parameters are the receiver's
         if path is not None:
             caller.bind(caller_scope, f"{path}.{rest}", value)

@@ -11,7 +11,8 @@ Where things live (one mixin per concern; ``Dataflow`` puts them together):
 - ``expressions``  names, attributes, indexing and views, operators, containers
 - ``torch_calls``  torch functions, factories, nn modules, tensor methods (table-driven)
 - ``autograd``     write sites, version bumps, saves for backward, ``backward()``
-- ``calls``        user calls: resolution, call contexts, inlining, summaries, budgets
+- ``calls``        user calls: resolution, call contexts, inlining, budgets
+- ``summaries``    a call analysed once per context and replayed (in later analyses too)
 - ``modules``      other files of the workspace: import resolution, parsed-module cache
 - ``library_calls`` libraries the workspace does not hold: their models, framework objects
 

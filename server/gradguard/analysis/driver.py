@@ -23,6 +23,7 @@ from ..fixes import FixContext
 from ..model import Diagnostic, Range, RelatedInfo, Severity
 from ..rules import RULE_MODULES
 from ..text import split_lines
+from . import summaries
 from .dataflow import Dataflow
 from .modules import SourceReader, parsed_tree
 from .nodes import Node
@@ -95,7 +96,10 @@ def _analyze(
         )
     lines = split_lines(source)
     flow = Dataflow(module, lines, path=path, read_source=read_source)
-    flow.run()
+    try:
+        flow.run()
+    finally:
+        summaries.add_stats(flow.calls.summaries)
     if settings.jedi:
         try:
             from .jedi_refine import refine

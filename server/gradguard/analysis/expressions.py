@@ -18,6 +18,7 @@ from .nodes import (
     _without_last_trailer,
 )
 from .scope import FuncRef, Scope
+from .summaries import MISSING
 from .syntax import (
     CallArgs,
     dotted_name,
@@ -324,12 +325,17 @@ class Expressions:
 
     def lookup(self: Dataflow, name: str, sc: Scope) -> Value:
         scope: Scope | None = sc
+        memo = self.calls.summaries if self.calls.summaries.frames else None
         while scope is not None:
             if name in scope.env:
                 value = scope.env[name]
+                if memo is not None:
+                    memo.read(scope, name, value)
                 if scope is not sc and value.const is not NOCONST and name in self.global_names():
                     return value.evolve(const=NOCONST)  # a function may rebind it (`global`)
                 return value
+            if memo is not None:
+                memo.read(scope, name, MISSING)
             scope = scope.parent
         if name in ("True", "False", "None"):
             return const_value({"True": True, "False": False, "None": None}[name])
@@ -344,12 +350,20 @@ class Expressions:
         return self.syntax.global_names()
 
     def lookup_path(self: Dataflow, path: str, sc: Scope) -> Value | None:
+        memo = self.calls.summaries if self.calls.summaries.frames else None
         if path in sc.env:
+            if memo is not None:
+                memo.read(sc, path, sc.env[path])
             return sc.env[path]
+        if memo is not None:
+            memo.read(sc, path, MISSING)
         scope = sc.parent
         while scope is not None:
-            if path in scope.env and not path.startswith("self."):
-                return scope.env[path]
+            found = scope.env.get(path, MISSING)
+            if memo is not None:
+                memo.read(scope, path, found)
+            if found is not MISSING and not path.startswith("self."):
+                return found
             scope = scope.parent
         return None
 
@@ -465,11 +479,17 @@ class Expressions:
             member = self.model_member(owner, attr)
             if member is not None:
                 return member
+        if owner.user_class and self.calls.summaries.frames:
+            self.calls.summaries.read_class(
+                self, owner.user_class, self.classes.get(owner.user_class)
+            )
         if owner.user_class and owner.user_class in self.classes:
             cls = self.classes[owner.user_class]
+            self.calls.summaries.used_class(cls)
             if owner.attrs is None and owner.module is None and _is_enum(cls.bases):
                 return const_value(EnumMember(cls.name, attr))  # `Mode.TRAIN`
             if "self." + attr in cls.attrs:
+                self.calls.summaries.read_value(cls.attrs["self." + attr])
                 return _fresh_copy(cls.attrs["self." + attr])
             constant = self.class_constant(cls.name, attr, set())
             if constant is not constants.NOCONST:  # `inplace = False` in the class body

@@ -33,6 +33,7 @@ from .pacing import EVERY as _PACE_EVERY
 from .pacing import checkpoint
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo, Violation, WriteSite
+from .summaries import MISSING
 from .syntax import (
     dotted_name,
     enclosing_statement,
@@ -226,8 +227,9 @@ class Interpreter:
                 bound = alias.value if alias is not None else "torch"
                 target = ".".join(parts) if alias is not None else "torch"
                 sc.env[bound] = Value(tensor=Tri.NO, requires_grad=Tri.NO, torch_path=target)
-                if target == "torch":
+                if target == "torch" and bound not in self.torch_aliases:
                     self.torch_aliases.add(bound)
+                    self.calls.summaries.changed_classes()
             return
         # import_from
         try:
@@ -259,8 +261,13 @@ class Interpreter:
         resolved once per file and name in one analysis."""
         key = (self.path, value.imported)
         known = self.project.resolved.get(key)
+        memo = self.calls.summaries
         if known is None:
+            if memo.frames:
+                memo.block_across()  # a cache this analysis fills: another may not have it
             known = self.project.resolved[key] = self._resolve_import(value.imported)
+        elif memo.frames:
+            memo.read_resolved(key, known)
         return known
 
     def _resolve_import(self: Dataflow, ref: ImportRef) -> Value:
@@ -281,8 +288,11 @@ class Interpreter:
             return Value(tensor=Tri.NO, requires_grad=Tri.NO, module_ref=flow)
         target = project.find_module(self.path, ref)
         flow = project.flow_for(target) if target else None
-        if flow is not None and flow.root_scope is not None and ref.name in flow.root_scope.env:
-            return self.adopt(flow, flow.root_scope.env[ref.name])
+        if flow is not None and flow.root_scope is not None:
+            named = flow.root_scope.env.get(ref.name, MISSING)
+            self.calls.summaries.read(flow.root_scope, ref.name, named)
+            if named is not MISSING:
+                return self.adopt(flow, named)
         sub = project.find_module(self.path, ref, ref.name)  # `from pkg import module`
         flow = project.flow_for(sub) if sub else None
         if flow is None:
@@ -301,14 +311,20 @@ class Interpreter:
             finally:
                 self.project.resolving.discard(key)
         if value.user_class and value.user_class in flow.classes:
+            if value.user_class not in self.classes:
+                self.calls.summaries.changed_classes()
+                self.calls.summaries.block_across()
             self.classes.setdefault(value.user_class, flow.classes[value.user_class])
         return value
 
     def module_attribute(self: Dataflow, owner: Value, attr: str) -> Value:
         """`mod.name` on a module of the workspace."""
         flow = owner.module_ref
-        if flow.root_scope is not None and attr in flow.root_scope.env:
-            return self.adopt(flow, flow.root_scope.env[attr])
+        if flow.root_scope is not None:
+            found = flow.root_scope.env.get(attr, MISSING)
+            self.calls.summaries.read(flow.root_scope, attr, found)
+            if found is not MISSING:
+                return self.adopt(flow, found)
         sub = self.project.find_module(flow.path, ImportRef("", 1, attr))
         sub_flow = self.project.flow_for(sub) if sub else None
         if sub_flow is None:
@@ -428,6 +444,9 @@ class Interpreter:
             # no_grad only (`if not self.training:` of an evaluation) is no clause a
             # stand-alone run (in grad mode) follows.
             self.calls.branches.setdefault(id(node), set()).update(ran)
+            for frame in self.calls.summaries.frames:
+                frame.branches.append((id(node), frozenset(ran)))
+                frame.branch_nodes.append(node)
         if not envs and ended:  # every path returned: what follows does not run
             sc.env = ended[-1]
             sc.grad = start_grad
@@ -720,6 +739,7 @@ class Interpreter:
                 if fn is not None:
                     cls.methods[fn.name.value] = (fn, decos)
             self.classes[name] = cls
+            self.calls.summaries.changed_classes()
             sc.env[name] = Value(tensor=Tri.NO, requires_grad=Tri.NO, user_class=name)
             sc.deferred.append((node, decorators, sc, cls))
             return
@@ -848,6 +868,7 @@ class Interpreter:
         self.finish(scope)
         if cls is not None and name == "__init__" and scope.self_name:
             prefix = scope.self_name + "."
+            self.calls.summaries.changed_classes()
             for key, value in scope.env.items():
                 if key.startswith(prefix):
                     cls.attrs["self." + key[len(prefix) :]] = value
@@ -1048,6 +1069,8 @@ class Interpreter:
                 self.attribute_owners.add(".".join(parts[:i]))
         if value is UNKNOWN:  # each name its own unknown: a write into one changes no other
             value = unknown()
+        if self.calls.summaries.frames:
+            self.calls.summaries.wrote_scope(sc)
         sc.env[name] = value
         self._note(name, value)
 
@@ -1060,6 +1083,9 @@ class Interpreter:
 
     def replace_value(self: Dataflow, sc: Scope, old: Value, new: Value) -> None:
         """The tensor object itself changed (requires_grad_, in-place op): update every alias."""
+        memo = self.calls.summaries
+        if memo.frames:
+            memo.wrote_scope(sc)
         key = self._key_of.get(id(old))
         if self._held.get(id(old), 0) <= 1 and key is not None and sc.env.get(key) is old:
             sc.env[key] = new  # the common case, without scanning the scope
@@ -1069,6 +1095,7 @@ class Interpreter:
             if v is old:
                 sc.env[key] = new
                 self._note(key, new)
+        memo.poison_all()  # the instances holding it may be older than a run
         _replace_in_attributes(sc.env.values(), old, new)
 
     def aliases_of(self: Dataflow, sc: Scope, value: Value) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from . import libraries
 from .nodes import Node, _literal_bool
 from .scope import Scope
+from .summaries import MISSING
 from .syntax import CallArgs, node_range
 from .values import (
     NOT_TENSOR,
@@ -75,6 +76,7 @@ _TENSOR_FIELDS = frozenset(
 class LibraryCalls:
     def library_call(self: Dataflow, path: str, trailer: Node, node: Node, sc: Scope) -> Value:
         args, positional, keywords = self.evaluate_args(trailer, sc)
+        self.calls.summaries.unclosing([*positional, *keywords.values()])
         unclose([*positional, *keywords.values()])  # a library may add keys to a dict
         if libraries.builds_model(path):
             return self.library_model(path, node)
@@ -242,6 +244,8 @@ class LibraryCalls:
         if value.attrs and name in value.attrs:
             return value.attrs[name]
         member = cls.attrs.get("self." + name)
+        if member is not None:
+            self.calls.summaries.read_value(member)
         return _fresh_copy(member) if member is not None else None
 
     def framework_self(self: Dataflow, sc: Scope) -> Value | None:
@@ -252,6 +256,7 @@ class LibraryCalls:
         if scope is None or scope.self_name is None:
             return None
         value = scope.env.get(scope.self_name)
+        self.calls.summaries.read(scope, scope.self_name, MISSING if value is None else value)
         if value is None or value.storage is None or self.framework_of(value) is None:
             return None
         return value

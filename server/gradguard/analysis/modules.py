@@ -91,6 +91,14 @@ class Project:
         self.widest = 0  # the most files loaded when one more was loaded (``snapshots``)
         self.resolving: set[tuple[int, ImportRef]] = set()  # imports being followed
         self.resolved: dict[tuple[str | None, ImportRef], Any] = {}  # (importer, ref) -> Value
+        # Templates replayed here (``snapshots``): id(template) -> its copier's memo (id of a
+        # template object -> its copy here), id(copy) -> (template, the template object),
+        # id(copied dataflow) -> its template.  Call summaries made in one analysis are
+        # checked in another through them (``summaries``).
+        self.copies: dict[int, dict[int, Any]] = {}
+        self.originals: dict[int, tuple[Any, Any]] = {}
+        self.template_of: dict[int, Any] = {}
+        self.templates: list[Any] = []  # keeps the templates (and the ids above) alive
         self._files: dict[tuple[str | None, ImportRef, str | None], str | None] = {}
         self._sources: dict[str, str | None] = {}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..model import Range
 from .sites import ScopeInfo, Violation
+from .summaries import next_serial
 from .values import Origin, Tri, Value
 
 Node = Any
@@ -59,6 +60,8 @@ class Scope:
     backprop_returns: bool = False
     # The current path ended (`return`, `raise`): the rest of the block does not run.
     stopped: bool = False
+    # When it was made (``summaries``): older than a call being run, it is not the call's.
+    born: int = field(default_factory=next_serial)
 
 
 @dataclass(eq=False)

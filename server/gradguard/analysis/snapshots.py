@@ -77,12 +77,17 @@ class Template:
     unknown_sites: list[WriteSite] = field(default_factory=list)
     records: dict[int, SaveRecord] = field(default_factory=dict)
     reported: set[tuple[int, ...]] = field(default_factory=set)
+    # Summaries of calls into its files' functions, made in the analyses it was replayed
+    # into (``summaries``): they go when the template goes.
+    summaries: dict[Any, Any] = field(default_factory=dict)
     steps: int = 0
     analysed: int = 0
     deepest: int = 0  # the longest call stack a call of the run was checked at
     widest: int = 0  # the most files loaded when the run loaded one more
     checked: set[int] = field(default_factory=set)  # id(funcdef) of the calls it checked
     entry_modes: dict[tuple[str | None, Range], set[Tri]] = field(default_factory=dict)
+    entry_unfollowed: set[Any] = field(default_factory=set)
+    entry_calls: dict[Any, set[Any]] = field(default_factory=dict)
     called: set[int] = field(default_factory=set)
     unanalysed: set[int] = field(default_factory=set)
     branches: dict[int, set[int]] = field(default_factory=dict)
@@ -206,6 +211,8 @@ def _build(path: str, project: Project) -> Template:
         widest=fresh.widest,
         checked=set(state.checked),
         entry_modes={k: set(v) for k, v in state.entry_modes.items()},
+        entry_unfollowed=set(state.entry_unfollowed),
+        entry_calls={k: set(v) for k, v in state.entry_calls.items()},
         called=set(state.called),
         unanalysed=set(state.unanalysed),
         branches={k: set(v) for k, v in state.branches.items()},
@@ -281,11 +288,20 @@ def _replay(t: Template, project: Project) -> Dataflow | None:
     state.analysed += t.analysed
     for key, modes in t.entry_modes.items():
         state.entry_modes.setdefault(key, set()).update(modes)
+    state.entry_unfollowed |= t.entry_unfollowed
+    for key, calls in t.entry_calls.items():
+        state.entry_calls.setdefault(key, set()).update(calls)
     state.called |= t.called
     state.unanalysed |= t.unanalysed
     for node_id, clauses in t.branches.items():
         state.branches[node_id] = set(clauses)
     copier.finish()
+    project.templates.append(t)
+    project.copies[id(t)] = copier.memo
+    for new_id_, old in copier.back.items():
+        project.originals[new_id_] = (t, old)
+    for _, copied_flow in copier.flows:
+        project.template_of[id(copied_flow)] = t
     return project.flows[t.path]
 
 
@@ -303,6 +319,7 @@ class _Copier:
         self.end = end  # the template's ids are in [_FIRST_ID, end)
         self.chain = chain
         self.memo: dict[int, Any] = {}
+        self.back: dict[int, Any] = {}  # id(copy) -> the template object
         self.flows: list[tuple[Dataflow, Dataflow]] = []
 
     def id_of(self, old: int) -> int:
@@ -329,12 +346,14 @@ class _Copier:
             and d["module_ref"] is None
             and d["owner"] is None
             and d["data_of"] is None
+            and d["closed"] is None
             and (not d["graph"] or not self.shift)
         ):
             self.memo[id(v)] = v  # nothing in it an analysis changes: shared
             return v
         new = object.__new__(Value)
         self.memo[id(v)] = new
+        self.back[id(new)] = v
         state = dict(d)
         value = self.value
         if d["storage"] is not None:
@@ -357,6 +376,11 @@ class _Copier:
             state["data_of"] = value(d["data_of"])
         if d["graph"]:
             state["graph"] = self.ids(d["graph"])
+        if d["closed"] is not None:  # a dict's cell: each analysis may unclose its own
+            cell = self.memo.get(id(d["closed"]))
+            if cell is None:
+                cell = self.memo[id(d["closed"])] = list(d["closed"])
+            state["closed"] = cell
         new.__dict__.update(state)
         return new
 
@@ -377,6 +401,7 @@ class _Copier:
             return known
         new = object.__new__(Storage)
         self.memo[id(old)] = new
+        self.back[id(new)] = old
         new.__dict__.update(old.__dict__)
         new.id = self.id_of(old.id)
         new.saves = [self.record(r) for r in old.saves]
@@ -401,6 +426,7 @@ class _Copier:
             return known
         new = object.__new__(FuncRef)
         self.memo[id(old)] = new
+        self.back[id(new)] = old
         new.__dict__.update(old.__dict__)
         new.scope = self.scope(old.scope)
         new.flow = self.flow(old.flow)
@@ -415,6 +441,7 @@ class _Copier:
             return known
         new = object.__new__(Scope)
         self.memo[id(old)] = new
+        self.back[id(new)] = old
         new.__dict__.update(old.__dict__)
         new.env = self.values(old.env)
         new.parent = self.scope(old.parent) if old.parent is not None else None
@@ -436,6 +463,7 @@ class _Copier:
             return known
         new = object.__new__(ClassInfo)
         self.memo[id(old)] = new
+        self.back[id(new)] = old
         new.__dict__.update(old.__dict__)
         new.attrs = self.values(old.attrs)
         new.scope = self.scope(old.scope) if old.scope is not None else None
@@ -478,6 +506,7 @@ class _Copier:
             return known
         new = object.__new__(type(old))
         self.memo[id(old)] = new
+        self.back[id(new)] = old
         new.__dict__.update(old.__dict__)
         project = self.project
         new.project = project

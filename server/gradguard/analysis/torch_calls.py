@@ -91,6 +91,7 @@ class TorchCalls:
                 if sc.info.kind == "module":
                     # Process-wide: functions called later run in the module's final mode.
                     self.module_grad = sc.grad
+                    self.calls.summaries.changed_classes()
             return ctx
         if path in tn.PARAMETER_CLASSES:
             flag = (
@@ -547,6 +548,7 @@ class TorchCalls:
                     ),
                     certain=grad is Tri.YES and mod.has_parameters is Tri.YES,
                 )
+                self.calls.summaries.poison_all()
                 arg.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
@@ -577,9 +579,11 @@ class TorchCalls:
                     view=mod.class_name in tn.WEIGHT_SAVED_AS_VIEW,
                     params=saved,
                 )
+                self.calls.summaries.poison_all()
                 owner.storage.saves.append(rec)
                 whole = self.framework_self(sc)  # `self.head(x)` in a LightningModule's step
                 if whole is not None and whole.storage not in (None, owner.storage):
+                    self.calls.summaries.poison_all()
                     whole.storage.saves.append(rec)
                 self.records[rec.id] = rec
                 result = result.evolve(graph=result.graph | {rec.id})
@@ -601,6 +605,7 @@ class TorchCalls:
                         ),
                         certain=grad is Tri.YES and rg is Tri.YES,
                     )
+                    self.calls.summaries.poison_all()
                     first.storage.saves.append(rec)
                     self.records[rec.id] = rec
                     outputs = _container(
@@ -649,6 +654,7 @@ class TorchCalls:
     def freeze(self: Dataflow, recv: Value, sc: Scope) -> Value:
         """`module.requires_grad_(False)`: its parameters stop requiring grad."""
         if recv.attrs is not None:
+            self.calls.summaries.wrote_attrs(recv.attrs)
             for key, value in list(recv.attrs.items()):
                 if value.parameter:
                     recv.attrs[key] = value.evolve(requires_grad=Tri.NO)
@@ -668,6 +674,7 @@ class TorchCalls:
         if element is not None and element.module is not None:
             element = element.evolve(module=_frozen_desc(element.module))
         if recv.storage is not None:
+            self.calls.summaries.poison_all()
             recv.storage.frozen = True  # no gradient: an optimizer step leaves them alone
         frozen = recv.evolve(module=desc, items=items, element=element)
         self.replace_value(sc, recv, frozen)
@@ -802,7 +809,9 @@ class TorchCalls:
             )
             if not is_container:  # a plain module: the member is an attribute
                 owner_path = dotted_name(recv_node)
+                self.calls.summaries.wrote_attrs(recv.attrs)
                 if recv.storage is not None:
+                    self.calls.summaries.poison_all()
                     recv.storage.add_part(member.storage)
                 if key is not None:
                     if owner_path is not None:
@@ -920,8 +929,10 @@ class TorchCalls:
             if key is not None and owner_path is not None:  # `self.register_buffer("m", t)`
                 self.bind(sc, f"{owner_path}.{key}", positional[1])
                 if recv.attrs is not None:
+                    self.calls.summaries.wrote_attrs(recv.attrs)
                     recv.attrs[key] = positional[1]
             if name == "register_parameter" and recv.storage is not None:
+                self.calls.summaries.poison_all()
                 recv.storage.add_part(positional[1].storage)
             return NOT_TENSOR
         if name in _GROWING and (recv.module is not None or _is_module_instance(self, recv)):
@@ -1037,6 +1048,7 @@ class TorchCalls:
         if recv.tensor is Tri.NO:
             updated = _updated(recv, name, args, positional, keywords)
             if name not in _DICT_READS:
+                self.calls.summaries.unclosing([recv])
                 unclose([recv])  # `d.update(…)`, `d.setdefault(…)`, `d.pop(…)`…
             if updated is not None:  # `opts.update(overrides)` of dicts with all keys known
                 self.replace_value(sc, recv, updated)
@@ -1144,6 +1156,7 @@ class TorchCalls:
             )
             if recv.tensor is Tri.MAYBE and recv.storage is None and recv.data_of is None:
                 # Unknown receiver: the jedi tier may still say it is a Parameter.
+                self.noted_unknown_site()
                 self.unknown_sites.append(site)
                 return UNKNOWN
             site.aliases = self.aliases_of(sc, recv)

@@ -120,6 +120,23 @@ def new_id() -> int:
     return next(ids if ids is not None else _shared_ids)
 
 
+def peek_id() -> int | None:
+    """The id ``new_id`` gives next in this analysis (None outside one), drawing none."""
+    ids = _ids.get()
+    if ids is None:
+        return None
+    upcoming = next(ids)
+    _ids.set(itertools.count(upcoming))
+    return upcoming
+
+
+def skip_ids(count: int) -> None:
+    """Draw ``count`` ids at once (what a replayed run drew: ``summaries``)."""
+    ids = _ids.get()
+    if ids is not None and count > 0:
+        _ids.set(itertools.count(next(ids) + count))
+
+
 @contextmanager
 def fresh_ids() -> Iterator[None]:
     """One analysis: ids counted from ``_FIRST_ID`` in this thread's context."""
@@ -735,6 +752,16 @@ def _merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
 def is_closed(value: Value) -> bool:
     """A dict whose keys are known to be all its keys (``Value.closed``)."""
     return value.closed is not None and value.closed[0] and value.keys is not None
+
+
+def would_unclose(values: Iterable[Value], depth: int = 0) -> bool:
+    """Would ``unclose`` change a dict's cell (one of them is closed now)?"""
+    for value in values:
+        if value.closed is not None and value.closed[0]:
+            return True
+        if value.items and depth < 3 and would_unclose(value.items, depth + 1):
+            return True
+    return False
 
 
 def unclose(values: Iterable[Value], depth: int = 0) -> None:

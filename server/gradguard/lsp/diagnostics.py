@@ -395,16 +395,20 @@ class DiagnosticsHub:
 
 
 def _cache_stats() -> str:
-    from ..analysis import snapshots
+    from ..analysis import snapshots, summaries
     from ..analysis.callers import results_stats
     from ..analysis.modules import parse_stats
 
     tops = snapshots.stats
+    calls = summaries.stats
     loads = tops["replayed"] + tops["ran"] + tops["unusable"]
     return (
         f"parse trees {parse_stats['hits']}/{parse_stats['misses']}, "
         f"callers' results {results_stats['hits']}/{results_stats['misses']}, "
-        f"top levels replayed {tops['replayed']}/{loads} ({tops['built']} templates)"
+        f"top levels replayed {tops['replayed']}/{loads} ({tops['built']} templates), "
+        f"calls replayed {calls['hits'] + calls['hits_across']}/"
+        f"{calls['hits'] + calls['hits_across'] + calls['misses']} "
+        f"({calls['hits_across']} from other analyses)"
     )
 
 

@@ -248,3 +248,21 @@ def test_summaries_change_no_finding(path: Path, monkeypatch: pytest.MonkeyPatch
     with_ = [_findings(source, str(path)) for _ in range(3)]  # made, then replayed
     assert with_ == [without[0]] * 3
     assert without[1] == without[0]
+
+
+def test_each_replay_of_a_template_has_its_own_dict_cells() -> None:
+    # A dict whose keys are all known (``Value.closed``) is unclosed in place when code we
+    # do not follow gets it; two analyses replaying one file's top level must not share
+    # that cell (one analysis' call would change what the other's `cfg.get` gives).
+    cell = [True]
+    cfg = Value(tensor=Tri.NO, items=(const_value(False),), keys=("amp",), closed=cell)
+    alias = cfg.evolve(keys=("amp",))  # another name's value, the same cell
+    copies = []
+    for _ in range(2):
+        copier = snapshots._Copier(None, 0, 0, ())  # type: ignore[arg-type]
+        copies.append((copier.value(cfg), copier.value(alias)))
+    (a1, a2), (b1, b2) = copies
+    assert a1.closed is a2.closed  # aliases keep one cell within a copy
+    assert a1.closed is not cell and b1.closed is not cell and a1.closed is not b1.closed
+    a1.closed[0] = False
+    assert b1.closed == [True] and cell == [True]

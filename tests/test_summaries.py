@@ -266,3 +266,27 @@ def test_each_replay_of_a_template_has_its_own_dict_cells() -> None:
     assert a1.closed is not cell and b1.closed is not cell and a1.closed is not b1.closed
     a1.closed[0] = False
     assert b1.closed == [True] and cell == [True]
+
+
+def test_a_run_around_a_replayed_call_depends_on_what_that_call_read() -> None:
+    # A summary replayed inside another run stands for a run of the call there: the run
+    # around it read what the call read (names, classes, cached imports), and it holds
+    # in this analysis only when the call's did.
+    frame = summaries.Frame(start=0, depth=0, steps=0)
+    cls, scope = object(), object()
+    read = summaries.Read(
+        names=((scope, "MODE", UNKNOWN, ()),),
+        storages=(),
+        classes=((cls, (True, ())),),
+        class_reads=((scope, "Gate", cls),),
+        resolved_reads=(("key", NOT_TENSOR),),
+        local_only=True,
+        looked_elsewhere=False,
+    )
+    frame.absorb(read)
+    assert frame.reads == [(scope, "MODE", UNKNOWN, ())]
+    assert frame.classes == {id(cls): (cls, (True, ()))}
+    assert frame.class_reads == [(scope, "Gate", cls)] and frame.resolved_reads == [
+        ("key", NOT_TENSOR)
+    ]
+    assert frame.local_only and not frame.looked_elsewhere

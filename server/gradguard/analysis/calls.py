@@ -33,9 +33,11 @@ from .nodes import Node, _code_prefix, _is_class_ref, _is_static, _span_node
 from .scope import ClassInfo, FuncRef, Scope
 from .sites import ScopeInfo
 from .summaries import (
+    MISSING,
     Frame,
     Made,
     Ports,
+    Read,
     Summaries,
     Summary,
     fingerprint,
@@ -43,7 +45,7 @@ from .summaries import (
     next_serial,
     plain,
     portable,
-    portable_holds,
+    portable_here,
     reads_hold,
     rebuild,
     shape_of,
@@ -668,7 +670,7 @@ class Calls:
             frame.checked.add(id(fn))
             frame.checked_nodes.append(fn)
             frame.deepest = max(frame.deepest, len(state.stack) - frame.depth)
-        if sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",):
+        if _program_call(sc):
             # a call the program makes (not one a stand-alone analysis assumed)
             callee_file = func.flow.path if func.flow.is_foreign else None
             entry = (callee_file, func.flow.syntax.range(fn))
@@ -712,7 +714,7 @@ class Calls:
             values = (*positional, *keywords.values())
             found, across = self.find_summary(func, key, values)
             if found is not None:
-                return self.replay(*found[:4])
+                return self.replay(*found[:4], here=found[5])
             memo.misses += 1
             frame = Frame(start=next_serial(), depth=len(state.stack), steps=state.steps)
             memo.frames.append(frame)
@@ -733,21 +735,23 @@ class Calls:
     def find_summary(
         self: Dataflow, func: FuncRef, key: tuple[Any, ...], values: tuple[Value, ...]
     ) -> tuple[tuple[Any, ...] | None, tuple[Any, Any] | None]:
-        """A summary that holds for this call here (what ``replay`` takes), and where
-        this call's summary is kept across analyses (None: not kept there)."""
+        """A summary that holds for this call here, as (summary, arguments, portable
+        result or None, ports or None, a method's outputs, what it read here or None), and
+        where this call's summary is kept across analyses (None: not kept there)."""
         memo = self.calls.summaries
         summary = memo.table.get(key)
         if summary is not None and self.replayable(summary):
             memo.hits += 1
-            return (summary, values), None
+            return (summary, values, None, None, summary.bound, None), None
         across = self.portable_key(func, key, values)
         if across is not None:
             kept = across[0].summaries.get(across[1])
             if kept is not None and self.fits(kept.summary):
                 ports = Ports(self.project)
-                if portable_holds(kept, ports):
+                here = portable_here(kept, ports)
+                if here is not None:
                     memo.hits_across += 1
-                    return (kept.summary, values, kept.result, ports, kept.bound), None
+                    return (kept.summary, values, kept.result, ports, kept.bound, here), None
         return None, across
 
     def keep_across(
@@ -756,7 +760,7 @@ class Calls:
         if summary is None or across is None:
             return
         memo = self.calls.summaries
-        kept = portable(summary, frame, Ports(self.project))
+        kept = portable(summary, Ports(self.project))
         if kept is not None and len(across[0].summaries) < ACROSS_PER_TEMPLATE:
             across[0].summaries[across[1]] = kept
             memo.kept_across += 1
@@ -851,8 +855,8 @@ class Calls:
                 found, across = self.find_summary(func, bkey, values)
                 if found is not None:
                     memo.frames.pop()
-                    result = self.replay(*found[:4])
-                    bound = found[4] if len(found) > 4 else found[0].bound
+                    result = self.replay(*found[:4], here=found[5])
+                    bound = found[4]
                     self.replay_bound(bound, found, scope, self_name, func, values)
                     assert self_name is not None and func.bound is not None
                     _leave_attributes(flow, scope, self_name, func.bound, func.bound_path, sc, self)
@@ -927,30 +931,13 @@ class Calls:
             key=lambda kv: kv[0],
         )
         values = (*positional, *keywords.values(), *(v for _, v in inputs))
-        for v in values:
-            if not plain(v, 0, []):
-                return None, []
-        state = self.calls
-        aliasing = _aliasing(values)
-        fn = func.node
-        state.summaries.keep_alive.append(fn)
+        context = self.call_context(func, positional, keywords, values, sc)
+        if context is None:
+            return None, []
         receiver = func.bound
         assert receiver is not None
         return (
-            id(fn),
-            id(func.flow),
-            id(func.scope),
-            id(func.cls),
-            func.kind,
-            tuple(fingerprint(v) for v in positional),
-            tuple((k, fingerprint(v)) for k, v in keywords.items()),
-            aliasing,
-            sc.grad,
-            sc.info.grad_proven,
-            sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",),
-            (state.grads_none, state.modes),
-            self.module_grad,
-            func.flow.module_grad,
+            *context,
             ("self", self_name, func.bound_path, receiver.user_class),
             tuple((k, fingerprint(v)) for k, v in inputs),
         ), inputs
@@ -968,7 +955,7 @@ class Calls:
         if bound is None or self_name is None or func.bound is None:
             return
         changed, names = bound
-        ports = found[3] if len(found) > 3 else None
+        ports = found[3]
         first = self.calls.summaries.last_first
         made: dict[int, Any] = self.calls.summaries.last_made
         attrs = func.bound.attrs
@@ -1003,25 +990,36 @@ class Calls:
             or peek_id() is None
         ):
             return None
-        values = (*positional, *keywords.values())
+        return self.call_context(func, positional, keywords, (*positional, *keywords.values()), sc)
+
+    def call_context(
+        self: Dataflow,
+        func: FuncRef,
+        positional: list[Value],
+        keywords: dict[str, Value],
+        values: tuple[Value, ...],
+        sc: Scope,
+    ) -> tuple[Any, ...] | None:
+        """What every summary key holds (``portable_key`` leaves out the analysis' own
+        parts by position: the ids at 1–3 and the grads-None and mode facts at 11); None
+        when some value holds mutable state.  The function's node stays alive with its
+        tree while the key is used (its analysis, or the template its file came from)."""
         for v in values:
             if not plain(v, 0, []):
                 return None
         state = self.calls
-        aliasing = _aliasing(values)
-        state.summaries.keep_alive.append(fn)
         return (
-            id(fn),
+            id(func.node),
             id(func.flow),
             id(func.scope),
             id(func.cls),
             func.kind,
             tuple(fingerprint(v) for v in positional),
             tuple((k, fingerprint(v)) for k, v in keywords.items()),
-            aliasing,
+            _aliasing(values),
             sc.grad,
             sc.info.grad_proven,
-            sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",),
+            _program_call(sc),
             (state.grads_none, state.modes),
             self.module_grad,
             func.flow.module_grad,
@@ -1114,6 +1112,10 @@ class Calls:
             branch_nodes=tuple(frame.branch_nodes),
             entry_modes=tuple(frame.entry_modes),
             looked_elsewhere=frame.looked_elsewhere,
+            classes=tuple(frame.classes.values()),
+            class_reads=tuple(frame.class_reads),
+            resolved_reads=tuple(frame.resolved_reads),
+            local_only=frame.local_only,
         )
         memo.kept += 1
         return summary
@@ -1179,9 +1181,11 @@ class Calls:
         args: tuple[Value, ...],
         result: Any = None,
         ports: Ports | None = None,
+        here: Read | None = None,
     ) -> Value:
         """Do what the summarised run did to the call state; its value (``result``: the
-        portable shape of a summary made in another analysis)."""
+        portable shape of a summary made in another analysis, ``here`` what it read as
+        this analysis' objects)."""
         state = self.calls
         memo = state.summaries
         state.steps += summary.steps
@@ -1203,9 +1207,9 @@ class Calls:
             state.looked_elsewhere = True
         first = peek_id()
         skip_ids(summary.ids)
+        read = here if here is not None else summary.read()
         for frame in memo.frames:  # a run around this call did what the replay did
-            frame.reads.extend(summary.reads)
-            frame.storages.extend(summary.storages)
+            frame.absorb(read)
             frame.checked |= summary.checked
             frame.called |= summary.called
             frame.checked_nodes.extend(summary.checked_nodes)
@@ -1216,7 +1220,6 @@ class Calls:
             frame.self_modes.extend(summary.self_modes)
             frame.branch_nodes.extend(summary.branch_nodes)
             frame.entry_modes.extend(summary.entry_modes)
-            frame.looked_elsewhere = frame.looked_elsewhere or summary.looked_elsewhere
         shape = summary.result if result is None else result
         memo.last_first = first if first is not None else 0
         memo.last_made = {}
@@ -1291,6 +1294,11 @@ def _merge_self_modes(state: CallState, fid: int, seen: dict[str, bool] | None) 
         )
 
 
+def _program_call(sc: Scope) -> bool:
+    """A call the program makes from its top level (not one a stand-alone analysis assumed)."""
+    return sc.info.kind == "module" or sc.info.callers[:1] == ("<module>",)
+
+
 def _aliasing(values: tuple[Value, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Which arguments are one object, and which share a version counter (or its parts)."""
     seen: dict[int, int] = {}
@@ -1329,9 +1337,6 @@ def _bound_summarised(func: FuncRef, args: CallArgs) -> bool:
     )
 
 
-_NONE = object()
-
-
 def _bound_outputs(
     bound: tuple[Scope, str | None, Value | None],
     start_attrs: dict[str, Value],
@@ -1347,7 +1352,7 @@ def _bound_outputs(
         return None
     changed = []
     for name, value in receiver.attrs.items():  # in their order: the run's insertions
-        if start_attrs.get(name, _NONE) is value:
+        if start_attrs.get(name, MISSING) is value:
             continue
         if not plain(value, 0, []):
             return None

@@ -134,19 +134,10 @@ def plain(value: Value, depth: int = 0, storages: list[Any] | None = None) -> bo
     return element is None or plain(element, depth + 1, storages)
 
 
-def cell_states(value: Value, depth: int = 0) -> tuple[bool, ...]:
+def cell_states(value: Value) -> tuple[bool, ...]:
     """Whether each dict in a value (``Value.closed``: items and elements too) still knows
     all its keys: what a run that read the value may have relied on."""
-    state = value.__dict__
-    out: tuple[bool, ...] = ()
-    if state["closed"] is not None:
-        out = (bool(state["closed"][0]),)
-    if depth < 8:
-        for item in state["items"] or ():
-            out += cell_states(item, depth + 1)
-        if state["element"] is not None:
-            out += cell_states(state["element"], depth + 1)
-    return out
+    return tuple(bool(cell[0]) for cell in cells_of(value))
 
 
 def _storage_state(storage: Any) -> tuple[Any, int, int, bool]:
@@ -412,19 +403,19 @@ class Portable:
     keep: tuple[Any, ...]  # the nodes and templates whose ids it holds
 
 
-def portable(summary: Summary, frame: Frame, ports: Ports) -> Portable | None:
-    """``summary`` (made from ``frame``) in terms another analysis can check, or None when
-    it read or returned something no template made."""
-    if summary.looked_elsewhere or frame.local_only:
+def portable(summary: Summary, ports: Ports) -> Portable | None:
+    """``summary`` in terms another analysis can check, or None when it read or returned
+    something no template made."""
+    if summary.looked_elsewhere or summary.local_only:
         return None
     class_reads = []
-    for flow, name, cls in frame.class_reads:
+    for flow, name, cls in summary.class_reads:
         flow_ref = ports.template_ref(flow)
         cls_ref = ("missing",) if cls is None else ports.template_ref(cls)
         if flow_ref is None or cls_ref is None:
             return None
         class_reads.append((flow_ref, name, cls_ref))
-    resolved_reads = [(key, ports.value_ref(value)) for key, value in frame.resolved_reads]
+    resolved_reads = [(key, ports.value_ref(value)) for key, value in summary.resolved_reads]
     reads = []
     for scope, name, found, cells in summary.reads:
         scope_ref = ports.template_ref(scope)
@@ -438,7 +429,7 @@ def portable(summary: Summary, frame: Frame, ports: Ports) -> Portable | None:
             return None
         storages.append((ref, saves, parts, frozen))
     classes = []
-    for cls, state in frame.classes.values():
+    for cls, state in summary.classes:
         ref = ports.template_ref(cls)
         if ref is None or state is None:
             return None
@@ -521,41 +512,69 @@ def _portable_storage(shape: Any, ports: Ports) -> Any:
     return ("fresh", old, offset, new_parts, frozen)
 
 
-def portable_holds(p: Portable, ports: Ports) -> bool:
-    """Does every object the summary read hold here what it held where it was made?"""
+@dataclass(frozen=True)
+class Read:
+    """What a summarised run read, in one analysis' objects: a run around a replay of it
+    read that too (``Frame.absorb``)."""
+
+    names: tuple[tuple[Any, ...], ...]  # (scope, name, found, cell states)
+    storages: tuple[tuple[Any, int, int, bool], ...]
+    classes: tuple[tuple[Any, Any], ...]  # (class, ``class_state``)
+    class_reads: tuple[tuple[Any, str, Any], ...]  # (flow, name, class or None)
+    resolved_reads: tuple[tuple[Any, Any], ...]  # (import key, value)
+    local_only: bool
+    looked_elsewhere: bool
+
+
+def portable_here(p: Portable, ports: Ports) -> Read | None:
+    """What the summary read, as this analysis' objects, when every one of them holds here
+    what it held where the summary was made; None when one does not."""
     resolve = ports.resolve
+    names = []
     for scope_ref, name, found_ref, cells in p.reads:
         scope = resolve(scope_ref)
         if scope is None:
-            return False
+            return None
         found = resolve(found_ref)
         if found is None or scope.env.get(name, _MISSING) is not found:
-            return False
+            return None
         if cells and cell_states(found) != cells:
-            return False
+            return None
+        names.append((scope, name, found, cells))
+    storages = []
     for ref, saves, parts, frozen in p.storages:
         storage = resolve(ref)
-        if storage is None or (len(storage.saves), len(storage.parts), storage.frozen) != (
-            saves,
-            parts,
-            frozen,
-        ):
-            return False
+        if storage is None or _storage_state(storage) != (storage, saves, parts, frozen):
+            return None
+        storages.append((storage, saves, parts, frozen))
+    classes = []
     for ref, state in p.classes:
         cls = resolve(ref)
         if cls is None or class_state(cls) != state:
-            return False
+            return None
+        classes.append((cls, state))
+    class_reads = []
     for flow_ref, name, cls_ref in p.class_reads:
         flow = resolve(flow_ref)
         cls = resolve(cls_ref)
         if flow is None or cls is None or flow.classes.get(name, _MISSING) is not cls:
-            return False
-    resolved = ports.resolved
+            return None
+        class_reads.append((flow, name, None if cls is _MISSING else cls))
+    resolved_reads = []
     for key, value_ref in p.resolved_reads:
         value = resolve(value_ref)
-        if value is None or resolved.get(key) is not value:
-            return False
-    return True
+        if value is None or ports.resolved.get(key) is not value:
+            return None
+        resolved_reads.append((key, value))
+    return Read(
+        tuple(names),
+        tuple(storages),
+        tuple(classes),
+        tuple(class_reads),
+        tuple(resolved_reads),
+        local_only=False,
+        looked_elsewhere=False,
+    )
 
 
 @dataclass
@@ -588,6 +607,17 @@ class Frame:
     resolved_reads: list[tuple[Any, Any]] = field(default_factory=list)  # (import key, value)
     local_only: bool = False  # its summary holds in this analysis only
 
+    def absorb(self, read: Read) -> None:
+        """A call inside this run was replayed: this run read what that call's run read."""
+        self.reads.extend(read.names)
+        self.storages.extend(read.storages)
+        for cls, state in read.classes:
+            self.classes.setdefault(id(cls), (cls, state))
+        self.class_reads.extend(read.class_reads)
+        self.resolved_reads.extend(read.resolved_reads)
+        self.local_only = self.local_only or read.local_only
+        self.looked_elsewhere = self.looked_elsewhere or read.looked_elsewhere
+
 
 @dataclass
 class Summary:
@@ -612,6 +642,22 @@ class Summary:
     self_modes: tuple[tuple[int, Any], ...]
     entry_modes: tuple[tuple[Any, Any, bool, Any], ...]
     looked_elsewhere: bool
+    # What else it read (``Frame``'s): runs around a replay of it read that too.
+    classes: tuple[tuple[Any, Any], ...] = ()
+    class_reads: tuple[tuple[Any, str, Any], ...] = ()
+    resolved_reads: tuple[tuple[Any, Any], ...] = ()
+    local_only: bool = False
+
+    def read(self) -> Read:
+        return Read(
+            self.reads,
+            self.storages,
+            self.classes,
+            self.class_reads,
+            self.resolved_reads,
+            self.local_only,
+            self.looked_elsewhere,
+        )
 
 
 @dataclass
@@ -634,7 +680,6 @@ class Summaries:
     root_unknown_sites: int = 0  # in-place writes on unknown values in the analysed file
     last_first: int = 0  # where the last replay's ids start, and the counters it made
     last_made: dict[int, Any] = field(default_factory=dict)
-    keep_alive: list[Any] = field(default_factory=list)  # nodes whose ids key the table
 
     # ---------------------------------------------------------------- what runs do
     def changed_classes(self) -> None:
